@@ -1,0 +1,375 @@
+"""The Generator surface every learned-aug model offers, its config and its checkpoint format.
+
+A checkpoint is a folder with ``config.json`` (the model's config dataclass) and
+``model.safetensors`` (its weights). Saving, loading and pushing go through
+``huggingface_hub.PyTorchModelHubMixin``; loading is strict and never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import typing
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_model
+from torch import Tensor, nn
+
+FORMAT_VERSION = 1
+CONFIG_NAME = constants.CONFIG_NAME  # "config.json"
+WEIGHTS_NAME = constants.SAFETENSORS_SINGLE_FILE  # "model.safetensors"
+
+
+RandomSource = torch.Generator | Sequence[torch.Generator] | None
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder that cannot be loaded: corrupted, mismatched or of another kind."""
+
+
+def atomic_write(path: str | Path, write: typing.Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` then rename the temporary file over ``path``.
+
+    A reader (or a crash at any moment) sees the old file or the new one, never a partial file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def _coerce(tp: Any, value: Any) -> Any:
+    """Turn JSON values back into the field's type (lists into tuples)."""
+    origin = typing.get_origin(tp)
+    if origin is tuple and isinstance(value, list):
+        return tuple(value)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        for arg in typing.get_args(tp):
+            if typing.get_origin(arg) is tuple and isinstance(value, list):
+                return tuple(value)
+    return value
+
+
+@dataclass
+class GeneratorConfig:
+    """Fields shared by every generator config.
+
+    Args:
+        model_type: registry name of the model class (``"vae"``, ``"vqvae"``, ...).
+        format_version: checkpoint format version; versions newer than this package reads
+            are refused.
+        classes: class names the generator knows, in label order (empty for an unlabelled model).
+    """
+
+    model_type: str = ""
+    format_version: int = FORMAT_VERSION
+    classes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
+        """Build the config from a ``config.json`` dict, refusing what it cannot read."""
+        if not isinstance(data, dict):
+            raise CheckpointError(f"config must be a JSON object, got {type(data).__name__}")
+        expected = cls().model_type
+        got = data.get("model_type", expected)
+        if got != expected:
+            raise CheckpointError(
+                f"config.json describes model_type={got!r}, but {cls.__name__} reads "
+                f"model_type={expected!r}; use learned_aug.load_generator() to pick the class"
+            )
+        version = data.get("format_version", FORMAT_VERSION)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise CheckpointError(
+                f"config.json has format_version={version!r}; this learned-aug reads versions "
+                f"up to {FORMAT_VERSION}: upgrade learned-aug to load it"
+            )
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise CheckpointError(
+                f"config.json has unknown keys {unknown} for {cls.__name__}; accepted keys: "
+                f"{sorted(fields)}"
+            )
+        hints = typing.get_type_hints(cls)
+        return cls(**{k: _coerce(hints.get(k), v) for k, v in data.items()})
+
+
+def check_images(x: Tensor, sample_shape: Sequence[int], *, name: str = "x") -> Tensor:
+    """Check that ``x`` is a float batch of the generator's sample shape, naming what is wrong."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    expected = tuple(sample_shape)
+    if x.dim() != len(expected) + 1:
+        raise ValueError(
+            f"{name} must be a batch of shape (B, {', '.join(map(str, expected))}), "
+            f"got shape {tuple(x.shape)}"
+        )
+    if len(expected) == 3 and x.shape[1] != expected[0]:
+        raise ValueError(
+            f"{name} has {x.shape[1]} channels, but this generator expects {expected[0]} "
+            f"(sample shape {expected}); convert the images (e.g. v2.Grayscale / v2.RGB) first"
+        )
+    if tuple(x.shape[1:]) != expected:
+        raise ValueError(
+            f"{name} has sample shape {tuple(x.shape[1:])}, but this generator expects {expected}"
+        )
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a float tensor in [0, 1], got dtype {x.dtype}")
+    return x
+
+
+def load_weights(model: nn.Module, model_file: str | Path, *, device: str | torch.device = "cpu"):
+    """Strictly load ``model.safetensors`` into ``model`` with errors that say what is wrong."""
+    model_file = Path(model_file)
+    if not model_file.is_file():
+        raise CheckpointError(f"no {WEIGHTS_NAME} at {model_file}: a checkpoint needs its weights")
+    try:
+        state = load_file(str(model_file), device=str(device))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise CheckpointError(
+            f"{model_file} is not a readable safetensors file (truncated or corrupted?): {err}"
+        ) from err
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{model_file} does not match its config.json: missing keys {missing[:8]}"
+            f"{'...' if len(missing) > 8 else ''}, unexpected keys {unexpected[:8]}"
+            f"{'...' if len(unexpected) > 8 else ''}"
+        )
+    for key, tensor in state.items():
+        if tuple(tensor.shape) != tuple(expected[key].shape):
+            raise CheckpointError(
+                f"{model_file}: weight {key!r} has shape {tuple(tensor.shape)}, but config.json "
+                f"implies {tuple(expected[key].shape)}; the weights do not match the config"
+            )
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+class Generator(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="learned-aug",
+    tags=["learned-aug", "data-augmentation", "generative-autoencoder"],
+    repo_url="https://github.com/learned-aug/learned-aug",
+):
+    """Base class of every learned-aug generator.
+
+    Subclasses set ``config_class`` and implement ``encode``, ``decode``, ``sample`` and ``loss``.
+    Data goes in and comes out as float tensors in the layout and range the model was trained
+    on: images ``(B, C, H, W)`` in ``[0, 1]``, tabular rows ``(B, F)``.
+
+    Example:
+        >>> from learned_aug import VAE, VAEConfig
+        >>> vae = VAE(VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(8,)))
+        >>> vae.sample(4, generator=torch.Generator().manual_seed(0)).shape
+        torch.Size([4, 1, 8, 8])
+    """
+
+    config_class: ClassVar[type[GeneratorConfig]] = GeneratorConfig
+
+    def __init__(self, config: GeneratorConfig | dict[str, Any]):
+        super().__init__()
+        if isinstance(config, dict):
+            config = self.config_class.from_dict(config)
+        if not isinstance(config, self.config_class):
+            raise TypeError(
+                f"config must be a {self.config_class.__name__} or a dict, "
+                f"got {type(config).__name__}"
+            )
+        self.config = config
+        self._hub_mixin_config = config
+
+    # ----------------------------------------------------------------- the surface
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """Shape of one sample: ``(C, H, W)`` for images, ``(features,)`` for tabular rows."""
+        raise NotImplementedError
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names, in label order."""
+        return list(self.config.classes)
+
+    @property
+    def conditional(self) -> bool:
+        """Whether ``sample(labels=...)`` produces samples of the requested classes."""
+        return False
+
+    @property
+    def device(self) -> torch.device:
+        p = next(self.parameters(), None)
+        return p.device if p is not None else torch.device("cpu")
+
+    def encode(self, x: Tensor, labels: Tensor | None = None) -> Any:
+        """Encode a batch into its latent (a distribution or codes)."""
+        raise NotImplementedError
+
+    def decode(self, z: Any, labels: Tensor | None = None) -> Tensor:
+        """Decode latents into data in ``[0, 1]``."""
+        raise NotImplementedError
+
+    def reconstruct(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Encode then decode (the mean of the posterior for Gaussian latents)."""
+        latent = self.encode(x, labels)
+        z = latent.mean if isinstance(latent, torch.distributions.Distribution) else latent
+        return self.decode(z, labels)
+
+    def sample(
+        self,
+        n: int,
+        labels: Tensor | Sequence[int] | None = None,
+        generator: RandomSource = None,
+    ) -> Tensor:
+        """Draw ``n`` new samples (of the given classes, for a conditional generator).
+
+        ``generator``: a ``torch.Generator``, or one per sample (see ``randn``).
+        """
+        raise NotImplementedError
+
+    def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
+        """Training loss: a dict with the scalar ``"loss"`` and its named parts."""
+        raise NotImplementedError
+
+    @classmethod
+    def config_for(
+        cls, sample_shape: tuple[int, ...], classes: list[str], **kwargs: Any
+    ) -> GeneratorConfig:
+        """A config of this model for data of ``sample_shape`` with ``classes``."""
+        raise NotImplementedError(f"{cls.__name__} cannot be built from a data shape")
+
+    # ----------------------------------------------------------------- helpers
+    def _check_labels(self, labels: Tensor | Sequence[int] | None, n: int) -> Tensor | None:
+        if labels is None:
+            return None
+        labels = torch.as_tensor(labels, dtype=torch.long)
+        if labels.dim() != 1 or labels.numel() != n:
+            raise ValueError(
+                f"labels must be a 1-D sequence of {n} class indices, got shape "
+                f"{tuple(labels.shape)}"
+            )
+        k = len(self.classes)
+        if labels.numel() and (labels.min() < 0 or labels.max() >= max(k, 1)):
+            raise ValueError(
+                f"labels must lie in [0, {k - 1}] for the {k} classes {self.classes}, "
+                f"got values in [{int(labels.min())}, {int(labels.max())}]"
+            )
+        return labels.to(self.device)
+
+    def randn(self, n: int, shape: tuple[int, ...], generator: RandomSource = None) -> Tensor:
+        """Standard normal noise of shape ``(n, *shape)`` on the model's device.
+
+        ``generator`` is None (torch's global RNG), one ``torch.Generator`` for the batch, or a
+        sequence of ``n`` generators, one per sample: then sample ``i`` depends on its own
+        generator alone, whatever batch it is drawn in.
+        """
+        if generator is None or isinstance(generator, torch.Generator):
+            device = generator.device if generator is not None else self.device
+            return torch.randn(n, *shape, generator=generator, device=device).to(self.device)
+        if len(generator) != n:
+            raise ValueError(
+                f"generator must hold one torch.Generator per sample ({n}), got {len(generator)}"
+            )
+        draws = [torch.randn(*shape, generator=g, device=g.device) for g in generator]
+        return (torch.stack(draws) if draws else torch.empty(0, *shape)).to(self.device)
+
+    def _check_n(self, n: int) -> int:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be a non-negative int, got {n!r}")
+        return n
+
+    def extra_repr(self) -> str:
+        return f"sample_shape={self.sample_shape}, classes={len(self.classes)}"
+
+    # ----------------------------------------------------------------- checkpoints
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """Write ``model.safetensors`` and ``config.json``, each atomically."""
+        target = self.module if hasattr(self, "module") else self
+        metadata = {
+            "format": "pt",
+            "model_type": self.config.model_type,
+            "format_version": str(self.config.format_version),
+        }
+        atomic_write(
+            save_directory / WEIGHTS_NAME, lambda tmp: save_model(target, tmp, metadata=metadata)
+        )
+        atomic_write_text(
+            save_directory / CONFIG_NAME,
+            json.dumps(self.config.to_dict(), indent=2, sort_keys=True),
+        )
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        map_location: str = "cpu",
+        config: Any = None,
+        **model_kwargs,
+    ):
+        if config is None:
+            raise CheckpointError(
+                f"no {CONFIG_NAME} found for {model_id!r}: cannot build the model"
+            )
+        model = cls(config, **model_kwargs)
+        if os.path.isdir(model_id):
+            model_file = os.path.join(model_id, WEIGHTS_NAME)
+        else:  # a Hub repo id (or its offline cache): safetensors only, never a pickle
+            model_file = hf_hub_download(
+                repo_id=model_id,
+                filename=WEIGHTS_NAME,
+                revision=revision,
+                cache_dir=cache_dir,
+                force_download=force_download,
+                token=token,
+                local_files_only=local_files_only,
+            )
+        load_weights(model, model_file, device=map_location)
+        model.eval()
+        return model
+
+
+MODELS: dict[str, type[Generator]] = {}
+
+
+def register(name: str):
+    """Class decorator: add a Generator to the registry under ``name`` (its config's model_type)."""
+
+    def wrap(cls: type[Generator]) -> type[Generator]:
+        if cls.config_class().model_type != name:
+            raise AssertionError(f"{cls.__name__}.config_class.model_type must be {name!r}")
+        MODELS[name] = cls
+        return cls
+
+    return wrap

@@ -1,0 +1,269 @@
+"""Convolutional VAE and beta-VAE for images of any size and channel count."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.distributions import Normal
+
+from learned_aug.models.base import (
+    Generator,
+    GeneratorConfig,
+    RandomSource,
+    check_images,
+    register,
+)
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+@dataclass
+class VAEConfig(GeneratorConfig):
+    """Config of a convolutional (beta-)VAE.
+
+    Args:
+        image_size: (H, W) of the images; any size, square or not.
+        channels: 1 for grayscale, 3 for RGB.
+        latent_dim: size d of the latent space.
+        hidden_channels: channels of the stride-2 conv blocks of the encoder (mirrored by the
+            decoder); each halves the spatial size.
+        hidden_dim: width of the fully connected layer between the convs and the latent.
+        likelihood: ``"bernoulli"`` (binary cross-entropy, for near-binary images like digits) or
+            ``"gaussian"`` (squared error, for natural images).
+        beta: weight of the KL term (beta-VAE; 1.0 is the plain VAE).
+        beta_norm: use beta_norm = beta * d / N (N = C * H * W) as the KL weight (Higgins et al.).
+        num_classes: 0 for an unconditional VAE; K > 0 makes encoder and decoder conditional on
+            the class (a CVAE), so ``sample(labels=...)`` draws the requested classes.
+    """
+
+    model_type: str = "vae"
+    image_size: tuple[int, int] = (28, 28)
+    channels: int = 1
+    latent_dim: int = 8
+    hidden_channels: tuple[int, ...] = (32, 64)
+    hidden_dim: int = 256
+    likelihood: str = "bernoulli"
+    beta: float = 1.0
+    beta_norm: bool = False
+    num_classes: int = 0
+
+    def __post_init__(self) -> None:
+        self.image_size = _pair(self.image_size, "image_size")
+        self.hidden_channels = tuple(self.hidden_channels)
+        _positive("channels", self.channels)
+        _positive("latent_dim", self.latent_dim)
+        _positive("hidden_dim", self.hidden_dim)
+        if not self.hidden_channels or any(int(c) < 1 for c in self.hidden_channels):
+            raise ValueError(
+                f"hidden_channels must be a non-empty sequence of positive ints, "
+                f"got {self.hidden_channels!r}"
+            )
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+        if not (isinstance(self.beta, (int, float)) and self.beta >= 0):
+            raise ValueError(f"beta must be a number >= 0, got {self.beta!r}")
+        if self.num_classes < 0:
+            raise ValueError(f"num_classes must be >= 0, got {self.num_classes!r}")
+
+    @property
+    def kl_weight(self) -> float:
+        """The weight of the KL term: beta, or beta * d / N with ``beta_norm``."""
+        if self.beta_norm:
+            n = self.channels * self.image_size[0] * self.image_size[1]
+            return self.beta * self.latent_dim / n
+        return float(self.beta)
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    if isinstance(value, int):
+        value = (value, value)
+    value = tuple(value)
+    if len(value) != 2 or any(not isinstance(v, int) or v < 1 for v in value):
+        raise ValueError(f"{name} must be an int or a pair (H, W) of positive ints, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def _positive(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def conv_encoder(in_channels: int, hidden: Sequence[int]) -> nn.Sequential:
+    """Stride-2 conv blocks: each halves H and W (rounding up)."""
+    layers: list[nn.Module] = []
+    for c in hidden:
+        layers += [nn.Conv2d(in_channels, c, 3, stride=2, padding=1), nn.SiLU()]
+        in_channels = c
+    return nn.Sequential(*layers)
+
+
+def conv_decoder(hidden: Sequence[int], out_channels: int) -> nn.Sequential:
+    """Mirror of ``conv_encoder``: each block doubles H and W; the caller crops."""
+    layers: list[nn.Module] = []
+    hidden = list(hidden)[::-1]
+    for c_in, c_out in itertools.pairwise(hidden):
+        layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), nn.SiLU()]
+    layers += [
+        nn.ConvTranspose2d(hidden[-1], hidden[-1], 4, stride=2, padding=1),
+        nn.SiLU(),
+        nn.Conv2d(hidden[-1], out_channels, 3, padding=1),
+    ]
+    return nn.Sequential(*layers)
+
+
+def bottom_size(image_size: tuple[int, int], levels: int) -> tuple[int, int]:
+    """Spatial size after ``levels`` stride-2 convs."""
+    h, w = image_size
+    for _ in range(levels):
+        h, w = math.ceil(h / 2), math.ceil(w / 2)
+    return h, w
+
+
+def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, sigma^2) || N(0, I)) summed over the latent, one value per sample."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+
+
+def reconstruction_nll(out: Tensor, x: Tensor, likelihood: str) -> Tensor:
+    """Negative log-likelihood of ``x`` under the decoder output, summed per sample.
+
+    ``out`` holds logits for ``"bernoulli"`` and means in [0, 1] for ``"gaussian"``.
+    """
+    if likelihood == "bernoulli":
+        nll = F.binary_cross_entropy_with_logits(out, x, reduction="none")
+    else:
+        nll = F.mse_loss(out, x, reduction="none")
+    return nll.flatten(1).sum(dim=1)
+
+
+@register("vae")
+class VAE(Generator):
+    """Convolutional VAE / beta-VAE / conditional VAE on images in ``[0, 1]``.
+
+    Example:
+        >>> import torch
+        >>> from learned_aug import VAE, VAEConfig
+        >>> vae = VAE(VAEConfig(image_size=(28, 28), latent_dim=3, beta=4.0))
+        >>> x = torch.rand(2, 1, 28, 28)
+        >>> vae.reconstruct(x).shape
+        torch.Size([2, 1, 28, 28])
+        >>> vae.loss(x)["loss"].ndim
+        0
+    """
+
+    config_class = VAEConfig
+    config: VAEConfig
+
+    def __init__(self, config: VAEConfig | dict):
+        super().__init__(config)
+        cfg = self.config
+        self._bottom = (
+            cfg.hidden_channels[-1],
+            *bottom_size(cfg.image_size, len(cfg.hidden_channels)),
+        )
+        flat = math.prod(self._bottom)
+        k = cfg.num_classes
+        self.encoder = conv_encoder(cfg.channels, cfg.hidden_channels)
+        self.enc_fc = nn.Sequential(nn.Linear(flat + k, cfg.hidden_dim), nn.SiLU())
+        self.to_mu = nn.Linear(cfg.hidden_dim, cfg.latent_dim)
+        self.to_logvar = nn.Linear(cfg.hidden_dim, cfg.latent_dim)
+        self.dec_fc = nn.Sequential(
+            nn.Linear(cfg.latent_dim + k, cfg.hidden_dim),
+            nn.SiLU(),
+            nn.Linear(cfg.hidden_dim, flat),
+            nn.SiLU(),
+        )
+        self.decoder = conv_decoder(cfg.hidden_channels, cfg.channels)
+
+    @classmethod
+    def config_for(cls, sample_shape, classes, *, conditional: bool = False, **kwargs) -> VAEConfig:
+        """A VAE config for images of ``sample_shape`` (C, H, W); ``conditional`` makes a CVAE."""
+        if len(sample_shape) != 3:
+            raise ValueError(
+                f"model 'vae' needs images of shape (C, H, W), got sample shape "
+                f"{tuple(sample_shape)};"
+                " use 'tabular-vae' for feature vectors"
+            )
+        c, h, w = sample_shape
+        num_classes = len(classes) if conditional else 0
+        return VAEConfig(
+            channels=c, image_size=(h, w), classes=list(classes), num_classes=num_classes, **kwargs
+        )
+
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        return (self.config.channels, *self.config.image_size)
+
+    @property
+    def conditional(self) -> bool:
+        return self.config.num_classes > 0
+
+    def _onehot(self, labels: Tensor | None, n: int) -> Tensor | None:
+        if not self.conditional:
+            return None
+        if labels is None:
+            raise ValueError(
+                f"this VAE is class-conditional (num_classes={self.config.num_classes}): "
+                "pass labels"
+            )
+        labels = self._check_labels(labels, n)
+        return F.one_hot(labels, self.config.num_classes).float()
+
+    def encode(self, x: Tensor, labels: Tensor | None = None) -> Normal:
+        """Posterior q(z | x) as a ``torch.distributions.Normal`` of shape (B, latent_dim)."""
+        check_images(x, self.sample_shape)
+        h = self.encoder(x).flatten(1)
+        onehot = self._onehot(labels, len(x))
+        if onehot is not None:
+            h = torch.cat([h, onehot], dim=1)
+        h = self.enc_fc(h)
+        mu, logvar = self.to_mu(h), self.to_logvar(h).clamp(-20.0, 10.0)
+        return Normal(mu, torch.exp(0.5 * logvar))
+
+    def decode_logits(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Decoder output before the final squashing (logits or means)."""
+        onehot = self._onehot(labels, len(z))
+        if onehot is not None:
+            z = torch.cat([z, onehot.to(z.dtype)], dim=1)
+        h = self.dec_fc(z).view(len(z), *self._bottom)
+        out = self.decoder(h)
+        height, width = self.config.image_size
+        return out[:, :, :height, :width]
+
+    def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Decode latents (B, latent_dim) into images in [0, 1]."""
+        out = self.decode_logits(z, labels)
+        return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out.clamp(0, 1)
+
+    def sample(self, n: int, labels=None, generator: RandomSource = None) -> Tensor:
+        """Decode ``n`` latents drawn from the prior N(0, I)."""
+        n = self._check_n(n)
+        if labels is not None and not self.conditional:
+            raise ValueError(
+                "labels were given, but this VAE is unconditional (num_classes=0); train it with "
+                "num_classes=K or per class (ClasswiseGenerator) to sample given classes"
+            )
+        if self.conditional and labels is None:
+            labels = torch.arange(n) % self.config.num_classes
+        z = self.randn(n, (self.config.latent_dim,), generator)
+        return self.decode(z, labels)
+
+    def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
+        """Negative ELBO per sample, averaged: reconstruction + (warm-up * beta) * KL."""
+        q = self.encode(x, labels)
+        z = q.rsample()
+        recon = reconstruction_nll(self.decode_logits(z, labels), x, self.config.likelihood)
+        kl = gaussian_kl(q.mean, 2 * q.stddev.log())
+        per_sample = recon + kl_weight * self.config.kl_weight * kl
+        return {
+            "loss": per_sample.mean(),
+            "recon": recon.mean(),
+            "kl": kl.mean(),
+            "per_sample": per_sample,
+        }

@@ -7,38 +7,65 @@ used like torchvision transforms and datasets.
 from learned_aug.data import LabelledData, load_dataset
 from learned_aug.datasets import SyntheticDataset
 from learned_aug.hub import bundled_names, load_generator
+from learned_aug.latent_bank import LatentBank, build_latent_bank
 from learned_aug.models import (
     MODELS,
     VAE,
+    VQVAE,
     CheckpointError,
     ClasswiseConfig,
     ClasswiseGenerator,
+    DenoisingVAE,
+    DVAEConfig,
     Generator,
     GeneratorConfig,
+    TabularVAE,
+    TabularVAEConfig,
     VAEConfig,
+    VQVAEConfig,
     create_generator,
+    fit_vqvae,
 )
+from learned_aug.sampling import STRATEGIES, ClassifierFilter, register_strategy
+from learned_aug.tabular_data import Column, TabularData, load_csv
 from learned_aug.training import FitResult, TrainingError, fit
+from learned_aug.transforms import LearnedAugment
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MODELS",
+    "STRATEGIES",
     "VAE",
+    "VQVAE",
     "CheckpointError",
+    "ClassifierFilter",
     "ClasswiseConfig",
     "ClasswiseGenerator",
+    "Column",
+    "DVAEConfig",
+    "DenoisingVAE",
     "FitResult",
     "Generator",
     "GeneratorConfig",
     "LabelledData",
+    "LatentBank",
+    "LearnedAugment",
     "SyntheticDataset",
+    "TabularData",
+    "TabularVAE",
+    "TabularVAEConfig",
     "TrainingError",
     "VAEConfig",
+    "VQVAEConfig",
     "__version__",
+    "build_latent_bank",
     "bundled_names",
     "create_generator",
     "fit",
+    "fit_vqvae",
+    "load_csv",
     "load_dataset",
     "load_generator",
+    "register_strategy",
 ]

@@ -15,7 +15,18 @@ from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
+from learned_aug.functional import for_inference
+from learned_aug.latent_bank import LatentBank
 from learned_aug.models import Generator
+from learned_aug.sampling import (
+    ClassifierFilter,
+    Latents,
+    Strategy,
+    StrategyFn,
+    check_alpha,
+    draw_alpha,
+    get_strategy,
+)
 
 OUTPUTS = ("pil", "tensor")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]")
@@ -24,6 +35,32 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]")
 def item_seed(seed: int, index: int) -> int:
     """The seed of item ``index``: a pure function of ``(seed, index)``."""
     return (int(seed) * 0x9E3779B97F4A7C15 + int(index) * 0xBF58476D1CE4E5B9 + 1) % (2**63 - 1)
+
+
+def attempt_seed(seed: int, index: int, attempt: int) -> int:
+    """The seed of try ``attempt`` at item ``index`` (filtering retries); try 0 is item_seed."""
+    first = item_seed(seed, index)
+    return first if attempt == 0 else item_seed(first, attempt)
+
+
+class CyclicLabels(Sequence[int]):
+    """The labels 0, 1, ..., k-1, 0, 1, ... of ``n`` items, computed on demand, never stored."""
+
+    def __init__(self, n: int, k: int):
+        self.n, self.k = n, max(k, 1)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [j % self.k for j in range(*i.indices(self.n))]
+        if not -self.n <= i < self.n:
+            raise IndexError(f"index {i} out of range for {self.n} labels")
+        return (i % self.n) % self.k
+
+    def __repr__(self) -> str:
+        return f"CyclicLabels(n={self.n}, k={self.k})"
 
 
 def safe_class_dir(root: Path, name: str) -> Path:
@@ -35,22 +72,22 @@ def safe_class_dir(root: Path, name: str) -> Path:
     return folder
 
 
-def _resolve_labels(generator: Generator, n: int, labels) -> tuple[Tensor, list[str]]:
-    """Per-item labels (known without generating) and class names."""
-    classes = generator.classes if generator.conditional else ["synthetic"]
-    k = len(classes)
+def _resolve_labels(
+    classes: list[str] | None, n: int, labels
+) -> tuple[Tensor | CyclicLabels, list[str]]:
+    """Per-item labels (known without generating) and class names; ``None`` classes: unlabelled."""
     if labels is None or (isinstance(labels, str) and labels == "balanced"):
-        return torch.arange(n) % k if generator.conditional else torch.zeros(
-            n, dtype=torch.long
-        ), classes
+        return CyclicLabels(n, len(classes or [0])), classes or ["synthetic"]
     if isinstance(labels, str):
         raise ValueError(
             f"labels must be None, 'balanced' or a sequence of class indices, got {labels!r}"
         )
-    if not generator.conditional:
+    if classes is None:
         raise ValueError(
-            "labels were given, but the generator is unconditional: it cannot draw given classes"
+            "labels were given, but the generator is unconditional and the strategy does not "
+            "start from labelled bank codes: it cannot draw given classes"
         )
+    k = len(classes)
     labels = torch.as_tensor(labels, dtype=torch.long).flatten()
     if len(labels) != n:
         raise ValueError(f"labels must hold n={n} class indices, got {len(labels)}")
@@ -60,6 +97,45 @@ def _resolve_labels(generator: Generator, n: int, labels) -> tuple[Tensor, list[
             f"[{int(labels.min())}, {int(labels.max())}]"
         )
     return labels, classes
+
+
+def _resolve_bank(bank, location: str | None, strategy: Strategy) -> LatentBank | None:
+    if isinstance(bank, (str, Path)):
+        bank = LatentBank.load(bank)
+    elif bank is None and location is not None:
+        bank = LatentBank.find(location)
+    if bank is not None and not isinstance(bank, LatentBank):
+        raise TypeError(f"bank must be a LatentBank, a path or None, got {type(bank).__name__}")
+    if bank is None and (strategy.needs_source or strategy.needs_bank):
+        raise ValueError(
+            f"strategy {strategy.name!r} starts from the codes of real examples and needs a "
+            "latent bank: build one with learned_aug.build_latent_bank(generator_folder, data) "
+            "or pass bank=..."
+        )
+    return bank
+
+
+def _make_filter(classifier, threshold, relabel, max_tries, labelled) -> ClassifierFilter | None:
+    if classifier is None:
+        if relabel:
+            raise ValueError("relabel=True needs a classifier to choose the labels")
+        return None
+    if not relabel and not labelled:
+        raise ValueError(
+            "filtering by class needs labelled samples, but this dataset's samples have no class "
+            "(an unconditional generator): pass relabel=True to let the classifier label them"
+        )
+    return ClassifierFilter(classifier, float(threshold), bool(relabel), max_tries)
+
+
+def _relabel_classes(generator: Generator, bank: LatentBank | None) -> list[str]:
+    classes = generator.classes or (bank.classes if bank is not None else [])
+    if not classes:
+        raise ValueError(
+            "relabel=True needs class names, but the generator has none (config.classes is "
+            "empty): train it on labelled data"
+        )
+    return list(classes)
 
 
 class SyntheticDataset(Dataset):
@@ -80,6 +156,20 @@ class SyntheticDataset(Dataset):
         target_transform: applied to each label.
         output: ``"pil"`` (like torchvision datasets) or ``"tensor"`` (float CHW in [0, 1]).
         chunk_size: samples generated per batch for sequential access.
+        strategy: how each sample is made (``learned_aug.sampling.STRATEGIES``): ``"prior"`` (the
+            default: ``generator.sample``), or a strategy that starts from the code of a real
+            example drawn from the latent bank (of the item's class when the bank is labelled):
+            ``"reconstruct"``, ``"noise"``, ``"interpolate"``, ``"extrapolate"``.
+        alpha: the strategy's strength, a number or a ``(low, high)`` range drawn per item.
+        bank: the latent bank (found beside the generator when ``generator`` is a name).
+        strategy_kwargs: keyword arguments of the strategy (``k`` neighbours, ...).
+        classifier: keep only samples this classifier (float batch -> logits) gives their class
+            with probability ``>= threshold``, drawing again up to ``max_tries`` times (see
+            ``ClassifierFilter``).
+        threshold: the probability a kept sample needs.
+        relabel: label each sample with the classifier's prediction instead (for unconditional
+            generators); then ``targets`` generates every item once to know them.
+        max_tries: draws per item at most when filtering.
 
     Example:
         >>> from torch.utils.data import ConcatDataset
@@ -101,11 +191,22 @@ class SyntheticDataset(Dataset):
         target_transform: Callable | None = None,
         output: str = "pil",
         chunk_size: int = 256,
+        *,
+        strategy: str | Strategy | StrategyFn = "prior",
+        alpha: float | tuple[float, float] | None = None,
+        bank: LatentBank | str | Path | None = None,
+        strategy_kwargs: dict[str, Any] | None = None,
+        classifier: Callable[[Tensor], Tensor] | None = None,
+        threshold: float = 0.5,
+        relabel: bool = False,
+        max_tries: int = 10,
     ):
+        location = None
         if isinstance(generator, (str, Path)):
-            from learned_aug.hub import load_generator
+            from learned_aug.hub import load_generator, resolve
 
-            generator = load_generator(generator)
+            location = resolve(generator)
+            generator = load_generator(location)
         if not isinstance(generator, Generator):
             raise TypeError(
                 f"generator must be a learned_aug Generator or a name, got "
@@ -117,15 +218,44 @@ class SyntheticDataset(Dataset):
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
-        self.generator = generator.eval()
+        self.generator = for_inference(generator)
         self.n, self.seed, self.output, self.chunk_size = n, int(seed), output, chunk_size
         self.transform, self.target_transform = transform, target_transform
-        self._labels, self.classes = _resolve_labels(generator, n, labels)
-        self._cache: OrderedDict[int, Tensor] = OrderedDict()
+        self._strategy = get_strategy(strategy)
+        self.strategy = self._strategy.name
+        self.alpha = check_alpha(
+            alpha if alpha is not None else (self._strategy.default_alpha or 0)
+        )
+        self.strategy_kwargs = dict(strategy_kwargs or {})
+        self.bank = _resolve_bank(bank, location, self._strategy)
+        # Labels condition the generator, or pick the class of the bank codes a sample starts from.
+        self._conditioned = generator.conditional or bool(
+            self._strategy.needs_source and self.bank is not None and self.bank.labelled
+        )
+        bank_classes = self.bank.classes if self.bank is not None else []
+        known = (generator.classes or bank_classes) if self._conditioned else None
+        self._labels, self.classes = _resolve_labels(known, n, labels)
+        self.filter = _make_filter(classifier, threshold, relabel, max_tries, self._conditioned)
+        if self.filter is not None and self.filter.relabel:
+            self.classes = _relabel_classes(generator, self.bank)
+        self._relabelled: Tensor | None = None
+        self._cache: OrderedDict[int, tuple[Tensor, Tensor]] = OrderedDict()
 
     @property
-    def targets(self) -> list[int]:
-        return self._labels.tolist()
+    def targets(self) -> Sequence[int]:
+        """Each item's label, known without generating (computed on demand for balanced labels).
+
+        With ``relabel=True`` the classifier chooses the labels, so this generates every item once.
+        """
+        if self.filter is not None and self.filter.relabel:
+            if self._relabelled is None:
+                parts = [
+                    self._generate(range(s, min(s + self.chunk_size, self.n)))[1]
+                    for s in range(0, self.n, self.chunk_size)
+                ]
+                self._relabelled = torch.cat(parts) if parts else torch.empty(0, dtype=torch.long)
+            return self._relabelled.tolist()
+        return self._labels if isinstance(self._labels, CyclicLabels) else self._labels.tolist()
 
     @property
     def class_to_idx(self) -> dict[str, int]:
@@ -134,13 +264,43 @@ class SyntheticDataset(Dataset):
     def __len__(self) -> int:
         return self.n
 
+    def _requested(self, indices: list[int]) -> Tensor:
+        if isinstance(self._labels, CyclicLabels):
+            return torch.tensor(indices, dtype=torch.long) % self._labels.k
+        return self._labels[indices]
+
+    def _attempt(self, indices: list[int], attempt: int) -> Tensor:
+        """One try at the samples of ``indices``: each drawn from its own (seed, i, try) RNG."""
+        rngs = [torch.Generator().manual_seed(attempt_seed(self.seed, i, attempt)) for i in indices]
+        labels = self._requested(indices) if self._conditioned else None
+        alpha = draw_alpha(self.alpha, len(indices), rngs)
+        if self._strategy.needs_source:
+            assert self.bank is not None  # checked in __init__
+            source: Tensor | Latents = Latents(
+                self.bank.codes[self.bank.pick(len(indices), labels, rngs)]
+            )
+        else:
+            source = Latents(torch.empty(len(indices), 0))
+        out = self._strategy(
+            self.generator, source, labels, alpha, rngs, self.bank, **self.strategy_kwargs
+        )
+        return out.cpu()
+
     @torch.no_grad()
+    def _generate(self, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
+        """Samples (float, in [0, 1]) and labels of ``indices``, in one batched pass."""
+        indices = [self._check_index(i) for i in indices]
+        samples = self._attempt(indices, 0)
+        labels = self._requested(indices)
+        if self.filter is None:
+            return samples, labels
+        return self.filter.apply(
+            samples, labels, lambda rows, t: self._attempt([indices[r] for r in rows], t)
+        )
+
     def generate(self, indices: Sequence[int]) -> Tensor:
         """The samples of ``indices`` as one float batch in [0, 1], in one batched pass."""
-        indices = [self._check_index(i) for i in indices]
-        generators = [torch.Generator().manual_seed(item_seed(self.seed, i)) for i in indices]
-        labels = self._labels[indices] if self.generator.conditional else None
-        return self.generator.sample(len(indices), labels=labels, generator=generators).cpu()
+        return self._generate(indices)[0]
 
     def _check_index(self, i: int) -> int:
         i = int(i)
@@ -150,10 +310,10 @@ class SyntheticDataset(Dataset):
             raise IndexError(f"index {i} out of range for a SyntheticDataset of n={self.n}")
         return i
 
-    def _chunk(self, c: int) -> Tensor:
+    def _chunk(self, c: int) -> tuple[Tensor, Tensor]:
         if c not in self._cache:
             start = c * self.chunk_size
-            self._cache[c] = self.generate(range(start, min(start + self.chunk_size, self.n)))
+            self._cache[c] = self._generate(range(start, min(start + self.chunk_size, self.n)))
             while len(self._cache) > 2:
                 self._cache.popitem(last=False)
         return self._cache[c]
@@ -170,16 +330,13 @@ class SyntheticDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         i = self._check_index(index)
-        sample = self._chunk(i // self.chunk_size)[i % self.chunk_size]
-        return self._item(sample, int(self._labels[i]))
+        samples, labels = self._chunk(i // self.chunk_size)
+        return self._item(samples[i % self.chunk_size], int(labels[i % self.chunk_size]))
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[Any, Any]]:
         """A DataLoader's batch of indices, generated in one batched pass."""
-        batch = self.generate(indices)
-        return [
-            self._item(s, int(self._labels[self._check_index(i)]))
-            for s, i in zip(batch, indices, strict=True)
-        ]
+        samples, labels = self._generate(indices)
+        return [self._item(s, int(y)) for s, y in zip(samples, labels, strict=True)]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -209,8 +366,9 @@ class SyntheticDataset(Dataset):
         with tqdm(total=len(order), desc="sample", unit="img", disable=not progress) as bar:
             for start in range(0, len(order), batch_size):
                 part = order[start : start + batch_size]
-                for i, sample in zip(part, self.generate(part), strict=True):
-                    _save_png(sample, dirs[int(self._labels[i])] / f"{i:0{width}d}.png")
+                samples, labels = self._generate(part)
+                for i, sample, y in zip(part, samples, labels.tolist(), strict=True):
+                    _save_png(sample, dirs[y] / f"{i:0{width}d}.png")
                 bar.update(len(part))
         return root
 

@@ -12,7 +12,10 @@ from learned_aug.models.base import (
     register,
 )
 from learned_aug.models.classwise import ClasswiseConfig, ClasswiseGenerator
+from learned_aug.models.dvae import DenoisingVAE, DVAEConfig
+from learned_aug.models.tabular import TabularVAE, TabularVAEConfig
 from learned_aug.models.vae import VAE, VAEConfig
+from learned_aug.models.vqvae import VQVAE, VQVAEConfig, fit_vqvae
 
 
 def create_generator(
@@ -50,12 +53,19 @@ def create_generator(
 __all__ = [
     "MODELS",
     "VAE",
+    "VQVAE",
     "CheckpointError",
     "ClasswiseConfig",
     "ClasswiseGenerator",
+    "DVAEConfig",
+    "DenoisingVAE",
     "Generator",
     "GeneratorConfig",
+    "TabularVAE",
+    "TabularVAEConfig",
     "VAEConfig",
+    "VQVAEConfig",
     "create_generator",
+    "fit_vqvae",
     "register",
 ]

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download
+from huggingface_hub.errors import EntryNotFoundError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_model
 from torch import Tensor, nn
@@ -27,6 +28,14 @@ FORMAT_VERSION = 1
 CONFIG_NAME = constants.CONFIG_NAME  # "config.json"
 WEIGHTS_NAME = constants.SAFETENSORS_SINGLE_FILE  # "model.safetensors"
 
+
+# Weights in these formats unpickle arbitrary code when loaded: learned-aug never reads them.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+_NO_SAFETENSORS = (
+    f"a checkpoint needs its weights as {WEIGHTS_NAME}; learned-aug loads safetensors only and "
+    "never unpickles weights (pytorch_model.bin, *.pt): convert them with "
+    "safetensors.torch.save_file, or re-save the generator with save_pretrained"
+)
 
 RandomSource = torch.Generator | Sequence[torch.Generator] | None
 
@@ -45,6 +54,10 @@ def atomic_write(path: str | Path, write: typing.Callable[[str], None]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
+        # mkstemp creates the file private (0600); give it the mode open() would have given it.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         write(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
@@ -146,7 +159,9 @@ def load_weights(model: nn.Module, model_file: str | Path, *, device: str | torc
     """Strictly load ``model.safetensors`` into ``model`` with errors that say what is wrong."""
     model_file = Path(model_file)
     if not model_file.is_file():
-        raise CheckpointError(f"no {WEIGHTS_NAME} at {model_file}: a checkpoint needs its weights")
+        pickled = sorted(p.name for p in model_file.parent.glob("*") if p.suffix in PICKLE_SUFFIXES)
+        found = f" (found pickled {pickled}, which are refused)" if pickled else ""
+        raise CheckpointError(f"no {WEIGHTS_NAME} at {model_file}{found}: {_NO_SAFETENSORS}")
     try:
         state = load_file(str(model_file), device=str(device))
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
@@ -308,6 +323,35 @@ class Generator(
         return f"sample_shape={self.sample_shape}, classes={len(self.classes)}"
 
     # ----------------------------------------------------------------- checkpoints
+    def save_pretrained(
+        self,
+        save_directory: str | Path,
+        *,
+        model_card_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> str | None:
+        """Save ``config.json``, ``model.safetensors`` and a model card (``README.md``).
+
+        The card (see ``learned_aug.card.model_card``) reads the training command and metrics
+        from ``model_card_kwargs["run_dir"]`` (default: ``save_directory``) and embeds
+        ``samples.png``. A card written by learned-aug is refreshed on every save; a
+        hand-written ``README.md`` is kept. Other arguments: ``PyTorchModelHubMixin``'s.
+        """
+        from learned_aug.card import CARD_NAME, is_generated  # card imports this module
+
+        save_directory = Path(save_directory)
+        if is_generated(save_directory / CARD_NAME):
+            (save_directory / CARD_NAME).unlink()  # the mixin writes a card only where none is
+        card_kwargs = {"run_dir": save_directory, **(model_card_kwargs or {})}
+        card_kwargs["save_directory"] = save_directory
+        return super().save_pretrained(save_directory, model_card_kwargs=card_kwargs, **kwargs)
+
+    def generate_model_card(self, *args: Any, **kwargs: Any):
+        """The model card ``save_pretrained`` writes: ``learned_aug.card.model_card``."""
+        from learned_aug.card import model_card
+
+        return model_card(self, **kwargs)
+
     def _save_pretrained(self, save_directory: Path) -> None:
         """Write ``model.safetensors`` and ``config.json``, each atomically."""
         target = self.module if hasattr(self, "module") else self
@@ -346,15 +390,20 @@ class Generator(
         if os.path.isdir(model_id):
             model_file = os.path.join(model_id, WEIGHTS_NAME)
         else:  # a Hub repo id (or its offline cache): safetensors only, never a pickle
-            model_file = hf_hub_download(
-                repo_id=model_id,
-                filename=WEIGHTS_NAME,
-                revision=revision,
-                cache_dir=cache_dir,
-                force_download=force_download,
-                token=token,
-                local_files_only=local_files_only,
-            )
+            try:
+                model_file = hf_hub_download(
+                    repo_id=model_id,
+                    filename=WEIGHTS_NAME,
+                    revision=revision,
+                    cache_dir=cache_dir,
+                    force_download=force_download,
+                    token=token,
+                    local_files_only=local_files_only,
+                )
+            except EntryNotFoundError as err:
+                raise CheckpointError(
+                    f"{model_id!r} (revision {revision!r}): {_NO_SAFETENSORS}"
+                ) from err
         load_weights(model, model_file, device=map_location)
         model.eval()
         return model

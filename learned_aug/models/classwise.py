@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,8 @@ class ClasswiseConfig(GeneratorConfig):
     mix_in: float = 0.0
 
     def __post_init__(self) -> None:
+        # The member config is stored as it reads back from config.json (lists, not tuples).
+        self.member = json.loads(json.dumps(self.member))
         if not 0.0 <= float(self.mix_in) < 1.0:
             raise ValueError(f"mix_in must be in [0, 1), got {self.mix_in!r}")
         kind = self.member.get("model_type") if isinstance(self.member, dict) else None
@@ -114,7 +117,7 @@ class ClasswiseGenerator(Generator):
         if isinstance(parts[0][1], Distribution):
             loc = _scatter([(i, q.mean) for i, q in parts], len(x))
             scale = _scatter([(i, q.stddev) for i, q in parts], len(x))
-            return Normal(loc, scale)
+            return Normal(loc, scale, validate_args=False)
         return _scatter(parts, len(x))
 
     def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:

@@ -224,7 +224,7 @@ class VAE(Generator):
             h = torch.cat([h, onehot], dim=1)
         h = self.enc_fc(h)
         mu, logvar = self.to_mu(h), self.to_logvar(h).clamp(-20.0, 10.0)
-        return Normal(mu, torch.exp(0.5 * logvar))
+        return Normal(mu, torch.exp(0.5 * logvar), validate_args=False)
 
     def decode_logits(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """Decoder output before the final squashing (logits or means)."""

@@ -46,6 +46,10 @@ def prepare_out(out: str | Path, *, resume: bool, overwrite: bool) -> Path:
         probe.unlink()
     except OSError as err:
         raise PermissionError(f"out={str(out)!r} is not writable: {err}") from err
+    # A run killed while writing leaves atomic_write's temporary files (never the real ones).
+    for name in (*RUN_FILES, HISTORY_CSV, SAMPLES_NAME):
+        for stale in out.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)
     if overwrite and not resume:
         for name in (CHECKPOINT_NAME, HISTORY_JSON, HISTORY_CSV, SAMPLES_NAME):
             (out / name).unlink(missing_ok=True)

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from learned_aug.data import LabelledData, load_dataset, stratified_split
 from learned_aug.models import Generator, create_generator
 from learned_aug.training import checkpoint as ckpt
+from learned_aug.training import distributed
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
@@ -116,6 +117,12 @@ def _check_data(data: LabelledData) -> None:
     empty = [c for c, n in zip(data.classes, counts, strict=True) if n == 0]
     if empty:
         raise ValueError(f"data has classes with no examples: {empty}; remove them or add data")
+    bad = (~torch.isfinite(data.x.flatten(1))).any(dim=1).nonzero().flatten()
+    if len(bad):
+        raise ValueError(
+            f"data holds NaN or inf values in {len(bad)} examples (first at index {int(bad[0])}); "
+            "clean or impute them before training"
+        )
 
 
 def _build_model(
@@ -124,6 +131,16 @@ def _build_model(
     if isinstance(model, Generator):
         if config:
             raise TypeError(f"config arguments {sorted(config)} need model given as a name")
+        if tuple(model.sample_shape) != tuple(data.sample_shape):
+            raise ValueError(
+                f"data has sample shape {tuple(data.sample_shape)}, but the generator expects "
+                f"{tuple(model.sample_shape)}; resize/convert the data (image_size=, channels=)"
+            )
+        if model.conditional and len(model.classes) != len(data.classes):
+            raise ValueError(
+                f"data has {len(data.classes)} classes, but the class-conditional generator "
+                f"knows {len(model.classes)} ({model.classes})"
+            )
         return model
     if not isinstance(model, str):
         raise TypeError(f"model must be a Generator or a model name, got {type(model).__name__}")
@@ -211,11 +228,15 @@ def fit(
         1
     """
     _check_args(epochs, batch_size, lr, optimizer, val_fraction, schedule)
+    distributed.init_from_env()
     data = load_dataset(data)
     _check_data(data)
-    run = None if out is None else ckpt.prepare_out(out, resume=resume, overwrite=overwrite)
     model = _build_model(model, data, per_class, mix_in, seed, config)
-    dev = resolve_device(device)
+    run = None if out is None else Path(out)
+    if run is not None and distributed.is_main():
+        run = ckpt.prepare_out(out, resume=resume, overwrite=overwrite)
+    distributed.barrier()  # the other processes read a checkpoint only once out is prepared
+    dev = distributed.rank_device(resolve_device(device))
     use_amp = (dev.type == "cuda") if amp is None else bool(amp)
     args = {
         "batch_size": batch_size,
@@ -230,7 +251,9 @@ def fit(
         "epochs": epochs,
         "patience": patience,
     }
-    trainer = _Trainer(model, data, args, dev, use_amp, run, list(hooks))
+    # Only rank 0 writes the run folder; every process reads the checkpoint to resume.
+    writer = run if distributed.is_main() else None
+    trainer = _Trainer(model, data, args, dev, use_amp, writer, list(hooks))
     if run is not None and resume and (run / ckpt.CHECKPOINT_NAME).exists():
         trainer.restore(ckpt.load_checkpoint(run / ckpt.CHECKPOINT_NAME, dev))
     return trainer.train(progress)
@@ -259,13 +282,16 @@ class _Trainer:
         self.epoch, self.history, self.bad_epochs = 0, [], 0
         self.best_val, self.best_epoch = math.inf, 0
         self.best_state = copy.deepcopy(model.state_dict())
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        self.loss_fn = distributed.loss_function(self.model)
 
     def restore(self, state: dict[str, Any]) -> None:
         saved = json.loads(state["args"])
         changed = {
             k: (saved.get(k), self.args[k]) for k in RESUME_KEYS if saved.get(k) != self.args[k]
         }
-        if changed or json.loads(state["config"]) != self.model.config.to_dict():
+        config = json.loads(json.dumps(self.model.config.to_dict()))
+        if changed or json.loads(state["config"]) != config:
             raise TrainingError(
                 f"cannot resume the run in {str(self.run)!r}: its settings differ "
                 f"{changed or '(model config)'} (saved, given); use overwrite=True to start anew"
@@ -286,7 +312,7 @@ class _Trainer:
             initial=self.epoch,
             desc="fit",
             unit="epoch",
-            disable=not progress,
+            disable=not progress or self.rank != 0,
             dynamic_ncols=True,
         )
         with bar:
@@ -303,22 +329,24 @@ class _Trainer:
 
     def _run_epoch(self) -> dict[str, Any]:
         epoch, args, start = self.epoch, self.args, time.perf_counter()
-        torch.manual_seed(_epoch_seed(args["seed"], epoch))
+        # Noise differs per process (rank 0's is the single-process noise); the order is shared.
+        torch.manual_seed(_epoch_seed(args["seed"], epoch) + self.rank)
         order = torch.randperm(
             len(self.x), generator=torch.Generator().manual_seed(_epoch_seed(args["seed"], epoch))
         ).to(self.device)
         self.model.train()
         totals: dict[str, torch.Tensor] = {}
-        for step, idx in enumerate(order.split(args["batch_size"])):
-            parts = self._step(epoch * self.steps_per_epoch + step, idx, epoch, step)
+        for step, batch in enumerate(order.split(args["batch_size"])):
+            # batch_size is the global batch: each process takes its share (one takes it all).
+            idx, count = distributed.shard_batch(batch, self.rank, self.world)
+            global_step = epoch * self.steps_per_epoch + step
+            parts = self._step(global_step, idx, count / len(batch), epoch, step)
             for name, value in parts.items():
-                totals[name] = totals.get(name, 0.0) + value * len(idx)
+                totals[name] = totals.get(name, 0.0) + value * count
+        totals = distributed.sum_over_ranks(totals)
         self.epoch = epoch + 1
-        row = {
-            "epoch": self.epoch,
-            **{f"train_{k}": float(v) / len(self.x) for k, v in totals.items()},
-        }
-        row["val_loss"] = evaluate_loss(self.model, self.vx, self.vy, args["batch_size"])
+        row = {"epoch": self.epoch, **{f"train_{k}": v / len(self.x) for k, v in totals.items()}}
+        row["val_loss"] = self._val_loss()
         row["lr"] = self.opt.param_groups[0]["lr"]
         row["seconds"] = round(time.perf_counter() - start, 4)
         self._track_best(row)
@@ -328,7 +356,13 @@ class _Trainer:
             hook(dict(row))
         return row
 
-    def _step(self, global_step: int, idx, epoch: int, step: int) -> dict[str, torch.Tensor]:
+    def _val_loss(self) -> float:
+        vx, vy = self.vx[self.rank :: self.world], self.vy[self.rank :: self.world]
+        local = evaluate_loss(self.model, vx, vy, self.args["batch_size"])
+        return distributed.mean_over_ranks(local, len(vx))
+
+    def _step(self, global_step: int, idx, share: float, epoch: int, step: int):
+        """One optimizer step on rows ``idx``, ``share`` of the global batch."""
         args, total = self.args, self.args["epochs"] * self.steps_per_epoch
         for group in self.opt.param_groups:
             group["lr"] = lr_at(
@@ -340,16 +374,19 @@ class _Trainer:
             )
         kl = kl_at(global_step, args["kl_warmup"] * self.steps_per_epoch)
         with torch.autocast(self.device.type, enabled=self.amp):
-            parts = self.model.loss(self.x[idx], self.y[idx], kl_weight=kl)
+            parts = self.loss_fn(self.x[idx], self.y[idx], kl_weight=kl)
         loss = parts["loss"]
-        if not torch.isfinite(loss):
+        # Summed over the processes, so that every process takes the same decision.
+        if not torch.isfinite(distributed.all_reduce_sum(loss.detach().float() * share)):
             kept = f"; the last good checkpoint is kept in {str(self.run)!r}" if self.run else ""
             raise TrainingError(
-                f"the loss became {float(loss)} at epoch {epoch + 1}, step {step + 1}; "
+                f"the loss became {float(loss.detach())} at epoch {epoch + 1}, step {step + 1}; "
                 f"try a lower lr (now {args['lr']}) or check the data for NaN/inf{kept}"
             )
         self.opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        # DDP averages gradients over processes: weighting by world * share makes that average
+        # the gradient of the global batch's mean loss, even for unequal shares.
+        self.scaler.scale(loss * (self.world * share)).backward()
         self.scaler.step(self.opt)
         self.scaler.update()
         return {name: v.detach().float() for name, v in parts.items() if v.dim() == 0}

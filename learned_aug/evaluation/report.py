@@ -1,0 +1,245 @@
+"""Reporting protocol runs: a Table-2-shaped markdown table, Wilcoxon tests, a CSV and a plot."""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from learned_aug.models.base import atomic_write, atomic_write_text
+
+Record = dict[str, Any]
+# Columns of the CSV, in order; numbers are parsed back by ``read_csv``.
+FIELDS = (
+    "dataset",
+    "size",
+    "seed",
+    "condition",
+    "macro_f1",
+    "weighted_f1",
+    "accuracy",
+    "best_epoch",
+    "steps",
+    "n_test",
+    "seconds",
+)
+_INTS = {"size", "seed", "best_epoch", "steps", "n_test"}
+_FLOATS = {"macro_f1", "weighted_f1", "accuracy", "seconds"}
+
+
+def write_csv(records: Iterable[Record], path: str | Path) -> None:
+    """Write every run, one row each, atomically."""
+    rows = list(records)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+
+    atomic_write(path, write)
+
+
+def read_csv(path: str | Path) -> list[Record]:
+    """Read runs written by ``write_csv``, numbers as numbers."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        for key in _INTS & row.keys():
+            row[key] = int(row[key])
+        for key in _FLOATS & row.keys():
+            row[key] = float(row[key])
+    return rows
+
+
+def ordered(values: Iterable[Any]) -> list[Any]:
+    """Distinct values in first-seen order."""
+    return list(dict.fromkeys(values))
+
+
+def summarize(records: Sequence[Record], metric: str = "macro_f1") -> dict[tuple, tuple]:
+    """``(size, condition) -> (mean, std, n)`` of ``metric`` over seeds."""
+    groups: dict[tuple, list[float]] = defaultdict(list)
+    for r in records:
+        groups[(r["size"], r["condition"])].append(float(r[metric]))
+    return {
+        key: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0, len(v))
+        for key, v in groups.items()
+    }
+
+
+def markdown_table(
+    records: Sequence[Record],
+    metric: str = "macro_f1",
+    *,
+    conditions: Sequence[str] | None = None,
+    published: dict[str, dict[int, float]] | None = None,
+    scale: float = 100.0,
+) -> str:
+    """Rows: training sizes; columns: conditions as mean ± std over seeds (x ``scale``).
+
+    ``published`` adds columns of reference numbers, ``{column name: {size: value}}``.
+    """
+    conditions = list(conditions or ordered(r["condition"] for r in records))
+    sizes = sorted({r["size"] for r in records})
+    stats = summarize(records, metric)
+    published = published or {}
+    header = ["size", *conditions, *published]
+    lines = ["| " + " | ".join(header) + " |", "|" + " ---: |" * len(header)]
+    for size in sizes:
+        best = max(
+            (stats[(size, c)][0] for c in conditions if (size, c) in stats), default=None
+        )
+        cells = [str(size)]
+        for c in conditions:
+            if (size, c) not in stats:
+                cells.append("–")
+                continue
+            mean, std, _ = stats[(size, c)]
+            text = f"{mean * scale:.2f} ± {std * scale:.2f}"
+            cells.append(f"**{text}**" if mean == best else text)
+        cells += [_fmt(published[name].get(size)) for name in published]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def paired(records: Sequence[Record], a: str, b: str, metric: str = "macro_f1"):
+    """Pairs ``(value under a, value under b)`` over the (size, seed) runs both have."""
+    by = {(r["size"], r["seed"], r["condition"]): float(r[metric]) for r in records}
+    keys = sorted({(s, d) for s, d, c in by if c == a} & {(s, d) for s, d, c in by if c == b})
+    return [(by[(*k, a)], by[(*k, b)]) for k in keys]
+
+
+def wilcoxon_test(
+    records: Sequence[Record], a: str, b: str, metric: str = "macro_f1"
+) -> dict[str, Any]:
+    """Wilcoxon signed-rank test of ``a`` against ``b`` over paired (size, seed) runs.
+
+    Returns the number of pairs, the mean difference a - b, how often a wins, and the two-sided
+    and one-sided (a > b) p-values (NaN with fewer than two non-zero differences).
+    """
+    from scipy.stats import wilcoxon
+
+    pairs = paired(records, a, b, metric)
+    diffs = [x - y for x, y in pairs]
+    out = {
+        "a": a,
+        "b": b,
+        "n": len(diffs),
+        "mean_diff": statistics.fmean(diffs) if diffs else float("nan"),
+        "wins": sum(d > 0 for d in diffs),
+        "p_two_sided": float("nan"),
+        "p_greater": float("nan"),
+    }
+    if sum(d != 0 for d in diffs) >= 2:
+        out["p_two_sided"] = float(wilcoxon(diffs).pvalue)
+        out["p_greater"] = float(wilcoxon(diffs, alternative="greater").pvalue)
+    return out
+
+
+def default_pairs(conditions: Sequence[str]) -> list[tuple[str, str]]:
+    """The comparisons the protocol asks about, for the conditions present."""
+    present = set(conditions)
+    pairs = [("aug", "none")] if {"aug", "none"} <= present else []
+    for c in conditions:
+        if c in {"none", "aug", "trivialaugment", "randaugment"} or c.startswith("aug+"):
+            continue
+        pairs += [(c, ref) for ref in ("none", "aug") if ref in present]
+        if f"aug+{c}" in present and "aug" in present:
+            pairs.append((f"aug+{c}", "aug"))
+    return pairs
+
+
+def wilcoxon_table(
+    records: Sequence[Record],
+    pairs: Sequence[tuple[str, str]] | None = None,
+    metric: str = "macro_f1",
+) -> str:
+    """A markdown table of ``wilcoxon_test`` for each pair (default ``default_pairs``)."""
+    pairs = pairs or default_pairs(ordered(r["condition"] for r in records))
+    lines = [
+        "| A | B | pairs | mean A − B (points) | A wins | p (two-sided) | p (A > B) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for a, b in pairs:
+        t = wilcoxon_test(records, a, b, metric)
+        lines.append(
+            f"| {a} | {b} | {t['n']} | {t['mean_diff'] * 100:+.2f} | {t['wins']}/{t['n']} | "
+            f"{t['p_two_sided']:.2g} | {t['p_greater']:.2g} |"
+        )
+    return "\n".join(lines)
+
+
+def plot_f1(
+    records: Sequence[Record],
+    path: str | Path,
+    metric: str = "macro_f1",
+    *,
+    title: str = "",
+) -> None:
+    """A PNG of ``metric`` (mean ± std over seeds) against training size, one line per condition."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stats = summarize(records, metric)
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for condition in ordered(r["condition"] for r in records):
+        sizes = sorted(s for s, c in stats if c == condition)
+        means = [stats[(s, condition)][0] * 100 for s in sizes]
+        stds = [stats[(s, condition)][1] * 100 for s in sizes]
+        ax.errorbar(sizes, means, yerr=stds, marker="o", capsize=3, label=condition)
+    ax.set_xscale("log")
+    ax.set_xlabel("training images")
+    ax.set_ylabel(f"{metric.replace('_', ' ')} (%)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+
+
+def write_report(
+    records: Sequence[Record],
+    out: str | Path,
+    *,
+    metric: str = "macro_f1",
+    title: str = "learned-aug evaluation",
+    command: str = "",
+    published: dict[str, dict[int, float]] | None = None,
+    stem: str = "results",
+) -> Path:
+    """Write ``<stem>.md`` (table + Wilcoxon tests), ``<stem>.csv`` and ``<stem>_f1.png``."""
+    out = Path(out)
+    write_csv(records, out / f"{stem}.csv")
+    plot_f1(records, out / f"{stem}_f1.png", metric, title=title)
+    seeds = len({r["seed"] for r in records})
+    parts = [
+        f"# {title}",
+        "",
+        f"{metric.replace('_', ' ')} x 100, mean ± std over {seeds} seed(s); best per row in bold.",
+        "",
+        markdown_table(records, metric, published=published),
+        "",
+        "Wilcoxon signed-rank tests over paired (size, seed) runs:",
+        "",
+        wilcoxon_table(records, metric=metric),
+        "",
+        f"![{metric} against training size]({stem}_f1.png)",
+        "",
+        f"Every run: [{stem}.csv]({stem}.csv).",
+    ]
+    if command:
+        parts += ["", "Reproduce with:", "", "```", command, "```"]
+    path = out / f"{stem}.md"
+    atomic_write_text(path, "\n".join(parts) + "\n")
+    return path

@@ -1,0 +1,238 @@
+"""Denoising VAE (Rajagopalan 2021): the encoder sees a corrupted image, the decoder the clean one.
+
+The corruption is a torchvision transform applied to each training image on its own. The
+config names it by a JSON-serialisable preset (``corruption`` + ``corruption_params``), so a
+saved model says how it was trained; a transform of your own can be given instead when the
+model is built (``DenoisingVAE(config, corruption=my_transform)``) — it is *not* saved (the
+config then reads ``corruption="custom"``), so pass it again to go on training a loaded model.
+Reconstruction and sampling need no corruption.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+from torchvision.transforms import v2
+
+from learned_aug.models.base import Generator, RandomSource, check_images, register
+from learned_aug.models.vae import VAE, VAEConfig, gaussian_kl, reconstruction_nll
+
+Corruption = Callable[[Tensor], Tensor]
+CUSTOM = "custom"
+
+
+def _default(
+    channels: int,
+    image_size: tuple[int, int],
+    *,
+    crop_scale: tuple[float, float] = (0.6, 1.0),
+    degrees: float = 15.0,
+    brightness: float = 0.4,
+    contrast: float = 0.4,
+    saturation: float = 0.4,
+    hue: float = 0.1,
+) -> Corruption:
+    """Rajagopalan's corruption: random crop, rotation, brightness/contrast, hue/saturation."""
+    rgb = channels == 3  # hue and saturation mean nothing for one channel
+    return v2.Compose(
+        [
+            v2.RandomResizedCrop(list(image_size), scale=tuple(crop_scale), antialias=True),
+            v2.RandomRotation(degrees),
+            v2.ColorJitter(
+                brightness=brightness or None,
+                contrast=contrast or None,
+                saturation=(saturation or None) if rgb else None,
+                hue=(hue or None) if rgb else None,
+            ),
+        ]
+    )
+
+
+def _noise(channels: int, image_size: tuple[int, int], *, sigma: float = 0.2) -> Corruption:
+    """Additive Gaussian pixel noise (clipped to [0, 1])."""
+    return v2.GaussianNoise(sigma=sigma, clip=True)
+
+
+def _erase(channels: int, image_size: tuple[int, int], *, p: float = 1.0) -> Corruption:
+    """A random rectangle blanked out (RandomErasing)."""
+    return v2.RandomErasing(p=p, value=0)
+
+
+def _none(channels: int, image_size: tuple[int, int]) -> Corruption:
+    """No corruption: the model is then a plain VAE."""
+    return v2.Identity()
+
+
+CORRUPTIONS: dict[str, Callable[..., Corruption]] = {
+    "default": _default,
+    "noise": _noise,
+    "erase": _erase,
+    "none": _none,
+}
+"""Named corruption presets: ``name -> builder(channels, image_size, **params)``."""
+
+
+@dataclass
+class DVAEConfig(VAEConfig):
+    """Config of a denoising VAE: a VAE config plus its corruption.
+
+    Args:
+        corruption: a preset of ``CORRUPTIONS`` (``"default"``, ``"noise"``, ``"erase"``,
+            ``"none"``), or ``"custom"`` for a transform given at construction (not saved).
+        corruption_params: keyword arguments of the preset (e.g. ``{"degrees": 30}``).
+        (The other fields are those of ``VAEConfig``.)
+    """
+
+    model_type: str = "dvae"
+    corruption: str = "default"
+    corruption_params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.corruption != CUSTOM and self.corruption not in CORRUPTIONS:
+            raise ValueError(
+                f"corruption must be one of {sorted(CORRUPTIONS)} (or a torchvision transform "
+                f"given to DenoisingVAE(config, corruption=...)), got {self.corruption!r}"
+            )
+        try:
+            self.corruption_params = json.loads(json.dumps(self.corruption_params))
+        except TypeError as err:
+            raise TypeError(f"corruption_params must be JSON-serialisable: {err}") from None
+        if self.corruption != CUSTOM:
+            try:
+                self.build_corruption()
+            except TypeError as err:  # an unknown parameter name
+                raise ValueError(
+                    f"corruption_params {self.corruption_params} invalid: {err}"
+                ) from None
+
+    def build_corruption(self) -> Corruption:
+        """The preset's transform, built from ``corruption_params``."""
+        return CORRUPTIONS[self.corruption](
+            self.channels, self.image_size, **self.corruption_params
+        )
+
+    def vae_config(self) -> VAEConfig:
+        """The plain VAE config inside this one."""
+        names = {f.name for f in dataclasses.fields(VAEConfig)} - {"model_type"}
+        return VAEConfig(**{name: getattr(self, name) for name in names})
+
+
+@register("dvae")
+class DenoisingVAE(Generator):
+    """A VAE trained to reconstruct clean images from corrupted ones (Rajagopalan 2021).
+
+    Args:
+        config: a ``DVAEConfig`` (or its dict).
+        corruption: a transform of one ``(C, H, W)`` float image in [0, 1] (e.g. a torchvision
+            ``v2.Compose``) replacing the config's preset; it is not saved with the model.
+
+    Example:
+        >>> import torch
+        >>> from torchvision.transforms import v2
+        >>> from learned_aug.models.dvae import DenoisingVAE, DVAEConfig
+        >>> cfg = DVAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(8,))
+        >>> dvae = DenoisingVAE(cfg, corruption=v2.RandomRotation(20))
+        >>> dvae.config.corruption, dvae.loss(torch.rand(3, 1, 8, 8))["loss"].ndim
+        ('custom', 0)
+    """
+
+    config_class = DVAEConfig
+    config: DVAEConfig
+
+    def __init__(self, config: DVAEConfig | dict, corruption: Corruption | None = None):
+        super().__init__(config)
+        self.vae = VAE(self.config.vae_config())
+        self._corruption: Corruption | None = None
+        if corruption is not None:
+            self.corruption = corruption
+        elif self.config.corruption != CUSTOM:
+            self._corruption = self.config.build_corruption()
+
+    @classmethod
+    def config_for(
+        cls, sample_shape, classes, *, conditional: bool = False, **kwargs
+    ) -> DVAEConfig:
+        """A config for images of ``sample_shape``; ``corruption`` must be a preset name."""
+        if len(sample_shape) != 3:
+            raise ValueError(
+                f"model 'dvae' needs images of shape (C, H, W), got sample shape "
+                f"{tuple(sample_shape)}; use 'tabular-vae' for feature vectors"
+            )
+        if callable(kwargs.get("corruption")):
+            raise TypeError(
+                "a transform cannot be stored in a config: build the model with "
+                "DenoisingVAE(config, corruption=transform) and pass the model to fit(); "
+                f"by name, corruption must be one of {sorted(CORRUPTIONS)}"
+            )
+        c, h, w = sample_shape
+        num_classes = len(classes) if conditional else 0
+        return DVAEConfig(
+            channels=c, image_size=(h, w), classes=list(classes), num_classes=num_classes, **kwargs
+        )
+
+    @property
+    def corruption(self) -> Corruption | None:
+        """The transform applied to each training image (None for an unsaved custom one)."""
+        return self._corruption
+
+    @corruption.setter
+    def corruption(self, transform: Corruption) -> None:
+        if not callable(transform):
+            raise TypeError(f"corruption must be callable, got {type(transform).__name__}")
+        self._corruption = transform
+        self.config.corruption, self.config.corruption_params = CUSTOM, {}
+
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        return self.vae.sample_shape
+
+    @property
+    def conditional(self) -> bool:
+        return self.vae.conditional
+
+    def encode(self, x: Tensor, labels: Tensor | None = None):
+        return self.vae.encode(x, labels)
+
+    def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.vae.decode(z, labels)
+
+    def sample(self, n: int, labels=None, generator: RandomSource = None) -> Tensor:
+        return self.vae.sample(n, labels, generator)
+
+    def corrupt(self, x: Tensor) -> Tensor:
+        """Each image of the batch through the corruption on its own (torch's global RNG)."""
+        if self._corruption is None:
+            raise ValueError(
+                "this DenoisingVAE was trained with a custom corruption, which is not saved: "
+                "pass it again (DenoisingVAE.from_pretrained(path, corruption=transform) or "
+                "model.corruption = transform) before training"
+            )
+        out = torch.stack([self._corruption(image) for image in x])
+        if out.shape != x.shape:
+            raise ValueError(
+                f"the corruption must keep each image's shape {tuple(x.shape[1:])}, "
+                f"got {tuple(out.shape[1:])}"
+            )
+        return out.clamp(0.0, 1.0)
+
+    def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
+        """Negative ELBO of the clean ``x`` given its corrupted version at the encoder."""
+        check_images(x, self.sample_shape)
+        q = self.vae.encode(self.corrupt(x), labels)
+        z = q.rsample()
+        recon = reconstruction_nll(self.vae.decode_logits(z, labels), x, self.config.likelihood)
+        kl = gaussian_kl(q.mean, 2 * q.stddev.log())
+        per_sample = recon + kl_weight * self.config.kl_weight * kl
+        return {
+            "loss": per_sample.mean(),
+            "recon": recon.mean(),
+            "kl": kl.mean(),
+            "per_sample": per_sample,
+        }

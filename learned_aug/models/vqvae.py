@@ -1,0 +1,466 @@
+"""VQ-VAE with a learned, class-conditional prior over its code grid.
+
+Training has two stages on one model (van den Oord et al. 2017): first the autoencoder
+(encoder, EMA codebook, decoder), then the autoregressive prior on the frozen codes of the
+training images. ``model.stage`` picks what ``loss`` trains, so the ordinary ``fit`` loop runs
+either stage; :func:`fit_vqvae` runs both (stage one in ``out/autoencoder/``, stage two in
+``out/``, each with its own resumable checkpoint). The final folder holds one ``config.json``
+and one ``model.safetensors`` with both stages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from learned_aug.models.base import (
+    Generator,
+    GeneratorConfig,
+    RandomSource,
+    check_images,
+    register,
+)
+from learned_aug.models.prior import CodePrior, gumbel_from_normal, pick_codes
+from learned_aug.models.quantizer import VectorQuantizer
+from learned_aug.models.vae import (
+    LIKELIHOODS,
+    _pair,
+    _positive,
+    bottom_size,
+    conv_decoder,
+    conv_encoder,
+    reconstruction_nll,
+)
+
+STAGES = ("autoencoder", "prior")
+AUTOENCODER_DIR = "autoencoder"
+
+
+class UntrainedPriorWarning(UserWarning):
+    """``sample`` was called on a VQ-VAE whose prior has not been trained."""
+
+
+@dataclass
+class VQVAEConfig(GeneratorConfig):
+    """Config of a VQ-VAE and its prior.
+
+    Args:
+        image_size: (H, W) of the images.
+        channels: 1 for grayscale, 3 for RGB.
+        hidden_channels: channels of the stride-2 conv blocks; each halves H and W, so
+            (32, 64) turns 28x28 images into a 7x7 grid of codes.
+        res_blocks: residual blocks at the grid resolution in encoder and decoder.
+        embedding_dim: size D of each code vector.
+        codebook_size: number of codes K.
+        commitment: weight beta of the commitment loss (0.25 in van den Oord et al.).
+        ema_decay: decay of the EMA codebook updates.
+        dead_code_steps: training steps a code may go unused before it is re-seeded.
+        likelihood: ``"bernoulli"`` (BCE, near-binary images) or ``"gaussian"`` (MSE).
+        num_classes: 0 for an unconditional prior; K > 0 makes the prior class-conditional.
+        prior_dim: width of the prior transformer.
+        prior_layers: blocks of the prior transformer.
+        prior_heads: attention heads of the prior.
+        prior_dropout: dropout in the prior during training.
+        temperature: default sampling temperature of the prior.
+        top_k: default top-k of the prior's sampling (0 keeps every code).
+    """
+
+    model_type: str = "vqvae"
+    image_size: tuple[int, int] = (28, 28)
+    channels: int = 1
+    hidden_channels: tuple[int, ...] = (32, 64)
+    res_blocks: int = 1
+    embedding_dim: int = 16
+    codebook_size: int = 64
+    commitment: float = 0.25
+    ema_decay: float = 0.99
+    dead_code_steps: int = 20
+    likelihood: str = "bernoulli"
+    num_classes: int = 0
+    prior_dim: int = 64
+    prior_layers: int = 2
+    prior_heads: int = 4
+    prior_dropout: float = 0.1
+    temperature: float = 1.0
+    top_k: int = 0
+
+    def __post_init__(self) -> None:
+        self.image_size = _pair(self.image_size, "image_size")
+        self.hidden_channels = tuple(self.hidden_channels)
+        for name in ("channels", "embedding_dim", "codebook_size", "prior_dim", "prior_layers"):
+            _positive(name, getattr(self, name))
+        _positive("prior_heads", self.prior_heads)
+        if not self.hidden_channels or any(int(c) < 1 for c in self.hidden_channels):
+            raise ValueError(
+                f"hidden_channels must be a non-empty sequence of positive ints, "
+                f"got {self.hidden_channels!r}"
+            )
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+        if self.prior_dim % self.prior_heads:
+            raise ValueError(
+                f"prior_dim must be divisible by prior_heads, got {self.prior_dim} and "
+                f"{self.prior_heads}"
+            )
+        for name in ("res_blocks", "dead_code_steps", "num_classes", "top_k"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay!r}")
+        if self.commitment < 0 or self.temperature < 0:
+            raise ValueError(
+                f"commitment and temperature must be >= 0, got {self.commitment!r} and "
+                f"{self.temperature!r}"
+            )
+
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        """(H, W) of the code grid."""
+        return bottom_size(self.image_size, len(self.hidden_channels))
+
+
+class _Residual(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.SiLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(channels, channels, 1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+@register("vqvae")
+class VQVAE(Generator):
+    """VQ-VAE (van den Oord et al. 2017) with an autoregressive, class-conditional code prior.
+
+    ``encode`` gives the code grid ``(B, h, w)`` (int64), ``decode`` turns codes into images,
+    ``sample`` draws code grids from the prior, ``resample`` reconstructs with codes drawn among
+    the nearest ones (augmentation by variation). ``stage`` is ``"autoencoder"`` or ``"prior"``
+    and picks what ``loss`` trains.
+
+    Example:
+        >>> import torch
+        >>> from learned_aug.models.vqvae import VQVAE, VQVAEConfig
+        >>> cfg = VQVAEConfig(image_size=(8, 8), hidden_channels=(8,), codebook_size=16,
+        ...                   prior_dim=16, prior_layers=1, num_classes=2, classes=["a", "b"])
+        >>> vq = VQVAE(cfg)
+        >>> x = torch.rand(2, 1, 8, 8)
+        >>> vq.encode(x).shape, vq.reconstruct(x).shape
+        (torch.Size([2, 4, 4]), torch.Size([2, 1, 8, 8]))
+        >>> sorted(vq.loss(x)) == ["codebook_usage", "commitment", "loss", "per_sample",
+        ...                        "perplexity", "recon"]
+        True
+    """
+
+    config_class = VQVAEConfig
+    config: VQVAEConfig
+
+    def __init__(self, config: VQVAEConfig | dict):
+        super().__init__(config)
+        cfg = self.config
+        top, d = cfg.hidden_channels[-1], cfg.embedding_dim
+        self.encoder = nn.Sequential(
+            conv_encoder(cfg.channels, cfg.hidden_channels),
+            *(_Residual(top) for _ in range(cfg.res_blocks)),
+            nn.SiLU(),
+            nn.Conv2d(top, d, 1),
+        )
+        self.quantizer = VectorQuantizer(
+            cfg.codebook_size, d, decay=cfg.ema_decay, dead_code_steps=cfg.dead_code_steps
+        )
+        self.decoder = nn.Sequential(
+            nn.Conv2d(d, top, 3, padding=1),
+            *(_Residual(top) for _ in range(cfg.res_blocks)),
+            nn.SiLU(),
+            conv_decoder(cfg.hidden_channels, cfg.channels),
+        )
+        h, w = cfg.grid_size
+        self.prior = CodePrior(
+            cfg.codebook_size,
+            h * w,
+            cfg.num_classes,
+            dim=cfg.prior_dim,
+            layers=cfg.prior_layers,
+            heads=cfg.prior_heads,
+            dropout=cfg.prior_dropout,
+        )
+        self._stage = "autoencoder"
+
+    @classmethod
+    def config_for(
+        cls, sample_shape, classes, *, conditional: bool = True, **kwargs
+    ) -> VQVAEConfig:
+        """A config for images of ``sample_shape``; the prior is class-conditional by default."""
+        if len(sample_shape) != 3:
+            raise ValueError(
+                f"model 'vqvae' needs images of shape (C, H, W), got sample shape "
+                f"{tuple(sample_shape)}; use 'tabular-vae' for feature vectors"
+            )
+        c, h, w = sample_shape
+        num_classes = len(classes) if conditional else 0
+        return VQVAEConfig(
+            channels=c, image_size=(h, w), classes=list(classes), num_classes=num_classes, **kwargs
+        )
+
+    # ------------------------------------------------------------------ surface
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        return (self.config.channels, *self.config.image_size)
+
+    @property
+    def conditional(self) -> bool:
+        return self.config.num_classes > 0
+
+    @property
+    def stage(self) -> str:
+        """What ``loss`` trains: ``"autoencoder"`` or ``"prior"`` (the codes are then frozen)."""
+        return self._stage
+
+    @stage.setter
+    def stage(self, value: str) -> None:
+        if value not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {value!r}")
+        self._stage = value
+
+    def encode(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The code grid ``(B, h, w)`` of images ``x`` (nearest codes; no codebook update)."""
+        check_images(x, self.sample_shape)
+        return self.quantizer.nearest(self.encoder(x))
+
+    def decode_logits(self, quantized: Tensor) -> Tensor:
+        out = self.decoder(quantized)
+        height, width = self.config.image_size
+        return out[:, :, :height, :width]
+
+    def _squash(self, out: Tensor) -> Tensor:
+        return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out.clamp(0, 1)
+
+    def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Images in [0, 1] from code grids ``(B, h, w)`` (int64, or whole-number floats)."""
+        if z.is_floating_point() and torch.equal(z, z.round()):
+            z = z.long()  # codes stored as floats (a latent bank)
+        if z.is_floating_point() or z.dim() != 3 or tuple(z.shape[1:]) != self.config.grid_size:
+            raise ValueError(
+                f"a VQ-VAE decodes integer code grids (B, *{self.config.grid_size}), got "
+                f"{z.dtype} of shape {tuple(z.shape)}"
+            )
+        if z.numel() and (z.min() < 0 or z.max() >= self.config.codebook_size):
+            raise ValueError(
+                f"codes must lie in [0, {self.config.codebook_size - 1}], got values in "
+                f"[{int(z.min())}, {int(z.max())}]"
+            )
+        return self._squash(self.decode_logits(self.quantizer.lookup(z)))
+
+    def _sample_labels(self, n: int, labels) -> Tensor | None:
+        if labels is not None and not self.conditional:
+            raise ValueError(
+                "labels were given, but this VQ-VAE's prior is unconditional (num_classes=0); "
+                "train it with conditional=True to sample given classes"
+            )
+        if self.conditional and labels is None:
+            labels = torch.arange(n) % self.config.num_classes
+        labels = self._check_labels(labels, n)
+        counts = self.prior.class_counts
+        if labels is not None and self.prior.trained:
+            unseen = sorted({int(k) for k in labels.tolist() if counts[int(k)] == 0})
+            if unseen:
+                seen = [c for c, m in zip(self.classes, counts.tolist(), strict=False) if m > 0]
+                raise ValueError(
+                    f"the prior never saw class(es) {[self.classes[k] for k in unseen]} in "
+                    f"training, so it cannot sample them; it was trained on {seen}"
+                )
+        return labels
+
+    def sample(
+        self,
+        n: int,
+        labels=None,
+        generator: RandomSource = None,
+        *,
+        temperature: float | None = None,
+        top_k: int | None = None,
+    ) -> Tensor:
+        """Draw code grids from the prior (of the given classes) and decode them.
+
+        Args:
+            n: number of samples.
+            labels: class of each sample (a conditional prior; default: classes in turn).
+            generator: one ``torch.Generator``, or one per sample.
+            temperature: overrides ``config.temperature``; 0 is greedy.
+            top_k: overrides ``config.top_k``; 0 keeps all codes.
+        """
+        n = self._check_n(n)
+        labels = self._sample_labels(n, labels)
+        t = self.config.temperature if temperature is None else float(temperature)
+        k = self.config.top_k if top_k is None else int(top_k)
+        h, w = self.config.grid_size
+        gumbel = gumbel_from_normal(self.randn(n, (h * w, self.config.codebook_size), generator))
+        if self.prior.trained:
+            codes = self.prior.generate(gumbel, labels, temperature=t, top_k=k)
+        else:
+            warnings.warn(
+                "this VQ-VAE's prior is not trained: each code is drawn independently from the "
+                "codebook's usage, which gives texture, not objects. Train the prior with "
+                "fit_vqvae(...) or by setting model.stage = 'prior' and fitting again",
+                UntrainedPriorWarning,
+                stacklevel=2,
+            )
+            logits = self.quantizer.cluster_size.clamp_min(1e-6).log().expand(n, h * w, -1)
+            codes = pick_codes(logits, gumbel, 1.0, 0)
+        return self.decode(codes.view(n, h, w), labels)
+
+    def resample(
+        self,
+        x: Tensor,
+        temperature: float | Tensor = 1.0,
+        *,
+        top_k: int = 4,
+        generator: RandomSource = None,
+    ) -> Tensor:
+        """Reconstruct ``x`` with each code drawn among its ``top_k`` nearest (variation).
+
+        Args:
+            x: images ``(B, C, H, W)``, or code grids ``(B, h, w)`` (then the neighbours of
+                each code vector are used).
+            temperature: one value or one per sample; 0 is the plain reconstruction. At
+                temperature T the second-nearest code is exp(-1/T) times as likely as the
+                nearest.
+            top_k: how many of the nearest codes are candidates.
+            generator: one ``torch.Generator``, or one per sample.
+        """
+        if x.is_floating_point():
+            z_e = self.encoder(check_images(x, self.sample_shape))
+        else:
+            z_e = self.quantizer.lookup(x)
+        b, _, h, w = z_e.shape
+        k = min(max(int(top_k), 1), self.config.codebook_size)
+        gumbel = gumbel_from_normal(self.randn(b, (h, w, k), generator))
+        t = torch.as_tensor(temperature, dtype=torch.float32).expand(b)
+        return self.decode(self.quantizer.resample(z_e, gumbel, t, k))
+
+    # ------------------------------------------------------------------ training
+    def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
+        """The loss of the current ``stage`` (``kl_weight`` is ignored: there is no KL term)."""
+        return self._losses[self.stage](self, x, labels)
+
+    def _autoencoder_loss(self, x: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
+        check_images(x, self.sample_shape)
+        q = self.quantizer(self.encoder(x))
+        recon = reconstruction_nll(self.decode_logits(q.quantized), x, self.config.likelihood)
+        per_sample = recon + self.config.commitment * q.commitment
+        return {
+            "loss": per_sample.mean(),
+            "recon": recon.mean(),
+            "commitment": q.commitment.mean(),
+            "perplexity": q.perplexity,
+            "codebook_usage": q.usage,
+            "per_sample": per_sample,
+        }
+
+    def _prior_loss(self, x: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
+        with torch.no_grad():  # the autoencoder is frozen: only the prior learns
+            codes = self.encode(x).flatten(1)
+        labels = labels if self.conditional else None
+        if self.conditional and labels is None:
+            raise ValueError("this VQ-VAE's prior is class-conditional: pass labels to train it")
+        per_sample = self.prior.nll(codes, labels)
+        if self.training:
+            self.prior.count(labels, len(codes))
+        return {"loss": per_sample.mean(), "prior_nll": per_sample.mean(), "per_sample": per_sample}
+
+    _losses: ClassVar[dict[str, Callable[[VQVAE, Tensor, Tensor | None], dict[str, Tensor]]]] = {
+        "autoencoder": _autoencoder_loss,
+        "prior": _prior_loss,
+    }
+
+
+def set_stage(model: nn.Module, stage: str) -> None:
+    """Set ``stage`` on every VQ-VAE in ``model`` (itself, or a per-class container's members)."""
+    found = [m for m in model.modules() if isinstance(m, VQVAE)]
+    if not found:
+        raise TypeError(f"model must be or contain a VQVAE, got {type(model).__name__}")
+    for m in found:
+        m.stage = stage
+
+
+def fit_vqvae(
+    data: Any,
+    *,
+    model: Generator | None = None,
+    out: str | Path | None = None,
+    epochs: int = 30,
+    prior_epochs: int = 30,
+    prior_lr: float | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    per_class: bool = False,
+    **kwargs: Any,
+):
+    """Train a VQ-VAE, then its prior on the frozen codes: both stages of van den Oord et al.
+
+    Stage one trains the autoencoder (``out/autoencoder/`` holds its run); stage two starts
+    from its best weights and trains the prior (``out/`` holds that run and the final
+    generator, one ``config.json`` + ``model.safetensors`` with both stages). With
+    ``resume=True`` a finished stage one is only reloaded, and stage two continues from its
+    checkpoint.
+
+    Args:
+        data: anything ``fit`` takes.
+        model: a VQ-VAE (or per-class container of them) to train; by default one is built
+            from ``data`` and the config fields in ``kwargs``.
+        out: the run folder, or None to keep nothing on disk.
+        epochs: most epochs of the autoencoder stage.
+        prior_epochs: most epochs of the prior stage.
+        prior_lr: learning rate of the prior stage (default: ``lr``).
+        resume: continue an interrupted run in ``out``.
+        overwrite: replace a run in ``out``.
+        per_class: one VQ-VAE per class.
+        **kwargs: ``fit`` arguments (``lr``, ``batch_size``, ``seed``, ...) and config fields.
+
+    Returns:
+        A ``FitResult`` with the generator and both stages' history (each row has ``stage``).
+
+    Example:
+        >>> from learned_aug.models.vqvae import fit_vqvae
+        >>> r = fit_vqvae("digits", epochs=1, prior_epochs=1, hidden_channels=(8,),
+        ...               codebook_size=16, prior_dim=16, prior_layers=1, progress=False)
+        >>> r.model.sample(2).shape
+        torch.Size([2, 1, 8, 8])
+    """
+    from learned_aug.training import fit  # the loop imports the models: import it late
+
+    first_out = None if out is None else Path(out) / AUTOENCODER_DIR
+    common = {"resume": resume, "overwrite": overwrite}
+    with warnings.catch_warnings():  # stage one's sample grid has no prior yet
+        warnings.simplefilter("ignore", UntrainedPriorWarning)
+        first = fit(
+            "vqvae" if model is None else model,
+            data,
+            out=first_out,
+            epochs=epochs,
+            per_class=per_class if model is None else False,
+            **common,
+            **kwargs,
+        )
+    set_stage(first.model, "prior")
+    config_fields = {f.name for f in dataclasses.fields(VQVAEConfig)} | {"conditional"}
+    fit_kwargs = {k: v for k, v in kwargs.items() if k not in config_fields}
+    if prior_lr is not None:
+        fit_kwargs["lr"] = prior_lr
+    second = fit(first.model, data, out=out, epochs=prior_epochs, **common, **fit_kwargs)
+    set_stage(second.model, "autoencoder")
+    second.history = [{"stage": "autoencoder", **r} for r in first.history] + [
+        {"stage": "prior", **r} for r in second.history
+    ]
+    return second

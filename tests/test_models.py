@@ -1,0 +1,157 @@
+"""The Generator surface of the VAE and the per-class container: shapes, round trips, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from conftest import TINY
+from safetensors.torch import load_file, save_file
+
+from learned_aug import (
+    VAE,
+    CheckpointError,
+    ClasswiseGenerator,
+    VAEConfig,
+    create_generator,
+    load_generator,
+)
+
+SHAPES = [(1, 28, 28), (1, 8, 8), (3, 32, 32), (3, 20, 30), (1, 13, 7)]
+
+
+def tiny_vae(shape=(1, 8, 8), **kw) -> VAE:
+    c, h, w = shape
+    return VAE(VAEConfig(channels=c, image_size=(h, w), **{**TINY, **kw}))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_vae_any_size_trains_and_samples(shape, likelihood):
+    torch.manual_seed(0)
+    vae = tiny_vae(shape, likelihood=likelihood)
+    x = torch.rand(4, *shape)
+    parts = vae.loss(x)
+    parts["loss"].backward()
+    assert parts["loss"].isfinite()
+    assert all(p.grad is not None for p in vae.parameters())
+    assert vae.reconstruct(x).shape == x.shape
+    samples = vae.sample(5)
+    assert samples.shape == (5, *shape)
+    assert 0.0 <= samples.min() and samples.max() <= 1.0
+
+
+def test_beta_norm_weight():
+    cfg = VAEConfig(image_size=(28, 28), latent_dim=4, beta=98.0, beta_norm=True)
+    assert cfg.kl_weight == pytest.approx(98.0 * 4 / 784)
+    assert VAEConfig(beta=4.0).kl_weight == 4.0
+
+
+def test_sample_is_replayable_with_a_generator():
+    vae = tiny_vae().eval()
+    a = vae.sample(6, generator=torch.Generator().manual_seed(3))
+    b = vae.sample(6, generator=torch.Generator().manual_seed(3))
+    c = vae.sample(6, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_per_sample_generators_make_each_sample_independent_of_its_batch():
+    vae = tiny_vae().eval()
+    gens = [torch.Generator().manual_seed(i) for i in range(4)]
+    batch = vae.sample(4, generator=gens)
+    alone = vae.sample(1, generator=[torch.Generator().manual_seed(2)])
+    torch.testing.assert_close(batch[2:3], alone)
+
+
+@pytest.mark.parametrize("per_class", [False, True])
+def test_save_load_round_trip_is_bit_identical(tmp_path, per_class):
+    torch.manual_seed(0)
+    gen = create_generator("vae", (1, 8, 8), ["a", "b", "c"], per_class=per_class,
+                           conditional=not per_class, **TINY).eval()
+    gen.save_pretrained(tmp_path)
+    assert {"config.json", "model.safetensors"} <= {p.name for p in tmp_path.iterdir()}
+    loaded = load_generator(tmp_path)
+    assert type(loaded) is type(gen) and loaded.classes == ["a", "b", "c"]
+    labels = torch.tensor([0, 1, 2, 1])
+    x = torch.rand(4, 1, 8, 8)
+    assert torch.equal(gen.reconstruct(x, labels), loaded.reconstruct(x, labels))
+    g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    assert torch.equal(gen.sample(4, labels, g1), loaded.sample(4, labels, g2))
+    assert type(gen).from_pretrained(tmp_path).config == gen.config
+
+
+def test_weights_that_do_not_match_the_config_fail_clearly(tmp_path):
+    tiny_vae().save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["latent_dim"] = 5
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"shape .* does not match|do not match"):
+        load_generator(tmp_path)
+
+
+def test_missing_or_unexpected_keys_fail_clearly(tmp_path):
+    tiny_vae().save_pretrained(tmp_path)
+    state = load_file(tmp_path / "model.safetensors")
+    state["extra.weight"] = torch.zeros(1)
+    del state["to_mu.bias"]
+    save_file(state, tmp_path / "model.safetensors")
+    with pytest.raises(CheckpointError, match=r"missing keys \['to_mu.bias'\].*extra.weight"):
+        load_generator(tmp_path)
+
+
+def test_config_of_another_kind_is_refused(tmp_path):
+    tiny_vae().save_pretrained(tmp_path)
+    with pytest.raises(CheckpointError, match="model_type='vae'"):
+        ClasswiseGenerator.from_pretrained(tmp_path)
+
+
+def test_unknown_config_keys_are_refused():
+    with pytest.raises(CheckpointError, match="unknown keys \\['colour'\\]"):
+        VAEConfig.from_dict({"model_type": "vae", "colour": "red"})
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ({"likelihood": "poisson"}, "likelihood must be one of"),
+    ({"latent_dim": 0}, "latent_dim must be a positive int, got 0"),
+    ({"image_size": (0, 3)}, "image_size must be"),
+    ({"beta": -1.0}, "beta must be a number >= 0"),
+])
+def test_bad_config_values_name_the_argument(bad, message):
+    with pytest.raises(ValueError, match=message):
+        VAEConfig(**bad)
+
+
+def test_wrong_channels_or_size_are_clear_errors():
+    vae = tiny_vae((1, 8, 8))
+    with pytest.raises(ValueError, match="has 3 channels, but this generator expects 1"):
+        vae.encode(torch.rand(2, 3, 8, 8))
+    with pytest.raises(ValueError, match=r"sample shape \(1, 9, 9\).*expects \(1, 8, 8\)"):
+        vae.encode(torch.rand(2, 1, 9, 9))
+
+
+def test_labels_out_of_range_and_unconditional_labels():
+    gen = create_generator("vae", (1, 8, 8), ["a", "b"], per_class=True, **TINY)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 1\]"):
+        gen.sample(2, labels=[0, 2])
+    with pytest.raises(ValueError, match="unconditional"):
+        tiny_vae().sample(2, labels=[0, 1])
+
+
+def test_classwise_members_own_their_classes():
+    torch.manual_seed(0)
+    gen = create_generator("vae", (1, 8, 8), ["a", "b"], per_class=True, **TINY).eval()
+    z = torch.randn(4, 3)
+    labels = torch.tensor([0, 1, 0, 1])
+    out = gen.decode(z, labels)
+    torch.testing.assert_close(out[1], gen.members[1].decode(z[1:2])[0])
+    torch.testing.assert_close(out[2], gen.members[0].decode(z[2:3])[0])
+    assert gen.sample(3).shape == (3, 1, 8, 8)  # balanced labels by default
+
+
+def test_classwise_mix_in_adds_other_classes():
+    torch.manual_seed(0)
+    gen = create_generator("vae", (1, 8, 8), ["a", "b"], per_class=True, mix_in=0.5, **TINY)
+    x, y = torch.rand(8, 1, 8, 8), torch.tensor([0] * 4 + [1] * 4)
+    assert len(gen._with_mix_in(torch.arange(4), y)) == 8
+    assert gen.loss(x, y)["loss"].isfinite()

@@ -1,0 +1,155 @@
+"""The learned prior over VQ codes: causality, cached sampling, two-stage training, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from test_vqvae import TINY_VQ
+
+from learned_aug import SyntheticDataset, fit, fit_vqvae, load_generator
+from learned_aug.cli import main
+from learned_aug.models.prior import CodePrior, gumbel_from_normal, pick_codes
+from learned_aug.models.vqvae import UntrainedPriorWarning, set_stage
+
+
+def tiny_prior(**kw) -> CodePrior:
+    torch.manual_seed(0)
+    args = {"codebook_size": 8, "length": 6, "num_classes": 3, "dim": 16, "layers": 2, "heads": 2}
+    return CodePrior(**{**args, **kw}).eval()
+
+
+def test_prior_is_causal():
+    prior = tiny_prior()
+    codes = torch.randint(8, (2, 6))
+    changed = codes.clone()
+    changed[:, 3:] = (changed[:, 3:] + 1) % 8
+    a, b = prior.logits(codes, torch.tensor([0, 2])), prior.logits(changed, torch.tensor([0, 2]))
+    # position t is predicted from codes < t: positions 0..3 cannot see the change at 3..5
+    torch.testing.assert_close(a[:, :4], b[:, :4])
+    assert not torch.allclose(a[:, 4:], b[:, 4:])
+
+
+def test_cached_generation_matches_the_full_forward_pass():
+    prior = tiny_prior()
+    labels = torch.tensor([0, 1, 2, 1])
+    gumbel = gumbel_from_normal(torch.randn(4, 6, 8, generator=torch.Generator().manual_seed(1)))
+    codes = prior.generate(gumbel, labels, temperature=1.0)
+    # replaying the sampled sequence through the full (uncached) pass picks the same codes
+    logits = prior.logits(codes, labels)
+    torch.testing.assert_close(codes, pick_codes(logits, gumbel, 1.0, 0))
+    greedy = prior.generate(gumbel, labels, temperature=0.0)
+    torch.testing.assert_close(greedy, prior.logits(greedy, labels).argmax(-1))
+
+
+def test_gumbel_max_draws_follow_the_softmax_and_respect_top_k():
+    logits = torch.tensor([2.0, 1.0, 0.0, -1.0])
+    noise = gumbel_from_normal(torch.randn(40_000, 4, generator=torch.Generator().manual_seed(0)))
+    draws = pick_codes(logits.expand(40_000, 4), noise, 1.0, 0)
+    freq = torch.bincount(draws, minlength=4).float() / len(draws)
+    torch.testing.assert_close(freq, logits.softmax(0), atol=0.01, rtol=0)
+    top2 = pick_codes(logits.expand(40_000, 4), noise, 1.0, 2)
+    assert set(top2.tolist()) == {0, 1}
+    cold = pick_codes(logits.expand(40_000, 4), noise, 0.25, 0)
+    assert (cold == 0).float().mean() > freq[0]  # a lower temperature sharpens
+
+
+# ------------------------------------------------------------------ two stages on real data
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, digits):
+    out = tmp_path_factory.mktemp("vq") / "run"
+    result = fit_vqvae(
+        digits, out=out, epochs=3, prior_epochs=3, lr=3e-3, progress=False, **TINY_VQ
+    )
+    return out, result
+
+
+def test_both_stages_train_and_end_in_one_checkpoint(run):
+    out, result = run
+    stages = [row["stage"] for row in result.history]
+    assert stages == ["autoencoder"] * 3 + ["prior"] * 3
+    prior_rows = [row for row in result.history if row["stage"] == "prior"]
+    assert prior_rows[-1]["train_prior_nll"] < prior_rows[0]["train_prior_nll"]
+    assert prior_rows[-1]["train_prior_nll"] < torch.log(torch.tensor(16.0))  # beats uniform
+    assert {"config.json", "model.safetensors", "checkpoint.pt"} <= {p.name for p in out.iterdir()}
+    assert (out / "autoencoder" / "model.safetensors").is_file()
+    assert result.model.prior.trained
+    assert json.loads((out / "config.json").read_text())["model_type"] == "vqvae"
+
+
+def test_loaded_model_samples_every_class_replayably(run):
+    out, result = run
+    model = load_generator(out)
+    assert model.conditional and model.prior.trained
+    labels = torch.arange(10)
+    a = model.sample(10, labels, torch.Generator().manual_seed(0), temperature=0.8, top_k=8)
+    b = result.model.sample(10, labels, torch.Generator().manual_seed(0), temperature=0.8, top_k=8)
+    assert a.shape == (10, 1, 8, 8) and torch.equal(a, b)
+    dataset = SyntheticDataset(model, n=12, seed=1, output="tensor")
+    image, label = dataset[5]
+    torch.testing.assert_close(image, dataset.generate([5])[0])  # item i is item i in any batch
+    assert label == 5
+
+
+def test_prior_stage_leaves_the_autoencoder_untouched(digits):
+    model = fit("vqvae", digits.subset(range(300)), epochs=1, progress=False, **TINY_VQ).model
+    before = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("prior.")}
+    set_stage(model, "prior")
+    fit(model, digits.subset(range(300)), epochs=1, progress=False)
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_resume_continues_the_prior_stage(tmp_path, digits):
+    data = digits.subset(range(200))
+    kw = {"out": tmp_path, "epochs": 1, "progress": False, "patience": None, **TINY_VQ}
+    fit_vqvae(data, prior_epochs=1, **kw)
+    resumed = fit_vqvae(data, prior_epochs=2, resume=True, **kw)
+    stages = [row["stage"] for row in resumed.history]
+    assert stages == ["autoencoder", "prior", "prior"]
+    full = fit_vqvae(data, prior_epochs=2, overwrite=True, **kw)
+    assert torch.equal(full.model.prior.head.weight, resumed.model.prior.head.weight)
+
+
+# ------------------------------------------------------------------ errors
+def test_a_class_the_prior_never_saw_is_refused(digits):
+    model = fit("vqvae", digits.subset(range(300)), epochs=1, progress=False, **TINY_VQ).model
+    set_stage(model, "prior")
+    seen = digits.y < 5
+    model.train()
+    model.loss(digits.x[seen][:64], digits.y[seen][:64])  # the prior sees classes 0..4 only
+    model.eval()
+    assert model.sample(2, labels=[1, 3]).shape == (2, 1, 8, 8)
+    with pytest.raises(ValueError, match=r"never saw class\(es\) \['7'\]"):
+        model.sample(2, labels=[1, 7])
+
+
+def test_untrained_prior_warns_and_labels_need_a_conditional_prior():
+    from test_vqvae import tiny_vq
+
+    model = tiny_vq(num_classes=2, classes=["a", "b"]).eval()
+    with pytest.warns(UntrainedPriorWarning, match="prior is not trained"):
+        assert model.sample(3).shape == (3, 1, 8, 8)
+    unconditional = tiny_vq().eval()
+    with pytest.raises(ValueError, match="prior is unconditional"):
+        unconditional.sample(2, labels=[0, 1])
+    with pytest.raises(ValueError, match="stage must be one of"):
+        model.stage = "decoder"
+
+
+# ------------------------------------------------------------------ the CLI
+def test_cli_trains_both_stages_and_resumes_the_second(tmp_path, capsys):
+    out = tmp_path / "vq"
+    args = ["fit", "--data", "digits", "--model", "vqvae", "--epochs", "1", "--prior-epochs", "1",
+            "--codebook-size", "16", "--embedding-dim", "4", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    assert json.loads((out / "config.json").read_text())["codebook_size"] == 16
+    assert main([*args[:-3], "--prior-epochs", "2", "--out", str(out), "--resume",
+                 "--no-progress"]) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2]  # the prior run went on from epoch 1
+    assert load_generator(out).prior.trained
+    assert main(["fit", "--data", "digits", "--model", "vae", "--prior-epochs", "2",
+                 "--out", str(tmp_path / "v")]) == 2
+    assert "--prior-epochs is for models trained in stages" in capsys.readouterr().err

@@ -59,6 +59,13 @@ class CyclicLabels(Sequence[int]):
             raise IndexError(f"index {i} out of range for {self.n} labels")
         return (i % self.n) % self.k
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str) or len(other) != self.n:
+            return False
+        return all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
         return f"CyclicLabels(n={self.n}, k={self.k})"
 
@@ -70,6 +77,19 @@ def safe_class_dir(root: Path, name: str) -> Path:
     if folder.parent != root.resolve():
         raise ValueError(f"class name {name!r} would write outside {str(root)!r}")
     return folder
+
+
+def class_dirs(root: Path, classes: Sequence[str]) -> list[Path]:
+    """One safe folder per class; two classes that would share a folder are an error."""
+    dirs, owner = [safe_class_dir(root, c) for c in classes], {}
+    for name, folder in zip(classes, dirs, strict=True):
+        if folder in owner:
+            raise ValueError(
+                f"classes {owner[folder]!r} and {name!r} would both be written to the folder "
+                f"{folder.name!r} (class names are made safe for the file system); rename one"
+            )
+        owner[folder] = name
+    return dirs
 
 
 def _resolve_labels(
@@ -97,6 +117,21 @@ def _resolve_labels(
             f"[{int(labels.min())}, {int(labels.max())}]"
         )
     return labels, classes
+
+
+def _resolve_generator(generator: Generator | str | Path) -> tuple[Generator, str | None]:
+    """The generator, and the folder or Hub id it was loaded from (where its bank may be)."""
+    location = None
+    if isinstance(generator, (str, Path)):
+        from learned_aug.hub import load_generator, resolve
+
+        location = resolve(generator)
+        generator = load_generator(location)
+    if not isinstance(generator, Generator):
+        raise TypeError(
+            f"generator must be a learned_aug Generator or a name, got {type(generator).__name__}"
+        )
+    return generator, location
 
 
 def _resolve_bank(bank, location: str | None, strategy: Strategy) -> LatentBank | None:
@@ -160,7 +195,7 @@ class SyntheticDataset(Dataset):
             default: ``generator.sample``), or a strategy that starts from the code of a real
             example drawn from the latent bank (of the item's class when the bank is labelled):
             ``"reconstruct"``, ``"noise"``, ``"interpolate"``, ``"extrapolate"``.
-        alpha: the strategy's strength, a number or a ``(low, high)`` range drawn per item.
+        strength: the strategy's alpha, a number or a ``(low, high)`` range drawn per item.
         bank: the latent bank (found beside the generator when ``generator`` is a name).
         strategy_kwargs: keyword arguments of the strategy (``k`` neighbours, ...).
         classifier: keep only samples this classifier (float batch -> logits) gives their class
@@ -193,7 +228,7 @@ class SyntheticDataset(Dataset):
         chunk_size: int = 256,
         *,
         strategy: str | Strategy | StrategyFn = "prior",
-        alpha: float | tuple[float, float] | None = None,
+        strength: float | tuple[float, float] | None = None,
         bank: LatentBank | str | Path | None = None,
         strategy_kwargs: dict[str, Any] | None = None,
         classifier: Callable[[Tensor], Tensor] | None = None,
@@ -201,17 +236,7 @@ class SyntheticDataset(Dataset):
         relabel: bool = False,
         max_tries: int = 10,
     ):
-        location = None
-        if isinstance(generator, (str, Path)):
-            from learned_aug.hub import load_generator, resolve
-
-            location = resolve(generator)
-            generator = load_generator(location)
-        if not isinstance(generator, Generator):
-            raise TypeError(
-                f"generator must be a learned_aug Generator or a name, got "
-                f"{type(generator).__name__}"
-            )
+        generator, location = _resolve_generator(generator)
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"n must be a non-negative int, got {n!r}")
         if output not in OUTPUTS:
@@ -223,9 +248,8 @@ class SyntheticDataset(Dataset):
         self.transform, self.target_transform = transform, target_transform
         self._strategy = get_strategy(strategy)
         self.strategy = self._strategy.name
-        self.alpha = check_alpha(
-            alpha if alpha is not None else (self._strategy.default_alpha or 0)
-        )
+        default = self._strategy.default_alpha or 0.0
+        self.strength = check_alpha(strength if strength is not None else default, "strength")
         self.strategy_kwargs = dict(strategy_kwargs or {})
         self.bank = _resolve_bank(bank, location, self._strategy)
         # Labels condition the generator, or pick the class of the bank codes a sample starts from.
@@ -273,7 +297,7 @@ class SyntheticDataset(Dataset):
         """One try at the samples of ``indices``: each drawn from its own (seed, i, try) RNG."""
         rngs = [torch.Generator().manual_seed(attempt_seed(self.seed, i, attempt)) for i in indices]
         labels = self._requested(indices) if self._conditioned else None
-        alpha = draw_alpha(self.alpha, len(indices), rngs)
+        alpha = draw_alpha(self.strength, len(indices), rngs)
         if self._strategy.needs_source:
             assert self.bank is not None  # checked in __init__
             source: Tensor | Latents = Latents(
@@ -358,7 +382,7 @@ class SyntheticDataset(Dataset):
         """
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
-        dirs = [safe_class_dir(root, c) for c in self.classes]
+        dirs = class_dirs(root, self.classes)
         for d in dirs:
             d.mkdir(exist_ok=True)
         order = list(range(self.n)) if indices is None else [self._check_index(i) for i in indices]

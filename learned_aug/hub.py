@@ -81,7 +81,8 @@ def _not_found(text: str, why: str) -> str:
     close = difflib.get_close_matches(text, bundled_names(), n=3)
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
     return (
-        f"no generator named {text!r}: not a bundled name, not a local folder, and {why}.{hint} "
+        f"no generator named {text!r}: not a bundled name, not a local folder, and "
+        f"{why.rstrip('.')}.{hint} "
         f"Bundled names: {bundled_names()}; a local folder needs {CONFIG_NAME} and "
         "model.safetensors; a Hub id looks like 'user/repo'"
     )

@@ -48,7 +48,7 @@ class LatentBank(nn.Module):
         >>> from learned_aug import LatentBank
         >>> codes, labels = torch.tensor([[0.0], [1.0], [5.0]]), torch.tensor([0, 0, 1])
         >>> bank = LatentBank(codes, labels, ["a", "b"])
-        >>> bank.neighbours(torch.tensor([[0.1]]), torch.tensor([0]), k=1)
+        >>> bank.neighbours(torch.tensor([[0.6]]), torch.tensor([0]), k=1)  # class "a" only
         tensor([[1.]])
     """
 

@@ -22,7 +22,7 @@ from learned_aug.models import Generator
 
 @dataclass
 class CodeBank:
-    """Posterior means and standard deviations of labelled examples: ``(N, d)``, ``(N, d)``, ``(N,)``."""
+    """Posterior means ``(N, d)``, standard deviations ``(N, d)`` and labels ``(N,)``."""
 
     mu: Tensor
     sigma: Tensor

@@ -52,7 +52,7 @@ class LearnedAugment(Transform):
 
     Each image is replaced by the generator's variation of it, made by ``strategy`` (see
     ``learned_aug.sampling.STRATEGIES``): ``"noise"`` (the default: decode the image's code plus
-    a small Gaussian step, alpha in [0, 0.3]; it needs no bank and stays near real codes, which is
+    a small Gaussian step, strength in [0, 0.3]; it needs no bank and stays near real codes,
     where generated samples help most), ``"reconstruct"``, ``"interpolate"`` / ``"extrapolate"``
     toward / away from a same-class neighbour in the latent bank, or ``"prior"`` (a fresh sample
     of the class). Inputs: PIL images (L or RGB), uint8 or float tensors CHW or BCHW,
@@ -64,8 +64,8 @@ class LearnedAugment(Transform):
     Args:
         generator: a trained Generator, or a name / folder / Hub id (see ``from_pretrained``).
         strategy: a name in ``STRATEGIES``, or a function with the strategy signature.
-        alpha: strength: a number, or a ``(low, high)`` range drawn per image; ``None`` uses the
-            strategy's default.
+        strength: the strategy's alpha: a number, or a ``(low, high)`` range drawn per image;
+            ``None`` uses the strategy's default.
         p: probability that each image is augmented (the others pass through unchanged).
         bank: the latent bank for interpolation / extrapolation (``from_pretrained`` finds the
             one saved with the generator).
@@ -81,7 +81,7 @@ class LearnedAugment(Transform):
         >>> from torchvision.transforms import v2
         >>> from learned_aug import LearnedAugment, VAE, VAEConfig
         >>> vae = VAE(VAEConfig(image_size=(28, 28), latent_dim=3))
-        >>> aug = v2.Compose([v2.RandomRotation(10), LearnedAugment(vae, alpha=0.2, rng=0)])
+        >>> aug = v2.Compose([v2.RandomRotation(10), LearnedAugment(vae, strength=0.2, rng=0)])
         >>> image = torch.randint(0, 256, (1, 32, 32), dtype=torch.uint8)
         >>> out, label = aug(image, 7)
         >>> out.shape, out.dtype, label
@@ -92,7 +92,7 @@ class LearnedAugment(Transform):
         self,
         generator: Generator | str | Path,
         strategy: str | Strategy | StrategyFn = DEFAULT_STRATEGY,
-        alpha: float | tuple[float, float] | None = None,
+        strength: float | tuple[float, float] | None = None,
         p: float = 1.0,
         *,
         bank: LatentBank | None = None,
@@ -126,7 +126,9 @@ class LearnedAugment(Transform):
                 "build one with learned_aug.build_latent_bank(generator_folder, data)"
             )
         default = self._strategy.default_alpha
-        self.alpha = check_alpha(alpha if alpha is not None else (default or 0.0))
+        self.strength = check_alpha(
+            strength if strength is not None else (default or 0.0), "strength"
+        )
         self.strategy, self.p, self.resize = self._strategy.name, float(p), bool(resize)
         self.strategy_kwargs = dict(strategy_kwargs or {})
         self.generator = F.for_inference(generator)
@@ -139,7 +141,7 @@ class LearnedAugment(Transform):
     ) -> LearnedAugment:
         """Load a generator (bundled name, folder or Hub id) and the latent bank saved with it.
 
-        ``kwargs`` go to ``LearnedAugment`` (``strategy``, ``alpha``, ``p``, ``rng``, ...).
+        ``kwargs`` go to ``LearnedAugment`` (``strategy``, ``strength``, ``p``, ``rng``, ...).
         """
         from learned_aug.hub import load_generator, resolve
 
@@ -181,7 +183,7 @@ class LearnedAugment(Transform):
         labels = next((x for x in flat_inputs if is_label(x)), None)
         n = _batch_size(images[0]) if images else 1
         apply = torch.rand(n, generator=self._rng) < self.p
-        alpha = draw_alpha(self.alpha, n, self._rng)
+        alpha = draw_alpha(self.strength, n, self._rng)
         # The strategy's own draws (noise, neighbour choice) replay from this seed.
         seed = int(torch.randint(2**62, (), generator=self._rng))
         return {
@@ -213,4 +215,7 @@ class LearnedAugment(Transform):
         )
 
     def extra_repr(self) -> str:
-        return f"strategy={self.strategy!r}, alpha={self.alpha}, p={self.p}, resize={self.resize}"
+        return (
+            f"strategy={self.strategy!r}, strength={self.strength}, p={self.p}, "
+            f"resize={self.resize}"
+        )

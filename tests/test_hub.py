@@ -23,10 +23,18 @@ from huggingface_hub import ModelCard, scan_cache_dir
 from huggingface_hub.file_download import repo_folder_name
 from safetensors.torch import load_file, save_file
 
-from learned_aug import VAE, CheckpointError, VAEConfig, bundled_names, fit, load_generator
+from learned_aug import (
+    VAE,
+    CheckpointError,
+    LearnedAugment,
+    VAEConfig,
+    bundled_names,
+    fit,
+    load_generator,
+)
 from learned_aug.card import CARD_MARKER, is_generated, model_card
 from learned_aug.cli import main
-from learned_aug.hub import PRETRAINED_DIR, resolve
+from learned_aug.hub import PRETRAINED_DIR, resolve, stage_upload
 
 REPO = "learned-aug-tests/tiny-vae"
 CONFIG = {"image_size": (8, 8), "latent_dim": 2, "hidden_channels": (4,), "hidden_dim": 8}
@@ -334,3 +342,19 @@ def test_push_refuses_what_is_not_a_generator_folder(tmp_path, capsys):
 def test_push_goes_through_huggingface_hub_up_to_the_network(tmp_path, capsys, offline):
     assert run_push(tmp_path, "me/tiny", "--private", "--branch", "dev") == 2
     assert "offline mode is enabled" in capsys.readouterr().err
+
+
+def test_a_staged_upload_with_its_latent_bank_loads_back_from_the_cache(
+    tmp_path, offline, monkeypatch, mnist
+):
+    staged = tmp_path / "staged"
+    files = stage_upload(PRETRAINED_DIR / "mnist-vae", staged, REPO)
+    assert "latent_bank.safetensors" in files and "checkpoint.pt" not in files
+    cache = tmp_path / "cache"
+    put_in_cache(cache, REPO, folder_files(staged))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    augment = LearnedAugment.from_pretrained(REPO, strategy="interpolate", rng=0)
+    x, y = mnist.x[:6], mnist.y[:6]
+    out, labels = augment(x, y)
+    local = LearnedAugment.from_pretrained("mnist-vae", strategy="interpolate", rng=0)
+    assert torch.equal(out, local(x, y)[0]) and torch.equal(labels, y)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from test_vqvae import TINY_VQ
 
-from learned_aug import SyntheticDataset, fit, fit_vqvae, load_generator
+from learned_aug import LabelledData, SyntheticDataset, fit, fit_vqvae, load_generator
 from learned_aug.cli import main
 from learned_aug.models.prior import CodePrior, gumbel_from_normal, pick_codes
 from learned_aug.models.vqvae import UntrainedPriorWarning, set_stage
@@ -112,6 +112,17 @@ def test_resume_continues_the_prior_stage(tmp_path, digits):
     assert torch.equal(full.model.prior.head.weight, resumed.model.prior.head.weight)
 
 
+def test_per_class_vqvaes_train_both_stages(digits):
+    keep = torch.cat([torch.nonzero(digits.y == k)[:40, 0] for k in range(3)])
+    data = LabelledData(digits.x[keep], digits.y[keep], digits.classes[:3])
+    result = fit_vqvae(data, per_class=True, epochs=1, prior_epochs=1, progress=False, **TINY_VQ)
+    members = result.model.members
+    assert len(members) == 3 and all(m.prior.trained for m in members)
+    assert all(not m.conditional for m in members)  # each member's prior is its class's
+    samples = result.model.sample(4, labels=[0, 2, 1, 2], generator=torch.Generator())
+    assert samples.shape == (4, 1, 8, 8)
+
+
 # ------------------------------------------------------------------ errors
 def test_a_class_the_prior_never_saw_is_refused(digits):
     model = fit("vqvae", digits.subset(range(300)), epochs=1, progress=False, **TINY_VQ).model
@@ -141,15 +152,47 @@ def test_untrained_prior_warns_and_labels_need_a_conditional_prior():
 # ------------------------------------------------------------------ the CLI
 def test_cli_trains_both_stages_and_resumes_the_second(tmp_path, capsys):
     out = tmp_path / "vq"
-    args = ["fit", "--data", "digits", "--model", "vqvae", "--epochs", "1", "--prior-epochs", "1",
-            "--codebook-size", "16", "--embedding-dim", "4", "--out", str(out), "--no-progress"]
+    args = [
+        "fit",
+        "--data",
+        "digits",
+        "--model",
+        "vqvae",
+        "--epochs",
+        "1",
+        "--prior-epochs",
+        "1",
+        "--codebook-size",
+        "16",
+        "--embedding-dim",
+        "4",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     assert main(args) == 0
     assert json.loads((out / "config.json").read_text())["codebook_size"] == 16
-    assert main([*args[:-3], "--prior-epochs", "2", "--out", str(out), "--resume",
-                 "--no-progress"]) == 0
+    assert (
+        main([*args[:-3], "--prior-epochs", "2", "--out", str(out), "--resume", "--no-progress"])
+        == 0
+    )
     history = json.loads((out / "history.json").read_text())
     assert [row["epoch"] for row in history] == [1, 2]  # the prior run went on from epoch 1
     assert load_generator(out).prior.trained
-    assert main(["fit", "--data", "digits", "--model", "vae", "--prior-epochs", "2",
-                 "--out", str(tmp_path / "v")]) == 2
+    assert (
+        main(
+            [
+                "fit",
+                "--data",
+                "digits",
+                "--model",
+                "vae",
+                "--prior-epochs",
+                "2",
+                "--out",
+                str(tmp_path / "v"),
+            ]
+        )
+        == 2
+    )
     assert "--prior-epochs is for models trained in stages" in capsys.readouterr().err

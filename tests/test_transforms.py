@@ -78,7 +78,7 @@ def check_transform(transform: LearnedAugment, inpt, **kwargs):
     else:
         assert (out.dtype, out.shape) == (inpt.dtype, inpt.shape)
         if out.is_floating_point():
-            assert 0 <= out.min() and out.max() <= 1
+            assert out.min() >= 0 and out.max() <= 1
     again = pickle.loads(pickle.dumps(transform))
     assert type(again) is type(transform)
     seeded = LearnedAugment(transform.generator, transform.strategy, rng=7, bank=transform.bank)
@@ -126,7 +126,7 @@ def test_samples_keep_structure_and_labels(gray, mnist_small):
     out = aug(sample)
     assert out["label"] is sample["label"] and out["name"] == "a digit"
     assert isinstance(out["image"], tv_tensors.Image)
-    batch, labels = aug(u8(mnist_small.x[:4]), mnist_small.y[:4])
+    _, labels = aug(u8(mnist_small.x[:4]), mnist_small.y[:4])
     assert labels is not None and torch.equal(labels, mnist_small.y[:4])
 
 
@@ -155,14 +155,14 @@ def test_a_batch_runs_as_one_forward_pass(gray, mnist_small, monkeypatch):
 
 def test_seed_and_generator_make_the_output_reproducible(gray, mnist_small):
     x = u8(mnist_small.x[:6])
-    a = LearnedAugment(gray, alpha=(0.2, 0.8), rng=3)(x)
-    b = LearnedAugment(gray, alpha=(0.2, 0.8), rng=torch.Generator().manual_seed(3))(x)
-    c = LearnedAugment(gray, alpha=(0.2, 0.8), rng=4)(x)
+    a = LearnedAugment(gray, strength=(0.2, 0.8), rng=3)(x)
+    b = LearnedAugment(gray, strength=(0.2, 0.8), rng=torch.Generator().manual_seed(3))(x)
+    c = LearnedAugment(gray, strength=(0.2, 0.8), rng=4)(x)
     assert torch.equal(a, b) and not torch.equal(a, c)
     torch.manual_seed(0)
-    d = LearnedAugment(gray, alpha=0.5)(x)
+    d = LearnedAugment(gray, strength=0.5)(x)
     torch.manual_seed(0)
-    assert torch.equal(d, LearnedAugment(gray, alpha=0.5)(x))
+    assert torch.equal(d, LearnedAugment(gray, strength=0.5)(x))
 
 
 def test_p_gates_each_image_of_a_batch(gray, mnist_small):
@@ -201,7 +201,7 @@ def test_inputs_it_cannot_read_are_clear_errors(gray, inpt, match):
     ("kwargs", "error", "match"),
     [
         ({"p": 1.5}, ValueError, "p must be"),
-        ({"alpha": -1.0}, ValueError, "alpha"),
+        ({"strength": -1.0}, ValueError, "strength"),
         ({"strategy": "interpolate"}, ValueError, "needs a latent bank"),
         ({"strategy": "mixup"}, ValueError, "strategy must be one of"),
         ({"rng": "seed"}, TypeError, "rng must be"),
@@ -224,8 +224,9 @@ def test_from_pretrained_finds_the_bank_saved_with_the_generator(per_class, mnis
     LatentBank.build(per_class, mnist_small).save(tmp_path)
     aug = LearnedAugment.from_pretrained(str(tmp_path), strategy="interpolate", rng=0)
     assert isinstance(aug.bank, LatentBank) and len(aug.bank) == len(mnist_small)
-    out, label = aug(u8(mnist_small.x[:8]), mnist_small.y[:8])
+    out, labels = aug(u8(mnist_small.x[:8]), mnist_small.y[:8])
     assert out.shape == (8, 1, 28, 28) and out.dtype == torch.uint8
+    assert torch.equal(labels, mnist_small.y[:8])
 
 
 class _Digits(Dataset):
@@ -240,7 +241,7 @@ class _Digits(Dataset):
 
 
 def test_compose_v2_and_v1_with_the_usual_transforms(per_class, gray, mnist_small):
-    learned = LearnedAugment(per_class, alpha=0.3)
+    learned = LearnedAugment(per_class, strength=0.3)
     image, label = mnist_small.x[0], int(mnist_small.y[0])
     pipeline = v2.Compose(
         [v2.ToImage(), v2.RandomRotation(10), learned, v2.ToDtype(torch.float32, scale=True)]
@@ -254,7 +255,11 @@ def test_compose_v2_and_v1_with_the_usual_transforms(per_class, gray, mnist_smal
 
 def test_a_dataloader_with_workers_runs_the_pipeline(per_class, mnist_small):
     transform = v2.Compose(
-        [v2.ToImage(), LearnedAugment(per_class, alpha=0.2), v2.ToDtype(torch.float32, scale=True)]
+        [
+            v2.ToImage(),
+            LearnedAugment(per_class, strength=0.2),
+            v2.ToDtype(torch.float32, scale=True),
+        ]
     )
     loader = DataLoader(
         _Digits(mnist_small.subset(range(32)), transform), batch_size=8, num_workers=2

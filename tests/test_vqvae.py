@@ -199,7 +199,16 @@ def test_vq_resample_is_a_learned_augment_strategy(trained, digits):
 
 
 def test_vq_resample_refuses_a_gaussian_vae(digits):
-    aug = LearnedAugment(fit("vae", digits.subset(range(100)), epochs=1, progress=False,
-                             latent_dim=2, hidden_channels=(8,)).model, strategy="vq-resample")
+    aug = LearnedAugment(
+        fit(
+            "vae",
+            digits.subset(range(100)),
+            epochs=1,
+            progress=False,
+            latent_dim=2,
+            hidden_channels=(8,),
+        ).model,
+        strategy="vq-resample",
+    )
     with pytest.raises(ValueError, match="needs a VQ-VAE"):
         aug(digits.x[0])

@@ -33,8 +33,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
         type=int,
         nargs="+",
         default=None,
-        help=f"training images per draw, class-balanced (default: {' '.join(map(str, DEFAULT_SIZES))};"
-        f" --quick: {QUICK_SIZE})",
+        help="training images per draw, class-balanced (default: "
+        f"{' '.join(map(str, DEFAULT_SIZES))}; --quick: {QUICK_SIZE})",
     )
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..n-1 per size (default: 5)")
     p.add_argument(
@@ -58,7 +58,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
         help="metric of the table (default: macro_f1 for images, weighted_f1 for tabular data)",
     )
     p.add_argument("--fp32", action="store_true", help="train the classifier in float32")
-    p.add_argument("--out", required=True, help="folder for results.md, results.csv, results_f1.png")
+    p.add_argument(
+        "--out", required=True, help="folder for results.md, results.csv, results_f1.png"
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -92,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
     run_protocol(data, config, progress=not args.no_progress, on_run=save)
     metric = args.metric or ("macro_f1" if data.is_image else "weighted_f1")
     command = "learned-aug " + shlex.join(sys.argv[1:])
-    write_report(records, out, metric=metric, title=f"learned-aug evaluate: {name}", command=command)
+    write_report(
+        records, out, metric=metric, title=f"learned-aug evaluate: {name}", command=command
+    )
     print(markdown_table(records, metric))
     print(f"wrote {out}/results.md, results.csv, results_f1.png")
     return 0

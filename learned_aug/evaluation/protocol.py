@@ -8,8 +8,9 @@ the data not drawn. Generators and synthetic pools are cached per (size, seed) a
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from learned_aug.data import LabelledData, balanced_subset, load_dataset, stratified_split
-from learned_aug.evaluation.augment import get_augment
+from learned_aug.evaluation.augment import get_augment, random_affine
 from learned_aug.evaluation.classifier import default_classifier, predict_logits, train_classifier
 from learned_aug.evaluation.metrics import scores
 from learned_aug.models import Generator
@@ -33,6 +34,10 @@ class GeneratorSpec:
         fit_kwargs: arguments of ``fit`` (``per_class``, ``conditional``, ``latent_dim``, ...).
         steps: target optimizer steps; epochs are ``steps`` / steps per epoch, within
             ``[min_epochs, max_epochs]``, so tiny and large training sets get similar budgets.
+        augment_copies: train on the data plus this many copies under the conventional
+            augmentation (rotation 20 degrees, shifts 20%), so the generator learns that variety.
+        patience_steps: early-stopping patience in optimizer steps (at least 10 epochs): with
+            one step per epoch on tiny sets, 10 epochs stop a VAE long before it has learned.
     """
 
     model: str = "vae"
@@ -40,6 +45,8 @@ class GeneratorSpec:
     steps: int = 1500
     min_epochs: int = 20
     max_epochs: int = 400
+    augment_copies: int = 0
+    patience_steps: int = 300
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,8 @@ GENERATORS: dict[str, GeneratorSpec] = {
     "vae": GeneratorSpec("vae", {"per_class": True, **_PAPER_VAE}),
     # One class-conditional VAE over all classes: shares what digits have in common.
     "cvae": GeneratorSpec("vae", {"conditional": True, "latent_dim": 8}),
+    # The same, trained on the data and 4 conventionally augmented copies of it.
+    "cvae-a": GeneratorSpec("vae", {"conditional": True, "latent_dim": 8}, augment_copies=4),
 }
 LEARNED: dict[str, LearnedSpec] = {
     "vae": LearnedSpec("vae", "prior"),
@@ -91,6 +100,8 @@ LEARNED: dict[str, LearnedSpec] = {
     "cvae-post": LearnedSpec("cvae", "posterior", alpha=1.0),
     "cvae-interp": LearnedSpec("cvae", "interpolate", alpha=0.5),
     "cvae-gmm": LearnedSpec("cvae", "gmm", alpha=1.0),
+    "cvae-a": LearnedSpec("cvae-a", "prior"),
+    "cvae-a-post": LearnedSpec("cvae-a", "posterior", alpha=1.0),
 }
 CONDITIONS: dict[str, Condition] = {
     "none": Condition(),
@@ -119,12 +130,15 @@ class EvaluationConfig:
         batch_size: real examples per classifier step.
         max_epochs: the classifier's most epochs.
         max_steps: the classifier's most optimizer steps (a compute cap).
-        min_steps_per_epoch: classifier steps between validations on tiny training sets.
+        min_steps_per_epoch: classifier steps between validations on tiny training sets: with
+            40 images a pass is 2 steps, and patience 10 would stop augmented training long
+            before it pays off.
         patience: the classifier's early-stopping patience, in epochs.
         generator_scale: multiplies every generator's step budget (quick runs use less).
         bf16: train and test the classifier under bfloat16 autocast (about twice as fast on CPU).
         max_test: test on a class-balanced draw of at most this many of the examples left out
             (for quick exploration); None tests on all of them, as the protocol says.
+        cnn_width: width of the default ``PaperCNN`` (1.0: the paper's 64/128 channels).
         classifier: builds a fresh classifier for the training data; default the paper's CNN
             (or an MLP for tabular data).
     """
@@ -135,12 +149,13 @@ class EvaluationConfig:
     val_fraction: float = 0.15
     batch_size: int = 32
     max_epochs: int = 200
-    max_steps: int | None = 600
-    min_steps_per_epoch: int = 5
+    max_steps: int | None = 3000
+    min_steps_per_epoch: int = 20
     patience: int = 10
     generator_scale: float = 1.0
     bf16: bool = True
     max_test: int | None = None
+    cnn_width: float = 1.0
     classifier: Callable[[LabelledData], nn.Module] | None = None
 
     def __post_init__(self) -> None:
@@ -160,15 +175,22 @@ def fit_generator(name: str, train: LabelledData, seed: int, scale: float = 1.0)
     from learned_aug.training import fit
 
     spec = GENERATORS[name]
+    if spec.augment_copies:
+        rng = torch.Generator().manual_seed(seed)
+        extra = [random_affine(train.x, rng) for _ in range(spec.augment_copies)]
+        x, y = torch.cat([train.x, *extra]), train.y.repeat(spec.augment_copies + 1)
+        train = LabelledData(x, y, list(train.classes))
     kwargs = dict(spec.fit_kwargs)
     batch_size = kwargs.pop("batch_size", 64)
     steps_per_epoch = max(1, -(-round(len(train) * 0.85) // batch_size))
     epochs = int(min(spec.max_epochs, max(spec.min_epochs, spec.steps * scale / steps_per_epoch)))
+    patience = max(10, -(-spec.patience_steps // steps_per_epoch))
     result = fit(
         spec.model,
         train,
         epochs=epochs,
         batch_size=batch_size,
+        patience=patience,
         seed=seed,
         device="cpu",
         progress=False,
@@ -271,6 +293,7 @@ def run_protocol(
     *,
     progress: bool = True,
     on_run: Callable[[dict[str, Any]], None] | None = None,
+    skip: Collection[tuple[int, int, str]] = (),
 ) -> list[dict[str, Any]]:
     """Run every (size, seed, condition) and return one record per run.
 
@@ -279,6 +302,7 @@ def run_protocol(
         config: the protocol's settings (default ``EvaluationConfig()``).
         progress: show a tqdm progress bar over the runs.
         on_run: called with each record as soon as it is done (to write it out as it goes).
+        skip: ``(size, seed, condition)`` runs already done (to resume an interrupted grid).
 
     Returns:
         Records with ``size``, ``seed``, ``condition``, ``macro_f1``, ``weighted_f1``,
@@ -287,7 +311,7 @@ def run_protocol(
     config = config or EvaluationConfig()
     data = load_dataset(data)
     _check_conditions(config.conditions, data)
-    build = config.classifier or default_classifier
+    build = config.classifier or functools.partial(default_classifier, width=config.cnn_width)
     total = len(config.sizes) * len(config.seed_list) * len(config.conditions)
     records: list[dict[str, Any]] = []
     with tqdm(total=total, desc="evaluate", unit="run", disable=not progress) as bar:
@@ -295,6 +319,9 @@ def run_protocol(
             for seed in config.seed_list:
                 cell = _Cell(data, int(size), seed, config)
                 for name in config.conditions:
+                    if (int(size), seed, name) in skip:
+                        bar.update(1)
+                        continue
                     bar.set_postfix(size=size, seed=seed, condition=name)
                     record = cell.run(name, build)
                     records.append(record)

@@ -90,9 +90,7 @@ def markdown_table(
     header = ["size", *conditions, *published]
     lines = ["| " + " | ".join(header) + " |", "|" + " ---: |" * len(header)]
     for size in sizes:
-        best = max(
-            (stats[(size, c)][0] for c in conditions if (size, c) in stats), default=None
-        )
+        best = max((stats[(size, c)][0] for c in conditions if (size, c) in stats), default=None)
         cells = [str(size)]
         for c in conditions:
             if (size, c) not in stats:

@@ -3,7 +3,7 @@
 The corruption is a torchvision transform applied to each training image on its own. The
 config names it by a JSON-serialisable preset (``corruption`` + ``corruption_params``), so a
 saved model says how it was trained; a transform of your own can be given instead when the
-model is built (``DenoisingVAE(config, corruption=my_transform)``) — it is *not* saved (the
+model is built (``DenoisingVAE(config, transform=my_transform)``) — it is *not* saved (the
 config then reads ``corruption="custom"``), so pass it again to go on training a loaded model.
 Reconstruction and sampling need no corruption.
 """
@@ -98,7 +98,7 @@ class DVAEConfig(VAEConfig):
         if self.corruption != CUSTOM and self.corruption not in CORRUPTIONS:
             raise ValueError(
                 f"corruption must be one of {sorted(CORRUPTIONS)} (or a torchvision transform "
-                f"given to DenoisingVAE(config, corruption=...)), got {self.corruption!r}"
+                f"given to DenoisingVAE(config, transform=...)), got {self.corruption!r}"
             )
         try:
             self.corruption_params = json.loads(json.dumps(self.corruption_params))
@@ -130,15 +130,16 @@ class DenoisingVAE(Generator):
 
     Args:
         config: a ``DVAEConfig`` (or its dict).
-        corruption: a transform of one ``(C, H, W)`` float image in [0, 1] (e.g. a torchvision
-            ``v2.Compose``) replacing the config's preset; it is not saved with the model.
+        transform: the corruption, a transform of one ``(C, H, W)`` float image in [0, 1]
+            (e.g. a torchvision ``v2.Compose``) replacing the config's preset; it is not saved
+            with the model.
 
     Example:
         >>> import torch
         >>> from torchvision.transforms import v2
         >>> from learned_aug.models.dvae import DenoisingVAE, DVAEConfig
         >>> cfg = DVAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(8,))
-        >>> dvae = DenoisingVAE(cfg, corruption=v2.RandomRotation(20))
+        >>> dvae = DenoisingVAE(cfg, transform=v2.RandomRotation(20))
         >>> dvae.config.corruption, dvae.loss(torch.rand(3, 1, 8, 8))["loss"].ndim
         ('custom', 0)
     """
@@ -146,14 +147,14 @@ class DenoisingVAE(Generator):
     config_class = DVAEConfig
     config: DVAEConfig
 
-    def __init__(self, config: DVAEConfig | dict, corruption: Corruption | None = None):
+    def __init__(self, config: DVAEConfig | dict, transform: Corruption | None = None):
         super().__init__(config)
         self.vae = VAE(self.config.vae_config())
-        self._corruption: Corruption | None = None
-        if corruption is not None:
-            self.corruption = corruption
+        self._transform: Corruption | None = None
+        if transform is not None:
+            self.set_transform(transform)
         elif self.config.corruption != CUSTOM:
-            self._corruption = self.config.build_corruption()
+            self._keep(self.config.build_corruption())
 
     @classmethod
     def config_for(
@@ -168,7 +169,7 @@ class DenoisingVAE(Generator):
         if callable(kwargs.get("corruption")):
             raise TypeError(
                 "a transform cannot be stored in a config: build the model with "
-                "DenoisingVAE(config, corruption=transform) and pass the model to fit(); "
+                "DenoisingVAE(config, transform=...) and pass the model to fit(); "
                 f"by name, corruption must be one of {sorted(CORRUPTIONS)}"
             )
         c, h, w = sample_shape
@@ -178,16 +179,20 @@ class DenoisingVAE(Generator):
         )
 
     @property
-    def corruption(self) -> Corruption | None:
-        """The transform applied to each training image (None for an unsaved custom one)."""
-        return self._corruption
+    def transform(self) -> Corruption | None:
+        """The corruption applied to each training image (None for an unsaved custom one)."""
+        return self._transform
 
-    @corruption.setter
-    def corruption(self, transform: Corruption) -> None:
+    def set_transform(self, transform: Corruption) -> None:
+        """Use ``transform`` as the corruption (a custom one: not saved with the model)."""
         if not callable(transform):
-            raise TypeError(f"corruption must be callable, got {type(transform).__name__}")
-        self._corruption = transform
+            raise TypeError(f"transform must be callable, got {type(transform).__name__}")
+        self._keep(transform)
         self.config.corruption, self.config.corruption_params = CUSTOM, {}
+
+    def _keep(self, transform: Corruption | None) -> None:
+        # Outside the module tree (v2 transforms are nn.Modules): not part of the weights.
+        object.__setattr__(self, "_transform", transform)
 
     @property
     def sample_shape(self) -> tuple[int, int, int]:
@@ -208,13 +213,13 @@ class DenoisingVAE(Generator):
 
     def corrupt(self, x: Tensor) -> Tensor:
         """Each image of the batch through the corruption on its own (torch's global RNG)."""
-        if self._corruption is None:
+        if self._transform is None:
             raise ValueError(
                 "this DenoisingVAE was trained with a custom corruption, which is not saved: "
-                "pass it again (DenoisingVAE.from_pretrained(path, corruption=transform) or "
-                "model.corruption = transform) before training"
+                "pass it again (DenoisingVAE.from_pretrained(path, transform=...) or "
+                "model.set_transform(...)) before training"
             )
-        out = torch.stack([self._corruption(image) for image in x])
+        out = torch.stack([self._transform(image) for image in x])
         if out.shape != x.shape:
             raise ValueError(
                 f"the corruption must keep each image's shape {tuple(x.shape[1:])}, "

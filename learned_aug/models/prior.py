@@ -93,7 +93,7 @@ class CodePrior(nn.Module):
     ):
         super().__init__()
         if dim % heads:
-            raise ValueError(f"prior_dim ({dim}) must be divisible by prior_heads ({heads})")
+            raise ValueError(f"dim ({dim}) must be divisible by heads ({heads})")
         self.codebook_size, self.length, self.num_classes = codebook_size, length, num_classes
         self.start = nn.Embedding(max(num_classes, 1), dim)
         self.token = nn.Embedding(codebook_size, dim)
@@ -108,6 +108,17 @@ class CodePrior(nn.Module):
     def trained(self) -> bool:
         """Whether the prior has been trained on any sequence."""
         return bool(self.class_counts.sum() > 0)
+
+    def check_seen(self, labels: Tensor, names: list[str]) -> None:
+        """Refuse classes a trained prior never saw (an untrained prior has seen none)."""
+        counts = self.class_counts.tolist()
+        unseen = sorted({int(k) for k in labels.tolist() if counts[int(k)] == 0})
+        if unseen and self.trained:
+            seen = [c for c, m in zip(names, counts, strict=False) if m > 0]
+            raise ValueError(
+                f"the prior never saw class(es) {[names[k] for k in unseen]} in training, so it "
+                f"cannot sample them; it was trained on {seen}"
+            )
 
     def _starts(self, labels: Tensor | None, n: int) -> Tensor:
         if self.num_classes == 0 or labels is None:

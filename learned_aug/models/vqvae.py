@@ -94,9 +94,15 @@ class VQVAEConfig(GeneratorConfig):
     def __post_init__(self) -> None:
         self.image_size = _pair(self.image_size, "image_size")
         self.hidden_channels = tuple(self.hidden_channels)
-        for name in ("channels", "embedding_dim", "codebook_size", "prior_dim", "prior_layers"):
+        for name in (
+            "channels",
+            "embedding_dim",
+            "codebook_size",
+            "prior_dim",
+            "prior_layers",
+            "prior_heads",
+        ):
             _positive(name, getattr(self, name))
-        _positive("prior_heads", self.prior_heads)
         if not self.hidden_channels or any(int(c) < 1 for c in self.hidden_channels):
             raise ValueError(
                 f"hidden_channels must be a non-empty sequence of positive ints, "
@@ -271,15 +277,8 @@ class VQVAE(Generator):
         if self.conditional and labels is None:
             labels = torch.arange(n) % self.config.num_classes
         labels = self._check_labels(labels, n)
-        counts = self.prior.class_counts
-        if labels is not None and self.prior.trained:
-            unseen = sorted({int(k) for k in labels.tolist() if counts[int(k)] == 0})
-            if unseen:
-                seen = [c for c, m in zip(self.classes, counts.tolist(), strict=False) if m > 0]
-                raise ValueError(
-                    f"the prior never saw class(es) {[self.classes[k] for k in unseen]} in "
-                    f"training, so it cannot sample them; it was trained on {seen}"
-                )
+        if labels is not None:
+            self.prior.check_seen(labels, self.classes)
         return labels
 
     def sample(

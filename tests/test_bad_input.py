@@ -1,0 +1,222 @@
+"""Bad input: each gets an error that names what is wrong, and nothing is lost or overwritten."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY
+from PIL import Image
+
+from learned_aug import (
+    VAE,
+    VQVAE,
+    CheckpointError,
+    LabelledData,
+    LearnedAugment,
+    SyntheticDataset,
+    VAEConfig,
+    create_generator,
+    fit,
+    load_csv,
+    load_dataset,
+    load_generator,
+)
+from learned_aug.cli import main
+from learned_aug.training.checkpoint import CHECKPOINT_NAME
+
+FIT = dict(epochs=1, progress=False, device="cpu", **TINY)
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, digits) -> Path:
+    """A real run folder: one epoch on the digits (checkpoint, weights, config, history)."""
+    out = tmp_path_factory.mktemp("run")
+    fit("vae", digits, out=out, **FIT)
+    return out
+
+
+@pytest.fixture
+def run(trained_run, tmp_path) -> Path:
+    """A private copy of the trained run, free to damage."""
+    for name, data in _snapshot(trained_run).items():
+        (tmp_path / name).write_bytes(data)
+    return tmp_path
+
+
+def _edit_config(run: Path, **changes) -> None:
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, **changes}))
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _scramble_header(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[8:40] = b"\xff" * 32  # inside the JSON header that follows the 8-byte length
+    path.write_bytes(bytes(data))
+
+
+DAMAGE = {
+    "truncated weights": (lambda r: _truncate(r / "model.safetensors"), r"truncated or corrupt"),
+    "corrupted weights": (lambda r: _scramble_header(r / "model.safetensors"), r"corrupt"),
+    "empty weights": (lambda r: (r / "model.safetensors").write_bytes(b""), r"model.safetensors"),
+    "missing weights": (lambda r: (r / "model.safetensors").unlink(), r"model.safetensors"),
+    "another model kind": (lambda r: _edit_config(r, model_type="gan"), r"model_type='gan'"),
+    "a newer format": (lambda r: _edit_config(r, format_version=99), r"format_version=99"),
+    "config not JSON": (lambda r: (r / "config.json").write_text("{oops"), r"not valid JSON"),
+    "shapes off the config": (lambda r: _edit_config(r, latent_dim=5), r"shape .* config"),
+    "unknown config key": (lambda r: _edit_config(r, colour="red"), r"unknown keys \['colour'\]"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
+def test_a_damaged_checkpoint_is_refused_clearly_and_left_alone(run, damage, capsys):
+    damage_fn, message = DAMAGE[damage]
+    damage_fn(run)
+    before = _snapshot(run)
+    with pytest.raises(CheckpointError, match=message):
+        load_generator(run)
+    assert main(["info", str(run)]) == 2
+    assert "learned-aug info: error:" in capsys.readouterr().err
+    assert main(["sample", str(run), "-n", "4", "--out", str(run / "samples")]) == 2
+    assert _snapshot(run) == before and not (run / "samples").exists()
+
+
+def test_another_kind_read_through_the_wrong_class_says_which(run):
+    with pytest.raises(CheckpointError, match=r"model_type='vae'.*VQVAEConfig.*load_generator"):
+        VQVAE.from_pretrained(run)
+
+
+@pytest.mark.parametrize("damage", [_truncate, lambda p: p.write_bytes(b"PK\x03\x04 not torch")])
+def test_resuming_from_a_damaged_training_checkpoint_overwrites_nothing(run, digits, damage):
+    damage(run / CHECKPOINT_NAME)
+    before = _snapshot(run)
+    with pytest.raises(ValueError, match=r"cannot read the training checkpoint .*checkpoint.pt"):
+        fit("vae", digits, out=run, resume=True, **FIT)
+    assert _snapshot(run) == before
+
+
+def test_data_of_another_shape_than_the_generator_fails_before_out_is_touched(run, digits):
+    before = _snapshot(run)
+    rgb = LabelledData(digits.x[:40].repeat(1, 3, 1, 1), digits.y[:40], digits.classes)
+    generator = load_generator(run)
+    with pytest.raises(ValueError, match=r"sample shape \(3, 8, 8\).*expects \(1, 8, 8\)"):
+        fit(generator, rgb, out=run, overwrite=True, progress=False)
+    big = load_dataset(digits.subset(range(40)), image_size=12)
+    with pytest.raises(ValueError, match=r"sample shape \(1, 12, 12\)"):
+        fit(generator, big, out=run, overwrite=True, progress=False)
+    assert _snapshot(run) == before
+
+
+def test_images_of_the_wrong_channels_or_size_for_a_generator(run):
+    generator = load_generator(run)
+    with pytest.raises(ValueError, match="has 3 channels, but this generator expects 1"):
+        generator.reconstruct(torch.rand(2, 3, 8, 8))
+    with pytest.raises(ValueError, match=r"sample shape \(1, 9, 8\).*expects \(1, 8, 8\)"):
+        generator.encode(torch.rand(2, 1, 9, 8))
+    with pytest.raises(TypeError, match="float tensor"):
+        generator.encode(torch.zeros(2, 1, 8, 8, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"expects images with 1 channel\(s\), got 3"):
+        LearnedAugment(generator)(torch.rand(3, 8, 8))
+    with pytest.raises(ValueError, match=r"size \(8, 8\), got \(16, 16\)"):
+        LearnedAugment(generator, resize=False)(torch.rand(1, 16, 16))
+    with pytest.raises(ValueError, match=r"mode 'L' or 'RGB', got mode 'CMYK'"):
+        LearnedAugment(generator)(Image.new("CMYK", (8, 8)))
+
+
+def _image_folder(root: Path, counts: dict[str, int]) -> Path:
+    for name, count in counts.items():
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            Image.new("L", (8, 8), color=30 * i).save(root / name / f"{i}.png")
+    return root
+
+
+def test_an_empty_dataset_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="data is empty"):
+        fit("vae", (torch.empty(0, 1, 8, 8), torch.empty(0, dtype=torch.long)), **FIT)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no class subfolders"):
+        fit("vae", str(tmp_path / "empty"), **FIT)
+
+
+def test_an_empty_class_is_refused_on_disk_and_in_memory(tmp_path, digits):
+    folder = _image_folder(tmp_path / "data", {"cat": 3, "dog": 0})
+    with pytest.raises(ValueError, match=r"class folder.* dog .*contain no images"):
+        fit("vae", str(folder), **FIT)
+    no_fives = digits.subset(digits.y != 5)
+    with pytest.raises(ValueError, match=r"classes with no examples: \['5'\]"):
+        fit("vae", no_fives, per_class=True, **FIT)
+
+
+def test_a_class_with_one_image_still_trains_its_member(tmp_path):
+    folder = _image_folder(tmp_path / "data", {"many": 12, "one": 1})
+    result = fit("vae", str(folder), per_class=True, out=tmp_path / "run", **FIT)
+    assert result.model.classes == ["many", "one"]
+    assert result.model.sample(2, labels=[1, 1]).shape == (2, 1, 8, 8)
+    assert load_generator(tmp_path / "run").classes == ["many", "one"]
+
+
+def test_labels_out_of_range_name_the_range():
+    x = torch.rand(3, 1, 8, 8)
+    with pytest.raises(ValueError, match=r"y must be in \[0, 2\).*found label 7"):
+        LabelledData(x, torch.tensor([0, 1, 7]), ["a", "b"])
+    with pytest.raises(ValueError, match=r"found label -1"):
+        LabelledData(x, torch.tensor([0, -1, 1]), ["a", "b"])
+    gen = create_generator("vae", (1, 8, 8), ["a", "b"], per_class=True, **TINY)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 1\].*\[0, 9\]"):
+        gen.sample(2, labels=[0, 9])
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 1\]"):
+        SyntheticDataset(gen, n=2, labels=[3, 0])
+    cvae = VAE(VAEConfig(image_size=(8, 8), classes=["a", "b"], num_classes=2, **TINY))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 1\]"):
+        cvae.loss(x, torch.tensor([0, 1, 2]))
+
+
+CSV_HEADER = "size,colour,label\n"
+
+
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ("1.5,red,a\nnan,blue,b\n", r"line 3: column 'size' has a missing value \('nan'\)"),
+        ("1.5,red,a\n,blue,b\n", r"line 3: column 'size' has a missing value"),
+        ("1.5,red,a\n2.0,NA,b\n", r"line 3: column 'colour' has a missing value"),
+    ],
+)
+def test_a_csv_with_missing_values_names_column_and_line(tmp_path, rows, message):
+    (tmp_path / "t.csv").write_text(CSV_HEADER + rows)
+    with pytest.raises(ValueError, match=message):
+        load_csv(tmp_path / "t.csv")
+
+
+def test_a_csv_with_an_unseen_category_or_class_or_inf_is_refused(tmp_path):
+    (tmp_path / "train.csv").write_text(CSV_HEADER + "1.5,red,a\n2.0,blue,b\n")
+    (tmp_path / "inf.csv").write_text(CSV_HEADER + "inf,red,a\n")
+    (tmp_path / "new.csv").write_text(CSV_HEADER + "1.0,green,a\n")
+    (tmp_path / "odd.csv").write_text(CSV_HEADER + "1.0,red,c\n")
+    train = load_csv(tmp_path / "train.csv")
+    with pytest.raises(ValueError, match=r"'colour' has the unseen category 'green' on line 2"):
+        load_csv(tmp_path / "new.csv", columns=train.columns)
+    with pytest.raises(ValueError, match=r"unseen category 'c' on line 2.*\['a', 'b'\]"):
+        load_csv(tmp_path / "odd.csv", columns=train.columns, classes=train.classes)
+    with pytest.raises(ValueError, match=r"line 2: continuous column 'size' has 'inf'"):
+        load_csv(tmp_path / "inf.csv", columns=train.columns)
+
+
+def test_the_cli_refuses_a_bad_csv_before_replacing_a_run(run, tmp_path, capsys):
+    (tmp_path / "bad.csv").write_text(CSV_HEADER + "1.5,red,a\nnan,blue,b\n")
+    before = _snapshot(run)
+    argv = ["fit", "--data", str(tmp_path / "bad.csv"), "--model", "tabular-vae"]
+    assert main([*argv, "--out", str(run), "--overwrite", "--no-progress"]) == 2
+    assert "missing value" in capsys.readouterr().err
+    assert _snapshot(run) == before

@@ -1,0 +1,270 @@
+"""The few-shot protocol on real data: classifier, augmentations, latent samplers, report, CLI."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from learned_aug import VAE, VAEConfig
+from learned_aug.cli import main
+from learned_aug.data import balanced_subset
+from learned_aug.evaluation import (
+    CONDITIONS,
+    GENERATORS,
+    EvaluationConfig,
+    GeneratorSpec,
+    PaperCNN,
+    TabularMLP,
+    default_classifier,
+    get_augment,
+    predict_logits,
+    random_affine,
+    run_protocol,
+    scores,
+    train_classifier,
+)
+from learned_aug.evaluation.report import (
+    markdown_table,
+    read_csv,
+    wilcoxon_test,
+    write_csv,
+    write_report,
+)
+from learned_aug.posterior import STRATEGIES, PosteriorSampler, encode_bank
+
+TINY_VAE = GeneratorSpec(
+    "vae", {"latent_dim": 3, "hidden_channels": (8, 16), "hidden_dim": 32}, steps=20, min_epochs=3
+)
+
+
+@pytest.fixture
+def tiny_generators(monkeypatch):
+    """The protocol's generators, shrunk so a protocol run takes seconds."""
+    monkeypatch.setitem(GENERATORS, "vae", TINY_VAE)
+    monkeypatch.setitem(
+        GENERATORS, "cvae", GeneratorSpec("vae", {**TINY_VAE.fit_kwargs, "conditional": True})
+    )
+
+
+@pytest.fixture(scope="module")
+def few_digits(request):
+    data = request.getfixturevalue("digits")
+    return balanced_subset(data, 10, seed=0)
+
+
+# ------------------------------------------------------------------ classifiers
+@pytest.mark.parametrize("shape", [(1, 28, 28), (1, 8, 8), (3, 64, 48)])
+def test_paper_cnn_fits_any_image_shape(shape):
+    logits = PaperCNN(shape, 10)(torch.rand(2, *shape))
+    assert logits.shape == (2, 10)
+
+
+def test_paper_cnn_is_the_papers_on_mnist():
+    convs = [m for m in PaperCNN((1, 28, 28), 10).modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 128, 128, 128]
+    assert all(c.padding == (0, 0) for c in convs)  # Keras' default "valid" convs
+
+
+def test_paper_cnn_refuses_wrong_shapes():
+    with pytest.raises(ValueError, match="sample_shape"):
+        PaperCNN((30,), 2)
+    with pytest.raises(ValueError, match="num_classes"):
+        PaperCNN((1, 8, 8), 1)
+
+
+def test_default_classifier_picks_by_data(digits):
+    from learned_aug.data import load_dataset
+
+    assert isinstance(default_classifier(digits), PaperCNN)
+    wine = load_dataset("wine")
+    mlp = default_classifier(wine)
+    assert isinstance(mlp, TabularMLP)
+    assert torch.allclose(mlp.mean, wine.x.mean(0))
+
+
+def test_train_classifier_learns(few_digits):
+    train, test = few_digits
+    torch.manual_seed(0)
+    result = train_classifier(PaperCNN(train.sample_shape, 10), train, None, max_epochs=25)
+    assert len(result.history) == 25 and result.best_epoch == 25  # no validation: the last
+    pred = predict_logits(result.model, test.x).argmax(1)
+    assert scores(test.y, pred)["accuracy"] > 0.5  # 10 per class; chance is 0.1
+
+
+def test_train_classifier_stops_early_at_the_best_validation_loss(few_digits):
+    train, test = few_digits
+    # wrong validation labels: the better the model fits, the worse the validation loss
+    val = test.subset(range(100))
+    val.y = (val.y + 1) % 10
+    result = train_classifier(
+        PaperCNN(train.sample_shape, 10), train, val, max_epochs=30, patience=3
+    )
+    assert len(result.history) < 30
+    assert result.best_epoch == min(result.history, key=lambda h: h["val_loss"])["epoch"]
+    assert len(result.history) == result.best_epoch + 3
+
+
+def test_train_classifier_mixes_synthetic_rows(few_digits):
+    train, _ = few_digits
+    seen = []
+
+    def source(n, gen):
+        seen.append(n)
+        return train.x[:n], train.y[:n]
+
+    result = train_classifier(
+        PaperCNN(train.sample_shape, 10),
+        train,
+        None,
+        synthetic=source,
+        synthetic_per_batch=7,
+        max_epochs=2,
+        min_steps_per_epoch=3,
+    )
+    assert result.steps == 2 * 4  # 100 rows in batches of 32, twice
+    assert seen == [7] * result.steps
+    assert math.isnan(result.best_val_loss)
+
+
+def test_train_classifier_checks_arguments(few_digits):
+    train, _ = few_digits
+    with pytest.raises(ValueError, match="batch_size"):
+        train_classifier(PaperCNN(train.sample_shape, 10), train, None, batch_size=0)
+    with pytest.raises(ValueError, match="synthetic_weight"):
+        train_classifier(PaperCNN(train.sample_shape, 10), train, None, synthetic_weight=-1)
+
+
+# ------------------------------------------------------------------ augmentations
+def test_random_affine_is_replayable_and_identity_at_zero(digits):
+    x = digits.x[:16]
+    a = random_affine(x, torch.Generator().manual_seed(1))
+    b = random_affine(x, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and not torch.allclose(a, x)
+    same = random_affine(x, torch.Generator().manual_seed(1), degrees=0, translate=0)
+    assert torch.allclose(same, x, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["aug", "trivialaugment", "randaugment"])
+def test_augments_keep_shape_and_range(digits, name):
+    out = get_augment(name)(digits.x[:8], torch.Generator().manual_seed(0))
+    assert out.shape == (8, 1, 8, 8) and out.dtype == torch.float32
+    assert float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_get_augment_names_what_is_accepted():
+    with pytest.raises(ValueError, match="trivialaugment"):
+        get_augment("mixup")
+
+
+# ------------------------------------------------------------------ latent samplers
+@pytest.fixture(scope="module")
+def small_vae(digits):
+    torch.manual_seed(0)
+    return VAE(VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(8,), hidden_dim=16))
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_posterior_sampler_draws_labelled_images(small_vae, few_digits, strategy):
+    x, y = PosteriorSampler(small_vae, few_digits[0], strategy, alpha=0.5).sample(
+        20, generator=torch.Generator().manual_seed(0)
+    )
+    assert x.shape == (20, 1, 8, 8) and y.tolist() == [i % 10 for i in range(20)]
+
+
+def test_posterior_at_alpha_zero_decodes_training_codes(small_vae, few_digits):
+    train = few_digits[0]
+    sampler = PosteriorSampler(small_vae, train, "posterior", alpha=0.0)
+    x, y = sampler.sample(30, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        recon = small_vae.decode(encode_bank(small_vae, train).mu)
+    # every sample is the reconstruction of a training example of its own class
+    for xi, yi in zip(x, y, strict=True):
+        dist = (recon[train.y == yi] - xi).flatten(1).abs().amax(1)
+        assert float(dist.min()) < 1e-5
+
+
+def test_posterior_sampler_checks_arguments(small_vae, few_digits):
+    with pytest.raises(ValueError, match="strategy"):
+        PosteriorSampler(small_vae, few_digits[0], "uniform")
+    with pytest.raises(ValueError, match="alpha"):
+        PosteriorSampler(small_vae, few_digits[0], "prior", alpha=-1)
+
+
+# ------------------------------------------------------------------ protocol + report
+@pytest.fixture(scope="module")
+def records(digits):
+    mp = pytest.MonkeyPatch()
+    mp.setitem(GENERATORS, "vae", TINY_VAE)
+    config = EvaluationConfig(
+        sizes=(50,), seeds=2, conditions=("none", "vae", "aug+vae"), max_steps=10, max_test=200
+    )
+    try:
+        return run_protocol(digits, config, progress=False)
+    finally:
+        mp.undo()
+
+
+def test_protocol_runs_every_cell(records):
+    assert [(r["seed"], r["condition"]) for r in records] == [
+        (s, c) for s in (0, 1) for c in ("none", "vae", "aug+vae")
+    ]
+    for r in records:
+        assert r["size"] == 50 and r["n_test"] == 200 and r["steps"] <= 10
+        assert 0 <= r["macro_f1"] <= 1 and 0 <= r["accuracy"] <= 1
+
+
+def test_protocol_refuses_what_cannot_apply():
+    with pytest.raises(ValueError, match="unknown"):
+        EvaluationConfig(conditions=("none", "gan"))
+    with pytest.raises(ValueError, match="feature vectors"):
+        run_protocol("wine", EvaluationConfig(sizes=(30,), seeds=1, conditions=("aug",)))
+    with pytest.raises(ValueError, match="per class"):
+        run_protocol("digits", EvaluationConfig(sizes=(10,), seeds=1, conditions=("none",)))
+
+
+def test_protocol_on_tabular_data():
+    config = EvaluationConfig(sizes=(30,), seeds=1, conditions=("none",), max_steps=20)
+    (record,) = run_protocol("wine", config, progress=False)
+    assert record["n_test"] == 178 - 30 and record["weighted_f1"] > 0.4
+
+
+def test_report_files_and_tables(records, tmp_path):
+    path = write_report(records, tmp_path, command="learned-aug evaluate --data digits")
+    text = path.read_text()
+    assert "| size | none | vae | aug+vae |" in text and "learned-aug evaluate" in text
+    assert (tmp_path / "results_f1.png").read_bytes()[:4] == b"\x89PNG"
+    again = read_csv(tmp_path / "results.csv")
+    assert [r["macro_f1"] for r in again] == pytest.approx([r["macro_f1"] for r in records])
+    table = markdown_table(records, published={"paper": {50: 76.3}})
+    assert table.splitlines()[2].endswith("| 76.30 |")
+
+
+def test_wilcoxon_pairs_by_size_and_seed(records, tmp_path):
+    t = wilcoxon_test(records, "vae", "none")
+    assert t["n"] == 2
+    by = {(r["seed"], r["condition"]): r["macro_f1"] for r in records}
+    expected = ((by[0, "vae"] - by[0, "none"]) + (by[1, "vae"] - by[1, "none"])) / 2
+    assert t["mean_diff"] == pytest.approx(expected)
+    write_csv(records, tmp_path / "runs.csv")
+    assert len(read_csv(tmp_path / "runs.csv")) == len(records)
+
+
+def test_conditions_registry_pairs_every_learned_one_with_aug():
+    learned = {c.learned for c in CONDITIONS.values() if c.learned}
+    for name in learned:
+        assert CONDITIONS[f"aug+{name}"].augment == "aug"
+
+
+def test_cli_evaluate_writes_the_report(tmp_path, tiny_generators):
+    code = main(
+        [
+            "evaluate", "--data", "digits", "--train-size", "50", "--seeds", "1",
+            "--conditions", "none", "aug", "--max-steps", "5", "--out", str(tmp_path),
+            "--no-progress",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    assert {p.name for p in tmp_path.iterdir()} >= {"results.md", "results.csv", "results_f1.png"}
+    assert [r["condition"] for r in read_csv(tmp_path / "results.csv")] == ["none", "aug"]

@@ -26,7 +26,6 @@ from torch.utils.data import DataLoader
 
 from learned_aug import SyntheticDataset, create_generator, load_generator
 
-ROOT = Path(__file__).resolve().parents[1]
 SECTION = "Soak"
 GROWTH_LIMIT_MB = 20.0  # what "constant" allows: allocator noise, not a per-item leak
 
@@ -144,8 +143,7 @@ def main() -> None:
     text = table(rows, baseline, args.n, args.workers)
     print(text)
     if args.write:
-        sys.path.insert(0, str(ROOT))
-        from benchmarks._docs import write_section
+        from _docs import write_section  # benchmarks/ is on sys.path when run as a script
 
         write_section(SECTION, text, "benchmarks/soak.py " + " ".join(sys.argv[1:]))
 

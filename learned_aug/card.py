@@ -76,7 +76,7 @@ TEMPLATE = """---
 from learned_aug import SyntheticDataset, load_generator
 
 generator = load_generator("{{ name }}")
-synthetic = SyntheticDataset(generator, n=1000, seed=0)  # (image, label) pairs
+synthetic = SyntheticDataset(generator, n=1000, seed=0{{ dataset_args }})  # (sample, label) pairs
 ```
 
 From the command line: `learned-aug sample {{ name }} -n 1000 --out synthetic/`.
@@ -318,6 +318,7 @@ def model_card(
         samples=_samples_section(generator, save_dir, run),
         bank=any((d / BANK_NAME).is_file() for d in (save_dir, run) if d is not None),
         config=config,
+        dataset_args="" if len(generator.sample_shape) == 3 else ', output="tensor"',
     )
 
 

@@ -270,6 +270,7 @@ STAGED_FITS: dict[str, Callable[..., object]] = {"vqvae": _fit_vqvae}
 # ------------------------------------------------------------------------------------ sample
 def _sample_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("generator", help="a run folder, a bundled name or a Hub repo id")
+    p.add_argument("--revision", default=None, help="Hub branch, tag or commit of a repo id")
     p.add_argument("-n", type=int, required=True, help="number of samples to write")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument(
@@ -308,7 +309,7 @@ def run_sample(args: argparse.Namespace) -> int:
     # unsharded run insists on an empty --out.
     if shard is None and out.exists() and any(out.iterdir()) and not args.overwrite:
         raise FileExistsError(f"--out {str(out)!r} is not empty; pass --overwrite to write into it")
-    generator = load_generator(args.generator, device=args.device)
+    generator = load_generator(args.generator, revision=args.revision, device=args.device)
     dataset = SyntheticDataset(generator, n=args.n, seed=args.seed)
     indices = None if shard is None else shard_indices(args.n, *shard)
     dataset.to_folder(
@@ -325,6 +326,7 @@ def run_sample(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------ info
 def _info_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("generator", help="a run folder, a bundled name or a Hub repo id")
+    p.add_argument("--revision", default=None, help="Hub branch, tag or commit of a repo id")
     p.add_argument("--json", action="store_true", help="print the description as JSON")
 
 
@@ -332,7 +334,7 @@ def _info_args(p: argparse.ArgumentParser) -> None:
 def run_info(args: argparse.Namespace) -> int:
     from learned_aug.hub import load_generator
 
-    gen = load_generator(args.generator)
+    gen = load_generator(args.generator, revision=args.revision)
     info = {
         "class": type(gen).__name__,
         "model_type": gen.config.model_type,

@@ -182,7 +182,10 @@ class LearnedAugment(Transform):
         images = [x for x in flat_inputs if not is_label(x)]
         labels = next((x for x in flat_inputs if is_label(x)), None)
         n = _batch_size(images[0]) if images else 1
-        apply = torch.rand(n, generator=self._rng) < self.p
+        if self.p >= 1.0:  # no draw: the common case stays as cheap as it can be
+            apply = torch.ones(n, dtype=torch.bool)
+        else:
+            apply = torch.rand(n, generator=self._rng) < self.p
         alpha = draw_alpha(self.strength, n, self._rng)
         # The strategy's own draws (noise, neighbour choice) replay from this seed.
         seed = int(torch.randint(2**62, (), generator=self._rng))

@@ -24,11 +24,11 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "img"
 # strategy -> (bundled generator, rows as (row label, LearnedAugment kwargs)).
 ROWS: dict[str, tuple[str, list[tuple[str, dict]]]] = {
     "reconstruct": ("mnist-vae", [("reconstruct", {})]),
-    "noise": ("mnist-vae", [(f"alpha={a}", {"alpha": a}) for a in (0.3, 1.0, 2.0)]),
-    "interpolate": ("mnist-vae", [(f"alpha={a}", {"alpha": a}) for a in (0.25, 0.5, 1.0)]),
-    "extrapolate": ("mnist-vae", [(f"alpha={a}", {"alpha": a}) for a in (0.25, 0.5, 1.0)]),
+    "noise": ("mnist-vae", [(f"alpha={a}", {"strength": a}) for a in (0.3, 1.0, 2.0)]),
+    "interpolate": ("mnist-vae", [(f"alpha={a}", {"strength": a}) for a in (0.25, 0.5, 1.0)]),
+    "extrapolate": ("mnist-vae", [(f"alpha={a}", {"strength": a}) for a in (0.25, 0.5, 1.0)]),
     "prior": ("mnist-vae", [(f"draw {s}", {"rng": s}) for s in (1, 2, 3)]),
-    "vq-resample": ("mnist-vqvae", [(f"alpha={a}", {"alpha": a}) for a in (0.25, 0.5, 1.0)]),
+    "vq-resample": ("mnist-vqvae", [(f"alpha={a}", {"strength": a}) for a in (0.25, 0.5, 1.0)]),
 }
 CONVENTIONAL = v2.RandomAffine(degrees=20, translate=(0.2, 0.2))
 

@@ -35,7 +35,8 @@ from learned_aug.latent_bank import BANK_NAME, build_latent_bank
 from learned_aug.models import MODELS, Generator
 from learned_aug.models.base import CONFIG_NAME, WEIGHTS_NAME
 
-SHIPPED = (CONFIG_NAME, WEIGHTS_NAME, "README.md", SAMPLES_NAME, BANK_NAME)
+# training.json ships too: the card is rebuilt from it (--cards-only) without training again.
+SHIPPED = (CONFIG_NAME, WEIGHTS_NAME, "README.md", SAMPLES_NAME, BANK_NAME, TRAINING_JSON)
 SEED = 0
 
 
@@ -207,6 +208,10 @@ def _fit_call(spec: Spec) -> str:
     return f"fit({spec.model!r}, {spec.data!r}, {args}, seed={SEED}, device='cpu')"
 
 
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def build(name: str, spec: Spec, dest: Path, work: Path) -> dict[str, Any]:
     """Train, measure and write one checkpoint; returns its training record."""
     if spec.model not in MODELS:
@@ -219,7 +224,11 @@ def build(name: str, spec: Spec, dest: Path, work: Path) -> dict[str, Any]:
     data = load_dataset(spec.data)
     if spec.bank:
         build_latent_bank(run, data)  # the training codes, for interpolate / extrapolate
-    metrics: dict[str, Any] = {}
+    best = next((r for r in reversed(result.history) if r["epoch"] == result.best_epoch), {})
+    metrics = {k: v for k, v in best.items() if k.startswith("train_") and _scalar(v)}
+    for stage in dict.fromkeys(r["stage"] for r in result.history if "stage" in r):
+        losses = [r["val_loss"] for r in result.history if r.get("stage") == stage]
+        metrics[f"{stage}_best_val_loss"] = min(losses)  # fit_vqvae: one per stage
     for metric in spec.metrics:
         metrics.update(METRICS[metric](result.model.eval(), data))
     record = {
@@ -252,10 +261,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dest", type=Path, default=PRETRAINED_DIR, help="output folder")
     parser.add_argument("--list", action="store_true", help="list the checkpoints and exit")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default: 2)")
+    parser.add_argument(
+        "--cards-only", action="store_true", help="rewrite the model cards, train nothing"
+    )
     args = parser.parse_args(argv)
     if args.list:
         for name, spec in SPECS.items():
             print(f"{name}: {spec.model} on {spec.data}")
+        return 0
+    if args.cards_only:
+        for name in args.only or list(SPECS):
+            print(write_model_card(args.dest / name, repo_id=name, title=name), file=sys.stderr)
         return 0
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as work:

@@ -19,7 +19,12 @@ from learned_aug import TrainingError, create_generator, fit, load_generator
 from learned_aug.cli import main
 from learned_aug.models.base import atomic_write
 from learned_aug.training import loop
-from learned_aug.training.checkpoint import CHECKPOINT_NAME, HISTORY_JSON, load_checkpoint
+from learned_aug.training.checkpoint import (
+    CHECKPOINT_NAME,
+    HISTORY_JSON,
+    load_checkpoint,
+    prepare_out,
+)
 
 # A small real run: scikit-learn digits, about a second per epoch on one thread.
 FIT = ["fit", "--data", "digits", "--latent-dim", "2", "--batch-size", "16", "--seed", "1"]
@@ -107,6 +112,15 @@ def test_a_write_that_dies_midway_leaves_the_previous_file(tmp_path):
         atomic_write(target, dies_midway)
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+def test_resume_clears_only_the_temporary_files_a_killed_write_leaves(tmp_path):
+    left = [tmp_path / ".checkpoint.pt.k3j2.tmp", tmp_path / ".model.safetensors.x9.tmp"]
+    mine = [tmp_path / ".notes.tmp", tmp_path / "checkpoint.pt.tmp"]
+    for path in left + mine:
+        path.write_bytes(b"partial")
+    prepare_out(tmp_path, resume=True, overwrite=False)
+    assert [p.exists() for p in left + mine] == [False, False, True, True]
 
 
 def test_a_diverging_cli_run_names_epoch_and_step_and_writes_nothing_partial(tmp_path, capsys):

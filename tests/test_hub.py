@@ -146,7 +146,7 @@ def test_the_offline_environment_variable_alone_is_enough(hub_cache):
     cache, _, _ = hub_cache
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache)}
     out = subprocess.run(
-        [sys.executable, "-m", "learned_aug.cli", "info", REPO, "--json"],
+        [sys.executable, "-m", "learned_aug.cli", "info", REPO, "--revision", "main", "--json"],
         capture_output=True,
         text=True,
         env=env,
@@ -203,7 +203,7 @@ def test_loading_from_the_hub_is_strict(tmp_path, offline, damage):
 # ----------------------------------------------------------------------------- name resolution
 def test_bundled_generators_ship_complete_and_load():
     names = bundled_names()
-    assert "mnist-vae" in names
+    assert {"mnist-vae", "mnist-vqvae", "mnist-dvae", "wine-vae"} <= set(names)
     for name in names:
         folder = PRETRAINED_DIR / name
         assert (folder / "model.safetensors").stat().st_size < 3_000_000
@@ -214,6 +214,8 @@ def test_bundled_generators_ship_complete_and_load():
         gen = load_generator(name)
         if len(gen.sample_shape) == 3:
             assert (folder / "samples.png").is_file() and "](samples.png)" in card.text
+        else:
+            assert "Generated rows, seed 0" in card.text
     mnist = load_generator("mnist-vae")
     assert mnist.sample_shape == (1, 28, 28) and mnist.classes == list("0123456789")
     assert mnist.sample(3, labels=[0, 5, 9]).shape == (3, 1, 28, 28)

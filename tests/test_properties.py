@@ -151,13 +151,13 @@ def test_uint8_to_model_and_back_at_the_same_size_is_exact(batch, channels, h, w
     assert torch.equal(F.from_model(F.to_model(x, (channels, h, w)), torch.uint8, (h, w)), x)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="functional.to_model checks the range with min/max, which NaN passes: NaN in, NaN out "
-    "(reported to the owner of functional.py)",
-)
 def test_nan_pixels_are_refused():
     x = torch.rand(1, 8, 8)
     x[0, 3, 3] = float("nan")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="NaN or inf"):
         LearnedAugment(GENERATORS[1], rng=0)(x)
+
+
+def test_bool_images_are_refused_with_the_accepted_dtypes():
+    with pytest.raises(TypeError, match="uint8 .* or float in \\[0, 1\\], got dtype torch.bool"):
+        LearnedAugment(GENERATORS[1], rng=0)(torch.zeros(1, 8, 8, dtype=torch.bool))

@@ -172,7 +172,7 @@ def test_malformed_csvs_say_what_is_wrong(tmp_path):
 def test_model_refuses_nan_and_out_of_range_codes():
     cols = [{"name": "w"}, {"name": "c", "kind": "categorical", "categories": ["a", "b"]}]
     model = TabularVAE(TabularVAEConfig(features=2, columns=cols, **TINY_TAB))
-    with pytest.raises(ValueError, match="non-finite value .* column 'w'"):
+    with pytest.raises(ValueError, match=r"non-finite value .* column 'w'"):
         model.loss(torch.tensor([[float("nan"), 0.0]]))
     with pytest.raises(ValueError, match=r"column 'c' has the code 2.0 .*\(codes 0..1\)"):
         model.loss(torch.tensor([[1.0, 2.0]]))

@@ -191,11 +191,11 @@ def test_resample_varies_codes_and_each_sample_uses_its_own_generator(trained, d
 
 def test_vq_resample_is_a_learned_augment_strategy(trained, digits):
     assert "vq-resample" in STRATEGIES
-    aug = LearnedAugment(trained, strategy="vq-resample", alpha=1.0, rng=0)
-    image = v2.functional.to_dtype(digits.x[0], torch.float32)
+    aug = LearnedAugment(trained, strategy="vq-resample", strength=1.0, rng=0)
+    image = digits.x[0]
     out = aug(image)
     assert out.shape == image.shape and out.dtype == image.dtype
-    assert 0.0 <= float(out.min()) and float(out.max()) <= 1.0
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
 
 
 def test_vq_resample_refuses_a_gaussian_vae(digits):

@@ -81,7 +81,13 @@ def barrier() -> None:
 def rank_device(device: torch.device) -> torch.device:
     """A bare ``cuda`` becomes this process's GPU (``LOCAL_RANK``) when distributed."""
     if device.type == "cuda" and device.index is None and is_distributed():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        local, visible = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
+        if local >= visible:  # NCCL cannot put two processes on one GPU
+            raise ValueError(
+                f"process {local} on this node needs a GPU of its own, but {visible} are "
+                "visible: run at most that many processes per node, or pass device='cpu'"
+            )
+        return torch.device("cuda", local)
     return device
 
 

@@ -197,7 +197,8 @@ def fit(
         per_class: with a model name, one generator per class (the multi-VAE).
         mix_in: with ``per_class``, the fraction of other classes mixed into each member's data.
         epochs: the most epochs to train.
-        batch_size: examples per optimizer step.
+        batch_size: examples per optimizer step; under torchrun (several processes, DDP) the
+            global batch, shared among the processes, so N processes take the steps one would.
         lr: peak learning rate.
         optimizer: ``"adam"`` (default), ``"adamw"`` or ``"rmsprop"``.
         weight_decay: the optimizer's weight decay.
@@ -211,11 +212,13 @@ def fit(
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ...
         amp: mixed precision; default on for CUDA.
         out: run folder for the checkpoint, the best generator (config.json +
-            model.safetensors), history.json/csv and samples.png.
+            model.safetensors), history.json/csv and samples.png; written by rank 0 alone
+            when distributed.
         resume: continue the run in ``out`` from its last checkpoint.
         overwrite: replace a run already in ``out``.
         progress: show a tqdm progress bar.
-        hooks: callables given a dict of the epoch's metrics after each epoch.
+        hooks: callables given a dict of the epoch's metrics after each epoch (in every
+            process when distributed).
         **config: config fields for a model given by name (``latent_dim=3``, ``beta=4.0``).
 
     Returns:

@@ -28,7 +28,7 @@ ROWS: dict[str, tuple[str, list[tuple[str, dict]]]] = {
     "interpolate": ("mnist-vae", [(f"alpha={a}", {"strength": a}) for a in (0.25, 0.5, 1.0)]),
     "extrapolate": ("mnist-vae", [(f"alpha={a}", {"strength": a}) for a in (0.25, 0.5, 1.0)]),
     "prior": ("mnist-vae", [(f"draw {s}", {"rng": s}) for s in (1, 2, 3)]),
-    "vq-resample": ("mnist-vqvae", [(f"alpha={a}", {"strength": a}) for a in (0.25, 0.5, 1.0)]),
+    "vq-resample": ("mnist-vqvae", [(f"alpha={a}", {"strength": a}) for a in (0.5, 1.0, 2.0)]),
 }
 CONVENTIONAL = v2.RandomAffine(degrees=20, translate=(0.2, 0.2))
 

@@ -43,8 +43,11 @@ TINY_VAE = GeneratorSpec(
 def tiny_generators(monkeypatch):
     """The protocol's generators, shrunk so a protocol run takes seconds."""
     monkeypatch.setitem(GENERATORS, "vae", TINY_VAE)
+    cvae = GeneratorSpec("vae", {**TINY_VAE.fit_kwargs, "conditional": True}, steps=20)
+    monkeypatch.setitem(GENERATORS, "cvae", cvae)
+    vq = {"codebook_size": 16, "hidden_channels": (8,), "prior_dim": 16, "prior_layers": 1}
     monkeypatch.setitem(
-        GENERATORS, "cvae", GeneratorSpec("vae", {**TINY_VAE.fit_kwargs, "conditional": True})
+        GENERATORS, "vqvae", GeneratorSpec("vqvae", vq, steps=10, min_epochs=2, trainer="vqvae")
     )
 
 
@@ -148,7 +151,7 @@ def test_random_affine_is_replayable_and_identity_at_zero(digits):
 
 @pytest.mark.parametrize("name", ["aug", "trivialaugment", "randaugment"])
 def test_augments_keep_shape_and_range(digits, name):
-    out = get_augment(name)(digits.x[:8], torch.Generator().manual_seed(0))
+    out = get_augment(name)(digits.x[:8], digits.y[:8], torch.Generator().manual_seed(0))
     assert out.shape == (8, 1, 8, 8) and out.dtype == torch.float32
     assert float(out.min()) >= 0 and float(out.max()) <= 1
 
@@ -198,7 +201,12 @@ def records(digits):
     mp = pytest.MonkeyPatch()
     mp.setitem(GENERATORS, "vae", TINY_VAE)
     config = EvaluationConfig(
-        sizes=(50,), seeds=2, conditions=("none", "vae", "aug+vae"), max_steps=10, max_test=200
+        sizes=(50,),
+        seeds=2,
+        conditions=("none", "vae", "aug+vae"),
+        max_steps=10,
+        min_steps_per_epoch=5,
+        max_test=200,
     )
     try:
         return run_protocol(digits, config, progress=False)
@@ -249,6 +257,18 @@ def test_wilcoxon_pairs_by_size_and_seed(records, tmp_path):
     assert t["mean_diff"] == pytest.approx(expected)
     write_csv(records, tmp_path / "runs.csv")
     assert len(read_csv(tmp_path / "runs.csv")) == len(records)
+
+
+def test_generators_and_strategies_plug_in(digits, tiny_generators):
+    # LearnedAugment strategies (online, with a latent bank) and a VQ-VAE with its prior
+    conditions = ("cvae-noise", "aug+cvae-interpolate", "vqvae")
+    config = EvaluationConfig(
+        sizes=(50,), seeds=1, conditions=conditions, max_steps=5, min_steps_per_epoch=5,
+        max_test=100,
+    )  # fmt: skip
+    records = run_protocol(digits, config, progress=False)
+    assert [r["condition"] for r in records] == list(conditions)
+    assert all(r["steps"] == 5 for r in records)
 
 
 def test_conditions_registry_pairs_every_learned_one_with_aug():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torchvision.transforms import v2
 
 from learned_aug import VQVAE, LearnedAugment, VQVAEConfig, fit, load_generator
 from learned_aug.models.quantizer import VectorQuantizer

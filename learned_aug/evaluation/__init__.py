@@ -9,23 +9,25 @@ from learned_aug.evaluation.classifier import (
     predict_logits,
     train_classifier,
 )
-from learned_aug.evaluation.metrics import scores
-from learned_aug.evaluation.protocol import (
+from learned_aug.evaluation.conditions import (
     CONDITIONS,
     GENERATORS,
     LEARNED,
+    TRAINERS,
     Condition,
-    EvaluationConfig,
     GeneratorSpec,
     LearnedSpec,
-    run_protocol,
+    fit_generator,
 )
+from learned_aug.evaluation.metrics import scores
+from learned_aug.evaluation.protocol import EvaluationConfig, run_protocol
 
 __all__ = [
     "AUGMENTS",
     "CONDITIONS",
     "GENERATORS",
     "LEARNED",
+    "TRAINERS",
     "Condition",
     "EvaluationConfig",
     "GeneratorSpec",
@@ -34,6 +36,7 @@ __all__ = [
     "TabularMLP",
     "TrainResult",
     "default_classifier",
+    "fit_generator",
     "get_augment",
     "predict_logits",
     "random_affine",

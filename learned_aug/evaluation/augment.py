@@ -1,7 +1,7 @@
 """Conventional batch augmentations, the baselines learned augmentation is compared with.
 
-Each is a function ``(x, generator) -> x`` on a float batch ``(B, C, H, W)`` in ``[0, 1]`` that
-draws different parameters for every image.
+Each is a function ``(x, y, generator) -> x`` on a float batch ``(B, C, H, W)`` in ``[0, 1]``
+with its labels ``y`` that draws different parameters for every image.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def random_affine(
 def _per_image(transform: v2.Transform) -> BatchAugment:
     """Apply a torchvision transform to each image separately (uint8, as it expects)."""
 
-    def apply(x: Tensor, generator: torch.Generator) -> Tensor:
+    def apply(x: Tensor, y: Tensor, generator: torch.Generator) -> Tensor:
         # torchvision draws from the global RNG; seed it from ours so runs replay exactly.
         torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
         images = (x * 255).round().to(torch.uint8)
@@ -49,8 +49,19 @@ def _per_image(transform: v2.Transform) -> BatchAugment:
     return apply
 
 
+def compose(*augments: BatchAugment) -> BatchAugment:
+    """Apply ``augments`` in order."""
+
+    def apply(x: Tensor, y: Tensor, generator: torch.Generator) -> Tensor:
+        for augment in augments:
+            x = augment(x, y, generator)
+        return x
+
+    return apply
+
+
 AUGMENTS: dict[str, Callable[[], BatchAugment]] = {
-    "aug": lambda: random_affine,
+    "aug": lambda: lambda x, y, generator: random_affine(x, generator),
     "trivialaugment": lambda: _per_image(v2.TrivialAugmentWide()),
     "randaugment": lambda: _per_image(v2.RandAugment()),
 }

@@ -21,8 +21,8 @@ from torch import Tensor, nn
 
 from learned_aug.data import LabelledData
 
-# A batch augmentation: (images, torch.Generator) -> images of the same shape.
-BatchAugment = Callable[[Tensor, torch.Generator], Tensor]
+# A batch augmentation: (images, labels, torch.Generator) -> images of the same shape.
+BatchAugment = Callable[[Tensor, Tensor, torch.Generator], Tensor]
 # A synthetic source: (n, torch.Generator) -> (x, y), or a fixed pool to draw batches from.
 SyntheticSource = LabelledData | Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
 
@@ -242,14 +242,15 @@ def train_classifier(
         train: real training examples.
         val: validation examples for early stopping; None trains ``max_epochs`` and keeps the
             last weights.
-        augment: batch augmentation ``(x, generator) -> x``.
+        augment: batch augmentation ``(x, y, generator) -> x``.
         synthetic: a ``LabelledData`` pool to draw from, or ``(n, generator) -> (x, y)``.
         synthetic_weight: weight of the synthetic part of the loss.
         synthetic_per_batch: synthetic examples per step.
         batch_size: real examples per step.
         lr: Adam learning rate.
         max_epochs: the most epochs (one pass over ``train``, at least ``min_steps_per_epoch``).
-        max_steps: the most optimizer steps in all (a compute cap), None for no cap.
+        max_steps: a compute cap: training stops at the end of the epoch in which it reaches
+            this many optimizer steps; None for no cap.
         min_steps_per_epoch: steps between validations for tiny training sets.
         patience: epochs without a better validation loss before stopping; None never stops.
         seed: seeds shuffling, augmentation and synthetic draws.
@@ -279,7 +280,7 @@ def train_classifier(
                 sx, sy = _draw_synthetic(synthetic, n_syn, gen)
                 x, y = torch.cat([x, sx]), torch.cat([y, sy])
             if augment is not None:
-                x = augment(x, gen)
+                x = augment(x, y, gen)
             with _autocast(model, bf16):
                 logits = model(_to_model_layout(x)).float()
             loss_each = F.cross_entropy(logits, y, reduction="none")

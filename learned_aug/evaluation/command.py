@@ -7,8 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from learned_aug.evaluation.conditions import CONDITIONS
 from learned_aug.evaluation.protocol import (
-    CONDITIONS,
     DEFAULT_SIZES,
     PAPER_CONDITIONS,
     EvaluationConfig,
@@ -57,6 +57,12 @@ def add_args(p: argparse.ArgumentParser) -> None:
         choices=["macro_f1", "weighted_f1", "accuracy"],
         help="metric of the table (default: macro_f1 for images, weighted_f1 for tabular data)",
     )
+    p.add_argument(
+        "--cnn-width",
+        type=float,
+        default=1.0,
+        help="channel multiplier of the paper's CNN (default: 1.0, its 64/128 channels)",
+    )
     p.add_argument("--fp32", action="store_true", help="train the classifier in float32")
     p.add_argument(
         "--out", required=True, help="folder for results.md, results.csv, results_f1.png"
@@ -81,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         conditions=args.conditions,
         patience=args.patience,
         bf16=not args.fp32,
+        cnn_width=args.cnn_width,
         **overrides,
     )
     out = Path(args.out)

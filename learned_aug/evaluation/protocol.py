@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -19,100 +19,22 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from learned_aug.data import LabelledData, balanced_subset, load_dataset, stratified_split
-from learned_aug.evaluation.augment import get_augment, random_affine
-from learned_aug.evaluation.classifier import default_classifier, predict_logits, train_classifier
+from learned_aug.evaluation.augment import compose, get_augment
+from learned_aug.evaluation.classifier import (
+    BatchAugment,
+    default_classifier,
+    predict_logits,
+    train_classifier,
+)
+from learned_aug.evaluation.conditions import (
+    CONDITIONS,
+    LEARNED,
+    fit_generator,
+    online_augment,
+    synthetic_pool,
+)
 from learned_aug.evaluation.metrics import scores
 from learned_aug.models import Generator
-
-
-@dataclass(frozen=True)
-class GeneratorSpec:
-    """How to train one generator on a training set with ``learned_aug.fit``.
-
-    Args:
-        model: registered model name (``"vae"``, ``"vqvae"``, ``"tabular-vae"``, ...).
-        fit_kwargs: arguments of ``fit`` (``per_class``, ``conditional``, ``latent_dim``, ...).
-        steps: target optimizer steps; epochs are ``steps`` / steps per epoch, within
-            ``[min_epochs, max_epochs]``, so tiny and large training sets get similar budgets.
-        augment_copies: train on the data plus this many copies under the conventional
-            augmentation (rotation 20 degrees, shifts 20%), so the generator learns that variety.
-        patience_steps: early-stopping patience in optimizer steps (at least 10 epochs): with
-            one step per epoch on tiny sets, 10 epochs stop a VAE long before it has learned.
-    """
-
-    model: str = "vae"
-    fit_kwargs: dict[str, Any] = field(default_factory=dict)
-    steps: int = 1500
-    min_epochs: int = 20
-    max_epochs: int = 400
-    augment_copies: int = 0
-    patience_steps: int = 300
-
-
-@dataclass(frozen=True)
-class LearnedSpec:
-    """A learned augmentation: which generator, how its latents are drawn, how they are mixed.
-
-    Args:
-        generator: a key of ``GENERATORS``.
-        strategy: a key of ``learned_aug.posterior.STRATEGIES`` (``"prior"`` is N(0, I)).
-        alpha: the strategy's scale.
-        pool: synthetic samples generated per class once per (size, seed).
-        weight: weight of the synthetic part of the classifier loss.
-        per_batch: synthetic samples per classifier step (None: as many as real ones).
-    """
-
-    generator: str
-    strategy: str = "prior"
-    alpha: float = 1.0
-    pool: int = 500
-    weight: float = 1.0
-    per_batch: int | None = None
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One training condition: an optional conventional augmentation and learned one.
-
-    Example:
-        >>> from learned_aug.evaluation import CONDITIONS
-        >>> CONDITIONS["aug+vae"]
-        Condition(augment='aug', learned='vae')
-    """
-
-    augment: str | None = None
-    learned: str | None = None
-
-
-_PAPER_VAE = {"latent_dim": 3, "hidden_channels": (32, 64), "hidden_dim": 256}
-GENERATORS: dict[str, GeneratorSpec] = {
-    # Garay-Maestre et al.: one VAE per class, latent size 3.
-    "vae": GeneratorSpec("vae", {"per_class": True, **_PAPER_VAE}),
-    # One class-conditional VAE over all classes: shares what digits have in common.
-    "cvae": GeneratorSpec("vae", {"conditional": True, "latent_dim": 8}),
-    # The same, trained on the data and 4 conventionally augmented copies of it.
-    "cvae-a": GeneratorSpec("vae", {"conditional": True, "latent_dim": 8}, augment_copies=4),
-}
-LEARNED: dict[str, LearnedSpec] = {
-    "vae": LearnedSpec("vae", "prior"),
-    "vae-post": LearnedSpec("vae", "posterior", alpha=1.0),
-    "cvae": LearnedSpec("cvae", "prior"),
-    "cvae-post": LearnedSpec("cvae", "posterior", alpha=1.0),
-    "cvae-interp": LearnedSpec("cvae", "interpolate", alpha=0.5),
-    "cvae-gmm": LearnedSpec("cvae", "gmm", alpha=1.0),
-    "cvae-a": LearnedSpec("cvae-a", "prior"),
-    "cvae-a-post": LearnedSpec("cvae-a", "posterior", alpha=1.0),
-}
-CONDITIONS: dict[str, Condition] = {
-    "none": Condition(),
-    "aug": Condition("aug"),
-    "trivialaugment": Condition("trivialaugment"),
-    "randaugment": Condition("randaugment"),
-    **{name: Condition(None, name) for name in LEARNED},
-    **{f"aug+{name}": Condition("aug", name) for name in LEARNED},
-}
-"""Conditions by name: ``none``, ``aug`` (rotation 20 degrees, shifts 20%), ``trivialaugment``,
-``randaugment``, each learned augmentation of ``LEARNED`` alone and as ``aug+<name>``."""
 
 PAPER_CONDITIONS = ("none", "vae", "aug", "aug+vae")
 DEFAULT_SIZES = (50, 100, 250, 500, 1000)
@@ -170,46 +92,6 @@ class EvaluationConfig:
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
 
 
-def fit_generator(name: str, train: LabelledData, seed: int, scale: float = 1.0) -> Generator:
-    """Train the generator ``GENERATORS[name]`` on ``train`` alone."""
-    from learned_aug.training import fit
-
-    spec = GENERATORS[name]
-    if spec.augment_copies:
-        rng = torch.Generator().manual_seed(seed)
-        extra = [random_affine(train.x, rng) for _ in range(spec.augment_copies)]
-        x, y = torch.cat([train.x, *extra]), train.y.repeat(spec.augment_copies + 1)
-        train = LabelledData(x, y, list(train.classes))
-    kwargs = dict(spec.fit_kwargs)
-    batch_size = kwargs.pop("batch_size", 64)
-    steps_per_epoch = max(1, -(-round(len(train) * 0.85) // batch_size))
-    epochs = int(min(spec.max_epochs, max(spec.min_epochs, spec.steps * scale / steps_per_epoch)))
-    patience = max(10, -(-spec.patience_steps // steps_per_epoch))
-    result = fit(
-        spec.model,
-        train,
-        epochs=epochs,
-        batch_size=batch_size,
-        patience=patience,
-        seed=seed,
-        device="cpu",
-        progress=False,
-        **kwargs,
-    )
-    return result.model
-
-
-def synthetic_pool(spec: LearnedSpec, gen: Generator, train: LabelledData, seed: int):
-    """``spec.pool`` samples per class drawn once from a trained generator, as LabelledData."""
-    from learned_aug.posterior import PosteriorSampler
-
-    sampler = PosteriorSampler(gen, train, strategy=spec.strategy, alpha=spec.alpha)
-    n = spec.pool * len(train.classes)
-    rng = torch.Generator().manual_seed(seed)
-    x, y = sampler.sample(n, generator=rng)
-    return LabelledData(x.clamp(0, 1) if train.is_image else x, y, list(train.classes))
-
-
 class _Cell:
     """One (size, seed): the split, and generators and pools built on first use."""
 
@@ -230,30 +112,46 @@ class _Cell:
         self._generators: dict[str, Generator] = {}
         self._pools: dict[str, LabelledData] = {}
 
+    def generator(self, name: str) -> Generator:
+        if name not in self._generators:
+            scale = self.config.generator_scale
+            self._generators[name] = fit_generator(name, self.train, self.seed, scale)
+        return self._generators[name]
+
     def pool(self, learned: str) -> LabelledData:
         if learned not in self._pools:
             spec = LEARNED[learned]
-            if spec.generator not in self._generators:
-                self._generators[spec.generator] = fit_generator(
-                    spec.generator, self.train, self.seed, self.config.generator_scale
-                )
-            gen = self._generators[spec.generator]
+            gen = self.generator(spec.generator)
             self._pools[learned] = synthetic_pool(spec, gen, self.train, self.seed)
         return self._pools[learned]
 
+    def augment(self, name: str) -> BatchAugment | None:
+        """The condition's batch augmentation: the learned transform, then the conventional."""
+        cond = CONDITIONS[name]
+        parts = []
+        spec = LEARNED[cond.learned] if cond.learned else None
+        if spec is not None and spec.mode == "transform":
+            gen = self.generator(spec.generator)
+            parts.append(online_augment(spec, gen, self.train, self.seed))
+        if cond.augment:
+            parts.append(get_augment(cond.augment))
+        return None if not parts else parts[0] if len(parts) == 1 else compose(*parts)
+
     def run(self, name: str, build: Callable[[LabelledData], nn.Module]) -> dict[str, Any]:
         cond, cfg, start = CONDITIONS[name], self.config, time.perf_counter()
-        spec = LEARNED.get(cond.learned) if cond.learned else None
-        synthetic = self.pool(cond.learned) if cond.learned else None
+        spec = LEARNED[cond.learned] if cond.learned else None
+        pooled = spec is not None and spec.mode == "pool"
+        synthetic = self.pool(cond.learned) if pooled else None
+        augment = self.augment(name)
         torch.manual_seed(self.seed)  # the same initial weights under every condition
         result = train_classifier(
             build(self.fit_part),
             self.fit_part,
             self.val_part,
-            augment=get_augment(cond.augment) if cond.augment else None,
+            augment=augment,
             synthetic=synthetic,
-            synthetic_weight=spec.weight if spec else 1.0,
-            synthetic_per_batch=spec.per_batch if spec else None,
+            synthetic_weight=spec.weight if pooled else 1.0,
+            synthetic_per_batch=spec.per_batch if pooled else None,
             batch_size=cfg.batch_size,
             max_epochs=cfg.max_epochs,
             max_steps=cfg.max_steps,

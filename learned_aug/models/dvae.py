@@ -82,11 +82,12 @@ CORRUPTIONS: dict[str, Callable[..., Corruption]] = {
 class DVAEConfig(VAEConfig):
     """Config of a denoising VAE: a VAE config plus its corruption.
 
+    The other fields are those of ``VAEConfig``.
+
     Args:
         corruption: a preset of ``CORRUPTIONS`` (``"default"``, ``"noise"``, ``"erase"``,
             ``"none"``), or ``"custom"`` for a transform given at construction (not saved).
         corruption_params: keyword arguments of the preset (e.g. ``{"degrees": 30}``).
-        (The other fields are those of ``VAEConfig``.)
     """
 
     model_type: str = "dvae"

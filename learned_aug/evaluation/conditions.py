@@ -1,0 +1,223 @@
+"""The conditions the protocol compares, in dict registries, and how each builds its stream.
+
+A condition pairs an optional conventional augmentation (``AUGMENTS``) with an optional learned
+one (``LEARNED``). A learned augmentation names a generator (``GENERATORS``, trained on the
+training set alone) and how it is used: ``"pool"`` mixes synthetic samples into every batch,
+``"transform"`` replaces real images by the generator's variations of them (``LearnedAugment``).
+Add an entry to a registry to add a condition; ``aug+<name>`` is registered with every learned
+one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from learned_aug.data import LabelledData
+from learned_aug.evaluation.augment import random_affine
+from learned_aug.evaluation.classifier import BatchAugment
+from learned_aug.models import Generator
+
+MODES = ("pool", "transform")
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """How to train one generator on a training set.
+
+    Args:
+        model: registered model name (``"vae"``, ``"vqvae"``, ``"tabular-vae"``, ...).
+        fit_kwargs: arguments of the trainer (``per_class``, ``conditional``, ``latent_dim``, ...).
+        steps: target optimizer steps; epochs are ``steps`` / steps per epoch, within
+            ``[min_epochs, max_epochs]``, so tiny and large training sets get similar budgets.
+        augment_copies: train on the data plus this many copies under the conventional
+            augmentation (rotation 20 degrees, shifts 20%), so the generator learns that variety.
+        patience_steps: early-stopping patience in optimizer steps (at least 10 epochs): with
+            one step per epoch on tiny sets, 10 epochs stop a VAE long before it has learned.
+        trainer: a key of ``TRAINERS`` (``"fit"``; ``"vqvae"`` trains a VQ-VAE then its prior).
+    """
+
+    model: str = "vae"
+    fit_kwargs: dict[str, Any] = field(default_factory=dict)
+    steps: int = 1500
+    min_epochs: int = 20
+    max_epochs: int = 400
+    augment_copies: int = 0
+    patience_steps: int = 300
+    trainer: str = "fit"
+
+
+@dataclass(frozen=True)
+class LearnedSpec:
+    """A learned augmentation: which generator, how its latents are drawn, how they are mixed.
+
+    Args:
+        generator: a key of ``GENERATORS``.
+        strategy: for ``"pool"``, a key of ``learned_aug.posterior.STRATEGIES`` (``"prior"`` is
+            N(0, I), or the generator's own ``sample`` when it has no Gaussian posterior); for
+            ``"transform"``, a key of ``learned_aug.sampling.STRATEGIES``.
+        alpha: the pool strategy's scale.
+        pool: synthetic samples generated per class once per (size, seed).
+        weight: weight of the synthetic part of the classifier loss.
+        per_batch: synthetic samples per classifier step (None: as many as real ones).
+        mode: ``"pool"`` or ``"transform"``.
+        strength: the transform's strength range (None: the strategy's default).
+        p: the probability that the transform replaces a real image.
+    """
+
+    generator: str
+    strategy: str = "prior"
+    alpha: float = 1.0
+    pool: int = 500
+    weight: float = 1.0
+    per_batch: int | None = None
+    mode: str = "pool"
+    strength: tuple[float, float] | None = None
+    p: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One training condition: an optional conventional augmentation and learned one.
+
+    Example:
+        >>> from learned_aug.evaluation import CONDITIONS
+        >>> CONDITIONS["aug+vae"]
+        Condition(augment='aug', learned='vae')
+    """
+
+    augment: str | None = None
+    learned: str | None = None
+
+
+def _train_fit(spec: GeneratorSpec, data: LabelledData, **kwargs: Any) -> Generator:
+    from learned_aug.training import fit
+
+    return fit(spec.model, data, **kwargs).model
+
+
+def _train_vqvae(spec: GeneratorSpec, data: LabelledData, **kwargs: Any) -> Generator:
+    from learned_aug.models.vqvae import fit_vqvae
+
+    return fit_vqvae(data, prior_epochs=kwargs["epochs"], **kwargs).model
+
+
+TRAINERS: dict[str, Callable[..., Generator]] = {"fit": _train_fit, "vqvae": _train_vqvae}
+
+_PAPER_VAE = {"latent_dim": 3, "hidden_channels": (32, 64), "hidden_dim": 256}
+_CVAE = {"conditional": True, "latent_dim": 8}
+GENERATORS: dict[str, GeneratorSpec] = {
+    # Garay-Maestre et al.: one VAE per class, latent size 3.
+    "vae": GeneratorSpec("vae", {"per_class": True, **_PAPER_VAE}),
+    # One class-conditional VAE over all classes: shares what digits have in common.
+    "cvae": GeneratorSpec("vae", _CVAE),
+    # The same, trained on the data and 4 conventionally augmented copies of it.
+    "cvae-a": GeneratorSpec("vae", _CVAE, augment_copies=4),
+    # A VQ-VAE with a class-conditional prior over its codes (van den Oord et al.).
+    "vqvae": GeneratorSpec("vqvae", {"codebook_size": 32}, steps=800, trainer="vqvae"),
+    # A class-conditional MLP VAE for feature vectors (Iser 2023's tabular protocol).
+    "tvae": GeneratorSpec("tabular-vae", {"conditional": True}),
+}
+LEARNED: dict[str, LearnedSpec] = {
+    "vae": LearnedSpec("vae", "prior"),
+    "vae-post": LearnedSpec("vae", "posterior"),
+    "cvae": LearnedSpec("cvae", "prior"),
+    "cvae-post": LearnedSpec("cvae", "posterior"),
+    "cvae-interp": LearnedSpec("cvae", "interpolate", alpha=0.5),
+    "cvae-gmm": LearnedSpec("cvae", "gmm"),
+    "cvae-a": LearnedSpec("cvae-a", "prior"),
+    "cvae-a-post": LearnedSpec("cvae-a", "posterior"),
+    "cvae-a-post16": LearnedSpec("cvae-a", "posterior", per_batch=16),
+    "cvae-noise": LearnedSpec("cvae", "noise", mode="transform"),
+    "cvae-interpolate": LearnedSpec("cvae", "interpolate", mode="transform"),
+    "cvae-extrapolate": LearnedSpec("cvae", "extrapolate", mode="transform"),
+    "vae-noise": LearnedSpec("vae", "noise", mode="transform"),
+    "vqvae": LearnedSpec("vqvae", "prior"),
+    "tvae": LearnedSpec("tvae", "prior"),
+    "tvae-post": LearnedSpec("tvae", "posterior"),
+}
+CONVENTIONAL = ("aug", "trivialaugment", "randaugment")
+CONDITIONS: dict[str, Condition] = {
+    "none": Condition(),
+    **{name: Condition(name) for name in CONVENTIONAL},
+    **{name: Condition(None, name) for name in LEARNED},
+    **{f"aug+{name}": Condition("aug", name) for name in LEARNED},
+}
+"""Conditions by name: ``none``, ``aug`` (rotation 20 degrees, shifts 20%), ``trivialaugment``,
+``randaugment``, each learned augmentation of ``LEARNED`` alone and as ``aug+<name>``."""
+
+
+def fit_generator(name: str, train: LabelledData, seed: int, scale: float = 1.0) -> Generator:
+    """Train the generator ``GENERATORS[name]`` on ``train`` alone."""
+    spec = GENERATORS[name]
+    if spec.augment_copies:
+        rng = torch.Generator().manual_seed(seed)
+        extra = [random_affine(train.x, rng) for _ in range(spec.augment_copies)]
+        x, y = torch.cat([train.x, *extra]), train.y.repeat(spec.augment_copies + 1)
+        train = LabelledData(x, y, list(train.classes))
+    kwargs = dict(spec.fit_kwargs)
+    batch_size = kwargs.pop("batch_size", 64)
+    steps_per_epoch = max(1, -(-round(len(train) * 0.85) // batch_size))
+    epochs = int(min(spec.max_epochs, max(spec.min_epochs, spec.steps * scale / steps_per_epoch)))
+    patience = max(10, -(-spec.patience_steps // steps_per_epoch))
+    return TRAINERS[spec.trainer](
+        spec,
+        train,
+        epochs=epochs,
+        batch_size=batch_size,
+        patience=patience,
+        seed=seed,
+        device="cpu",
+        progress=False,
+        **kwargs,
+    )
+
+
+def _gaussian(gen: Generator, train: LabelledData) -> bool:
+    with torch.no_grad():
+        return isinstance(gen.encode(train.x[:1], train.y[:1]), torch.distributions.Normal)
+
+
+def synthetic_pool(spec: LearnedSpec, gen: Generator, train: LabelledData, seed: int):
+    """``spec.pool`` samples per class drawn once from a trained generator, as LabelledData."""
+    from learned_aug.posterior import PosteriorSampler
+
+    n = spec.pool * len(train.classes)
+    rng = torch.Generator().manual_seed(seed)
+    if spec.strategy == "prior" and not _gaussian(gen, train):
+        y = torch.arange(n) % len(train.classes)
+        with torch.no_grad():
+            x = gen.sample(n, labels=y, generator=rng).cpu()
+    else:
+        sampler = PosteriorSampler(gen, train, strategy=spec.strategy, alpha=spec.alpha)
+        x, y = sampler.sample(n, generator=rng)
+    return LabelledData(x.clamp(0, 1) if train.is_image else x, y, list(train.classes))
+
+
+def online_augment(
+    spec: LearnedSpec, gen: Generator, train: LabelledData, seed: int
+) -> BatchAugment:
+    """``LearnedAugment`` with ``spec``'s strategy as a batch augmentation that keeps labels."""
+    from learned_aug.latent_bank import LatentBank
+    from learned_aug.sampling import get_strategy
+    from learned_aug.transforms import LearnedAugment
+
+    bank = LatentBank.build(gen, train) if get_strategy(spec.strategy).needs_bank else None
+    transform = LearnedAugment(
+        gen, spec.strategy, strength=spec.strength, p=spec.p, bank=bank, rng=seed
+    )
+
+    def apply(x: Tensor, y: Tensor, generator: torch.Generator) -> Tensor:
+        with torch.no_grad():
+            out, _ = transform(x, y)
+        return out
+
+    return apply

@@ -19,6 +19,7 @@ from learned_aug.evaluation.report import markdown_table, write_csv, write_repor
 # --quick: one size, one seed, short budgets; under 5 minutes on 2 CPU cores for MNIST.
 QUICK = {"max_steps": 150, "generator_scale": 0.3}
 QUICK_SIZE = 100
+TABULAR_CONDITIONS = ("none", "tvae", "tvae-post")
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -40,9 +41,10 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--conditions",
         nargs="+",
-        default=list(PAPER_CONDITIONS),
+        default=None,
         metavar="NAME",
-        help=f"conditions to compare (default: {' '.join(PAPER_CONDITIONS)}); "
+        help=f"conditions to compare (default: {' '.join(PAPER_CONDITIONS)} for images, "
+        f"{' '.join(TABULAR_CONDITIONS)} for tabular data); "
         f"accepted: {', '.join(sorted(CONDITIONS))}",
     )
     p.add_argument("--quick", action="store_true", help="one size, one seed, short budgets")
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     config = EvaluationConfig(
         sizes=sizes[:1] if args.quick else sizes,
         seeds=1 if args.quick else args.seeds,
-        conditions=args.conditions,
+        conditions=args.conditions or (PAPER_CONDITIONS if data.is_image else TABULAR_CONDITIONS),
         patience=args.patience,
         bf16=not args.fp32,
         cnn_width=args.cnn_width,

@@ -232,10 +232,29 @@ def test_protocol_refuses_what_cannot_apply():
         run_protocol("digits", EvaluationConfig(sizes=(10,), seeds=1, conditions=("none",)))
 
 
-def test_protocol_on_tabular_data():
-    config = EvaluationConfig(sizes=(30,), seeds=1, conditions=("none",), max_steps=20)
-    (record,) = run_protocol("wine", config, progress=False)
-    assert record["n_test"] == 178 - 30 and record["weighted_f1"] > 0.4
+def test_protocol_on_tabular_data(monkeypatch):
+    monkeypatch.setitem(GENERATORS, "tvae", GeneratorSpec("tabular-vae", {}, steps=20))
+    config = EvaluationConfig(sizes=(30,), seeds=1, conditions=("none", "tvae-post"), max_steps=20)
+    none, learned = run_protocol("wine", config, progress=False)
+    assert none["n_test"] == learned["n_test"] == 178 - 30
+    assert none["weighted_f1"] > 0.4 and 0 <= learned["weighted_f1"] <= 1
+
+
+def test_cli_evaluate_on_an_image_folder(tmp_path, digits, tiny_generators):
+    from PIL import Image
+
+    for label in range(3):
+        folder = tmp_path / "data" / f"class{label}"
+        folder.mkdir(parents=True)
+        for i, image in enumerate(digits.x[digits.y == label][:12]):
+            Image.fromarray((image[0] * 255).byte().numpy()).save(folder / f"{i}.png")
+    out = tmp_path / "out"
+    argv = ["evaluate", "--data", str(tmp_path / "data"), "--train-size", "15", "--seeds", "1"]
+    argv += ["--conditions", "none", "aug+vae", "--max-steps", "3", "--out", str(out)]
+    assert main([*argv, "--no-progress"]) == 0
+    records = read_csv(out / "results.csv")
+    assert [r["condition"] for r in records] == ["none", "aug+vae"]
+    assert all(r["n_test"] == 36 - 15 for r in records)
 
 
 def test_report_files_and_tables(records, tmp_path):

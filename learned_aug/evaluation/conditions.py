@@ -39,6 +39,12 @@ class GeneratorSpec:
         patience_steps: early-stopping patience in optimizer steps (at least 10 epochs): with
             one step per epoch on tiny sets, 10 epochs stop a VAE long before it has learned.
         trainer: a key of ``TRAINERS`` (``"fit"``; ``"vqvae"`` trains a VQ-VAE then its prior).
+
+    Example:
+        >>> from learned_aug.evaluation import GENERATORS, GeneratorSpec
+        >>> GENERATORS["vae-b4"] = GeneratorSpec("vae", {"per_class": True, "beta": 4.0})
+        >>> GENERATORS.pop("vae-b4").fit_kwargs["beta"]
+        4.0
     """
 
     model: str = "vae"
@@ -67,6 +73,11 @@ class LearnedSpec:
         mode: ``"pool"`` or ``"transform"``.
         strength: the transform's strength range (None: the strategy's default).
         p: the probability that the transform replaces a real image.
+
+    Example:
+        >>> from learned_aug.evaluation import LearnedSpec
+        >>> LearnedSpec("cvae", "interpolate", mode="transform", strength=(0.0, 0.3)).p
+        0.5
     """
 
     generator: str

@@ -63,6 +63,12 @@ class EvaluationConfig:
         cnn_width: width of the default ``PaperCNN`` (1.0: the paper's 64/128 channels).
         classifier: builds a fresh classifier for the training data; default the paper's CNN
             (or an MLP for tabular data).
+
+    Example:
+        >>> from learned_aug.evaluation import EvaluationConfig, run_protocol
+        >>> config = EvaluationConfig(sizes=(30,), seeds=1, conditions=("none",), max_steps=20)
+        >>> [r["condition"] for r in run_protocol("wine", config, progress=False)]
+        ['none']
     """
 
     sizes: Sequence[int] = DEFAULT_SIZES

@@ -26,6 +26,7 @@ FIELDS = (
     "n_test",
     "seconds",
 )
+_METRIC_NAMES = {"macro_f1": "macro F1", "weighted_f1": "weighted F1", "accuracy": "accuracy"}
 _INTS = {"size", "seed", "best_epoch", "steps", "n_test"}
 _FLOATS = {"macro_f1", "weighted_f1", "accuracy", "seconds"}
 
@@ -181,8 +182,12 @@ def plot_f1(
     metric: str = "macro_f1",
     *,
     title: str = "",
+    published: dict[str, dict[int, float]] | None = None,
 ) -> None:
-    """A PNG of ``metric`` (mean ± std over seeds) against training size, one line per condition."""
+    """A PNG of ``metric`` (mean ± std over seeds) against training size, one line per condition.
+
+    ``published`` adds dashed lines of reference numbers, ``{name: {size: value x 100}}``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -195,9 +200,15 @@ def plot_f1(
         means = [stats[(s, condition)][0] * 100 for s in sizes]
         stds = [stats[(s, condition)][1] * 100 for s in sizes]
         ax.errorbar(sizes, means, yerr=stds, marker="o", capsize=3, label=condition)
+    for name, values in (published or {}).items():
+        xs = sorted(values)
+        ax.plot(xs, [values[x] for x in xs], linestyle="--", marker=".", alpha=0.6, label=name)
+    all_sizes = sorted({s for s, _ in stats}.union(*(v.keys() for v in (published or {}).values())))
     ax.set_xscale("log")
+    ax.set_xticks(all_sizes, [str(s) for s in all_sizes])
+    ax.minorticks_off()
     ax.set_xlabel("training images")
-    ax.set_ylabel(f"{metric.replace('_', ' ')} (%)")
+    ax.set_ylabel(f"{_METRIC_NAMES.get(metric, metric)} (%)")
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)

@@ -400,7 +400,7 @@ def fit_vqvae(
     out: str | Path | None = None,
     epochs: int = 30,
     prior_epochs: int = 30,
-    prior_lr: float | None = None,
+    prior_lr: float | None = 3e-3,
     resume: bool = False,
     overwrite: bool = False,
     per_class: bool = False,
@@ -421,7 +421,8 @@ def fit_vqvae(
         out: the run folder, or None to keep nothing on disk.
         epochs: most epochs of the autoencoder stage.
         prior_epochs: most epochs of the prior stage.
-        prior_lr: learning rate of the prior stage (default: ``lr``).
+        prior_lr: learning rate of the prior stage (3e-3: on MNIST the small transformer
+            reaches in 10 epochs the NLL that 1e-3 reaches in 23); None uses ``lr``.
         resume: continue an interrupted run in ``out``.
         overwrite: replace a run in ``out``.
         per_class: one VQ-VAE per class.

@@ -7,6 +7,7 @@ k+1... exactly as the uninterrupted run did, and ends with the same weights.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -376,7 +377,8 @@ class _Trainer:
                 schedule=args["schedule"],
             )
         kl = kl_at(global_step, args["kl_warmup"] * self.steps_per_epoch)
-        with torch.autocast(self.device.type, enabled=self.amp):
+        # autocast only where it is on: entering a disabled one still costs per step.
+        with torch.autocast(self.device.type) if self.amp else contextlib.nullcontext():
             parts = self.loss_fn(self.x[idx], self.y[idx], kl_weight=kl)
         loss = parts["loss"]
         # Summed over the processes, so that every process takes the same decision.
@@ -389,7 +391,8 @@ class _Trainer:
         self.opt.zero_grad(set_to_none=True)
         # DDP averages gradients over processes: weighting by world * share makes that average
         # the gradient of the global batch's mean loss, even for unequal shares.
-        self.scaler.scale(loss * (self.world * share)).backward()
+        scaled = loss if self.world == 1 else loss * (self.world * share)
+        self.scaler.scale(scaled).backward()
         self.scaler.step(self.opt)
         self.scaler.update()
         return {name: v.detach().float() for name, v in parts.items() if v.dim() == 0}

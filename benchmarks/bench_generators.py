@@ -144,7 +144,7 @@ def save_grid(models: dict, test: LabelledData) -> None:
 
 
 def report(models: dict, train: LabelledData, test: LabelledData, args) -> str:
-    lines = ["## Reconstruction of held-out MNIST digits", ""]
+    lines = ["### Reconstruction of held-out MNIST digits", ""]
     lines += [
         "| model | latent | MSE per pixel | PSNR (dB) | training time (s) |",
         "|---|---|---|---|---|",
@@ -169,7 +169,7 @@ def report(models: dict, train: LabelledData, test: LabelledData, args) -> str:
         f"used per batch. The prior's validation NLL: {prior['val_loss']:.2f} nats per code "
         f"(uniform: ln {k} = {math.log(k):.2f}). Training time of the VQ-VAE includes its prior.",
         "",
-        "## Sampling speed",
+        "### Sampling speed",
         "",
         "| model | images / s, batch 1 | batch 64 | batch 256 |",
         "|---|---|---|---|",
@@ -180,7 +180,7 @@ def report(models: dict, train: LabelledData, test: LabelledData, args) -> str:
         lines.append(f"| {name} | " + " | ".join(f"{v:,.0f}" for v in speeds) + " |")
     lines += [
         "",
-        "## Linear probe of the frozen encoder (Rajagopalan 2021)",
+        "### Linear probe of the frozen encoder (Rajagopalan 2021)",
         "",
         "Logistic regression on the latent means of the training split, scored on the held-out",
         "split as it is (clean) and through the denoising VAE's default corruption (random crop,",

@@ -39,7 +39,7 @@ def test_vae_any_size_trains_and_samples(shape, likelihood):
     assert vae.reconstruct(x).shape == x.shape
     samples = vae.sample(5)
     assert samples.shape == (5, *shape)
-    assert 0.0 <= samples.min() and samples.max() <= 1.0
+    assert samples.min() >= 0.0 and samples.max() <= 1.0
 
 
 def test_beta_norm_weight():

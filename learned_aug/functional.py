@@ -76,12 +76,15 @@ def to_model(x: Tensor, sample_shape: tuple[int, ...], *, resize: bool = True) -
             "resize=True to resize them to it and back"
         )
     if x.dtype == torch.bool or x.is_complex():
-        raise TypeError(f"images must be uint8 (or another integer type) or float in [0, 1], got "
-                        f"dtype {x.dtype}")
+        raise TypeError(
+            f"images must be uint8 (or another integer type) or float in [0, 1], got "
+            f"dtype {x.dtype}"
+        )
     if x.is_floating_point():
         if not bool(torch.isfinite(x).all()):
-            raise ValueError("float images hold NaN or inf values; LearnedAugment needs finite "
-                             "values in [0, 1]")
+            raise ValueError(
+                "float images hold NaN or inf values; LearnedAugment needs finite values in [0, 1]"
+            )
         lo, hi = float(x.min()), float(x.max())
         if lo < -RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
             raise ValueError(

@@ -15,12 +15,28 @@ TINY_FLAGS = ["--latent-dim", "3", "--no-progress", "--epochs", "2"]
 
 def test_fit_then_sample_gives_an_image_folder(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["fit", "--data", "digits", "--model", "vae", "--per-class", "--out", str(run),
-                 *TINY_FLAGS]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--data",
+                "digits",
+                "--model",
+                "vae",
+                "--per-class",
+                "--out",
+                str(run),
+                *TINY_FLAGS,
+            ]
+        )
+        == 0
+    )
     assert (run / "samples.png").is_file() and (run / "training.json").is_file()
     out = tmp_path / "synthetic"
-    assert main(["sample", str(run), "-n", "40", "--seed", "1", "--out", str(out),
-                 "--no-progress"]) == 0
+    assert (
+        main(["sample", str(run), "-n", "40", "--seed", "1", "--out", str(out), "--no-progress"])
+        == 0
+    )
     folder = ImageFolder(out)
     assert folder.classes == [str(d) for d in range(10)]
     assert len(folder) == 40 and sorted(folder.targets) == sorted(i % 10 for i in range(40))
@@ -55,8 +71,12 @@ def test_unknown_data_lists_what_is_accepted(tmp_path, capsys):
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_subcommand_explains_its_flags(name):
-    out = subprocess.run([sys.executable, "-m", "learned_aug.cli", name, "--help"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "learned_aug.cli", name, "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "usage: learned-aug" in out
     for line in out.splitlines():
         if line.strip().startswith("--") and "  " in line.strip():

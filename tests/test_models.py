@@ -67,8 +67,9 @@ def test_per_sample_generators_make_each_sample_independent_of_its_batch():
 @pytest.mark.parametrize("per_class", [False, True])
 def test_save_load_round_trip_is_bit_identical(tmp_path, per_class):
     torch.manual_seed(0)
-    gen = create_generator("vae", (1, 8, 8), ["a", "b", "c"], per_class=per_class,
-                           conditional=not per_class, **TINY).eval()
+    gen = create_generator(
+        "vae", (1, 8, 8), ["a", "b", "c"], per_class=per_class, conditional=not per_class, **TINY
+    ).eval()
     gen.save_pretrained(tmp_path)
     assert {"config.json", "model.safetensors"} <= {p.name for p in tmp_path.iterdir()}
     loaded = load_generator(tmp_path)
@@ -111,12 +112,15 @@ def test_unknown_config_keys_are_refused():
         VAEConfig.from_dict({"model_type": "vae", "colour": "red"})
 
 
-@pytest.mark.parametrize(("bad", "message"), [
-    ({"likelihood": "poisson"}, "likelihood must be one of"),
-    ({"latent_dim": 0}, "latent_dim must be a positive int, got 0"),
-    ({"image_size": (0, 3)}, "image_size must be"),
-    ({"beta": -1.0}, "beta must be a number >= 0"),
-])
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"likelihood": "poisson"}, "likelihood must be one of"),
+        ({"latent_dim": 0}, "latent_dim must be a positive int, got 0"),
+        ({"image_size": (0, 3)}, "image_size must be"),
+        ({"beta": -1.0}, "beta must be a number >= 0"),
+    ],
+)
 def test_bad_config_values_name_the_argument(bad, message):
     with pytest.raises(ValueError, match=message):
         VAEConfig(**bad)

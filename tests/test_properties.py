@@ -159,5 +159,5 @@ def test_nan_pixels_are_refused():
 
 
 def test_bool_images_are_refused_with_the_accepted_dtypes():
-    with pytest.raises(TypeError, match="uint8 .* or float in \\[0, 1\\], got dtype torch.bool"):
+    with pytest.raises(TypeError, match=r"uint8 .* or float in \[0, 1\], got dtype torch.bool"):
         LearnedAugment(GENERATORS[1], rng=0)(torch.zeros(1, 8, 8, dtype=torch.bool))

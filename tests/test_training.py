@@ -24,8 +24,14 @@ def test_a_few_epochs_on_real_mnist_lower_the_validation_loss(mnist):
 def test_per_class_fit_writes_a_complete_run(tmp_path, digits):
     result = fit("vae", digits, per_class=True, epochs=2, out=tmp_path, progress=False, **TINY)
     names = {p.name for p in tmp_path.iterdir()}
-    assert {"config.json", "model.safetensors", "checkpoint.pt", "history.json", "history.csv",
-            "samples.png"} <= names
+    assert {
+        "config.json",
+        "model.safetensors",
+        "checkpoint.pt",
+        "history.json",
+        "history.csv",
+        "samples.png",
+    } <= names
     assert len(json.loads((tmp_path / "history.json").read_text())) == 2
     loaded = load_generator(tmp_path)
     assert loaded.classes == digits.classes
@@ -48,14 +54,14 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, digit
 
 def test_resume_refuses_changed_settings(tmp_path, digits):
     fit("vae", digits, epochs=1, out=tmp_path, progress=False, **TINY)
-    with pytest.raises(TrainingError, match="settings differ.*lr"):
+    with pytest.raises(TrainingError, match=r"settings differ.*lr"):
         fit("vae", digits, epochs=2, lr=5e-4, out=tmp_path, resume=True, progress=False, **TINY)
 
 
 def test_out_holding_a_run_is_refused_unless_resume_or_overwrite(tmp_path, digits):
     fit("vae", digits, epochs=1, out=tmp_path, progress=False, **TINY)
     before = (tmp_path / "model.safetensors").read_bytes()
-    with pytest.raises(FileExistsError, match="already holds a run.*--resume.*--overwrite"):
+    with pytest.raises(FileExistsError, match=r"already holds a run.*--resume.*--overwrite"):
         fit("vae", digits, epochs=1, out=tmp_path, progress=False, **TINY)
     assert (tmp_path / "model.safetensors").read_bytes() == before
     fit("vae", digits, epochs=1, seed=1, out=tmp_path, overwrite=True, progress=False, **TINY)
@@ -93,12 +99,15 @@ def test_early_stopping_keeps_the_best_weights(digits):
         assert len(result.history) < 30
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"epochs": 0}, "epochs must be a positive int"),
-    ({"optimizer": "sgd9"}, "optimizer must be one of"),
-    ({"val_fraction": 1.0}, "val_fraction must be in"),
-    ({"batch_size": 0}, "batch_size must be a positive int"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"epochs": 0}, "epochs must be a positive int"),
+        ({"optimizer": "sgd9"}, "optimizer must be one of"),
+        ({"val_fraction": 1.0}, "val_fraction must be in"),
+        ({"batch_size": 0}, "batch_size must be a positive int"),
+    ],
+)
 def test_bad_arguments_name_themselves(digits, kwargs, message):
     with pytest.raises(ValueError, match=message):
         fit("vae", digits, progress=False, **kwargs)
@@ -106,8 +115,17 @@ def test_bad_arguments_name_themselves(digits, kwargs, message):
 
 def test_rmsprop_and_cosine_schedule(digits):
     small = digits.subset(torch.arange(200))
-    result = fit("vae", small, epochs=2, optimizer="rmsprop", schedule="cosine", lr=1e-3,
-                 warmup_steps=2, progress=False, **TINY)
+    result = fit(
+        "vae",
+        small,
+        epochs=2,
+        optimizer="rmsprop",
+        schedule="cosine",
+        lr=1e-3,
+        warmup_steps=2,
+        progress=False,
+        **TINY,
+    )
     assert len(result.history) == 2
 
 

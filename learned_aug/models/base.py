@@ -155,6 +155,24 @@ def check_images(x: Tensor, sample_shape: Sequence[int], *, name: str = "x") -> 
     return x
 
 
+def image_config_fields(
+    model: str, sample_shape: Sequence[int], classes: Sequence[str], conditional: bool
+) -> dict[str, Any]:
+    """The config fields an image generator takes from its data: channels, size, classes."""
+    if len(sample_shape) != 3:
+        raise ValueError(
+            f"model {model!r} needs images of shape (C, H, W), got sample shape "
+            f"{tuple(sample_shape)}; use 'tabular-vae' for feature vectors"
+        )
+    c, h, w = sample_shape
+    return {
+        "channels": c,
+        "image_size": (h, w),
+        "classes": list(classes),
+        "num_classes": len(classes) if conditional else 0,
+    }
+
+
 def load_weights(model: nn.Module, model_file: str | Path, *, device: str | torch.device = "cpu"):
     """Strictly load ``model.safetensors`` into ``model`` with errors that say what is wrong."""
     model_file = Path(model_file)

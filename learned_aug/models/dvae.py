@@ -20,7 +20,13 @@ import torch
 from torch import Tensor
 from torchvision.transforms import v2
 
-from learned_aug.models.base import Generator, RandomSource, check_images, register
+from learned_aug.models.base import (
+    Generator,
+    RandomSource,
+    check_images,
+    image_config_fields,
+    register,
+)
 from learned_aug.models.vae import VAE, VAEConfig, gaussian_kl, reconstruction_nll
 
 Corruption = Callable[[Tensor], Tensor]
@@ -162,22 +168,14 @@ class DenoisingVAE(Generator):
         cls, sample_shape, classes, *, conditional: bool = False, **kwargs
     ) -> DVAEConfig:
         """A config for images of ``sample_shape``; ``corruption`` must be a preset name."""
-        if len(sample_shape) != 3:
-            raise ValueError(
-                f"model 'dvae' needs images of shape (C, H, W), got sample shape "
-                f"{tuple(sample_shape)}; use 'tabular-vae' for feature vectors"
-            )
         if callable(kwargs.get("corruption")):
             raise TypeError(
                 "a transform cannot be stored in a config: build the model with "
                 "DenoisingVAE(config, transform=...) and pass the model to fit(); "
                 f"by name, corruption must be one of {sorted(CORRUPTIONS)}"
             )
-        c, h, w = sample_shape
-        num_classes = len(classes) if conditional else 0
-        return DVAEConfig(
-            channels=c, image_size=(h, w), classes=list(classes), num_classes=num_classes, **kwargs
-        )
+        fields = image_config_fields("dvae", sample_shape, classes, conditional)
+        return DVAEConfig(**fields, **kwargs)
 
     @property
     def transform(self) -> Corruption | None:

@@ -17,6 +17,7 @@ from learned_aug.models.base import (
     GeneratorConfig,
     RandomSource,
     check_images,
+    image_config_fields,
     register,
 )
 
@@ -184,17 +185,8 @@ class VAE(Generator):
     @classmethod
     def config_for(cls, sample_shape, classes, *, conditional: bool = False, **kwargs) -> VAEConfig:
         """A VAE config for images of ``sample_shape`` (C, H, W); ``conditional`` makes a CVAE."""
-        if len(sample_shape) != 3:
-            raise ValueError(
-                f"model 'vae' needs images of shape (C, H, W), got sample shape "
-                f"{tuple(sample_shape)};"
-                " use 'tabular-vae' for feature vectors"
-            )
-        c, h, w = sample_shape
-        num_classes = len(classes) if conditional else 0
-        return VAEConfig(
-            channels=c, image_size=(h, w), classes=list(classes), num_classes=num_classes, **kwargs
-        )
+        fields = image_config_fields("vae", sample_shape, classes, conditional)
+        return VAEConfig(**fields, **kwargs)
 
     @property
     def sample_shape(self) -> tuple[int, int, int]:

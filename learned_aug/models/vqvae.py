@@ -25,6 +25,7 @@ from learned_aug.models.base import (
     GeneratorConfig,
     RandomSource,
     check_images,
+    image_config_fields,
     register,
 )
 from learned_aug.models.prior import CodePrior, gumbel_from_normal, pick_codes
@@ -208,16 +209,8 @@ class VQVAE(Generator):
         cls, sample_shape, classes, *, conditional: bool = True, **kwargs
     ) -> VQVAEConfig:
         """A config for images of ``sample_shape``; the prior is class-conditional by default."""
-        if len(sample_shape) != 3:
-            raise ValueError(
-                f"model 'vqvae' needs images of shape (C, H, W), got sample shape "
-                f"{tuple(sample_shape)}; use 'tabular-vae' for feature vectors"
-            )
-        c, h, w = sample_shape
-        num_classes = len(classes) if conditional else 0
-        return VQVAEConfig(
-            channels=c, image_size=(h, w), classes=list(classes), num_classes=num_classes, **kwargs
-        )
+        fields = image_config_fields("vqvae", sample_shape, classes, conditional)
+        return VQVAEConfig(**fields, **kwargs)
 
     # ------------------------------------------------------------------ surface
     @property

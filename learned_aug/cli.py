@@ -274,7 +274,10 @@ def _sample_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", type=int, required=True, help="number of samples to write")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument(
-        "--out", required=True, help="output folder: an ImageFolder, one subfolder per class"
+        "--out",
+        required=True,
+        help="output folder: an ImageFolder of PNGs, one subfolder per class "
+        "(samples.csv for a tabular generator)",
     )
     p.add_argument("--batch-size", type=int, default=256, help="samples per batch (default: 256)")
     p.add_argument("--device", default="cpu", help="device to sample on (default: cpu)")
@@ -312,9 +315,12 @@ def run_sample(args: argparse.Namespace) -> int:
     generator = load_generator(args.generator, revision=args.revision, device=args.device)
     dataset = SyntheticDataset(generator, n=args.n, seed=args.seed)
     indices = None if shard is None else shard_indices(args.n, *shard)
-    dataset.to_folder(
-        out, batch_size=args.batch_size, progress=not args.no_progress, indices=indices
-    )
+    write = dict(batch_size=args.batch_size, progress=not args.no_progress, indices=indices)
+    if len(generator.sample_shape) == 1:  # tabular rows: one CSV (one per shard)
+        name = "samples.csv" if shard is None else f"samples-{shard[0]}-of-{shard[1]}.csv"
+        dataset.to_csv(out / name, **write)
+    else:
+        dataset.to_folder(out, **write)
     part = "" if shard is None else f" (shard {shard[0]}/{shard[1]}: {len(indices)} items)"
     print(
         f"wrote {args.n if shard is None else len(indices)} samples{part} of "

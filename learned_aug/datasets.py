@@ -396,6 +396,45 @@ class SyntheticDataset(Dataset):
                 bar.update(len(part))
         return root
 
+    def to_csv(
+        self,
+        path: str | Path,
+        *,
+        batch_size: int = 256,
+        progress: bool = True,
+        indices: Sequence[int] | None = None,
+    ) -> Path:
+        """Write tabular samples as a CSV: the generator's columns, then the class name.
+
+        Categorical columns are written by category name, so the file reloads with
+        ``learned_aug.tabular_data.load_csv`` under the same schema.
+        """
+        from learned_aug.tabular_data import write_csv
+
+        if len(self.generator.sample_shape) != 1:
+            raise ValueError("to_csv writes tabular samples; use to_folder for images")
+        order = list(range(self.n)) if indices is None else [self._check_index(i) for i in indices]
+        rows, labels = [], []
+        with tqdm(total=len(order), desc="sample", unit="row", disable=not progress) as bar:
+            for start in range(0, len(order), batch_size):
+                samples, ys = self._generate(order[start : start + batch_size])
+                rows.append(samples)
+                labels.append(ys)
+                bar.update(len(samples))
+        x = torch.cat(rows) if rows else torch.empty(0, *self.generator.sample_shape)
+        y = torch.cat(labels) if labels else torch.empty(0, dtype=torch.long)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return write_csv(path, x, y, _columns(self.generator), self.classes)
+
+
+def _columns(generator: Generator) -> list[dict[str, Any]]:
+    """The column schema of a tabular generator (or of its per-class members)."""
+    config = generator.config
+    columns = getattr(config, "columns", None) or getattr(config, "member", {}).get("columns")
+    if columns:
+        return list(columns)
+    return [{"name": f"feature_{i}"} for i in range(generator.sample_shape[0])]
+
 
 def _save_png(sample: Tensor, path: Path) -> None:
     if sample.dim() != 3:

@@ -45,8 +45,8 @@ Besides the VAE, three generators sit behind the same surface (`fit`, `LearnedAu
   holding both (`--resume` reloads a finished first stage and continues the second). `fit("vqvae",
   ...)` alone trains the autoencoder; set `model.stage = "prior"` and fit again for the prior.
   `model.sample(n, labels, temperature=..., top_k=...)` draws from the prior;
-  `LearnedAugment(model, strategy="vq-resample", strength=T)` reconstructs each image with every code
-  drawn among its 4 nearest codes at temperature T (0 is the plain reconstruction).
+  `LearnedAugment(model, strategy="vq-resample", strength=T)` reconstructs each image with every
+  code drawn among its 4 nearest codes at temperature T (0 is the plain reconstruction).
 - `dvae`: a denoising VAE (Rajagopalan 2021): the encoder sees a corrupted image, the decoder must
   give the clean one. The corruption is a preset saved in the config (`corruption="default"`:
   random resized crop, rotation, brightness/contrast, and hue/saturation for RGB; `"noise"`,

@@ -174,5 +174,18 @@ def learned_augment(
     out = strategy(model, images, sub_labels, alpha[idx], rng, bank, **(options or {}))
     out = from_model(out, x.dtype, tuple(x.shape[-2:])).to(x.device)
     if not every:
-        out = xb.clone().index_copy_(0, idx.to(xb.device), out)
+        out = _index_copy(xb.clone(), idx.to(xb.device), out)
     return rewrap(out if batched else out[0], inpt)
+
+
+# index_copy_ has no kernel for the unsigned types past uint8: copy their bits as signed ones.
+_SIGNED_VIEW = {torch.uint16: torch.int16, torch.uint32: torch.int32, torch.uint64: torch.int64}
+
+
+def _index_copy(dst: Tensor, idx: Tensor, src: Tensor) -> Tensor:
+    """``dst[idx] = src`` along dim 0, for every dtype an image may have."""
+    view = _SIGNED_VIEW.get(dst.dtype)
+    if view is None:
+        return dst.index_copy_(0, idx, src)
+    dst.view(view).index_copy_(0, idx, src.view(view))
+    return dst

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
+from hypothesis import settings
 
 from learned_aug.data import LabelledData, load_dataset
+
+# CI replays the same examples every run (a red build is then reproducible); locally hypothesis
+# explores new ones each run.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)

@@ -161,3 +161,11 @@ def test_nan_pixels_are_refused():
 def test_bool_images_are_refused_with_the_accepted_dtypes():
     with pytest.raises(TypeError, match=r"uint8 .* or float in \[0, 1\], got dtype torch.bool"):
         LearnedAugment(GENERATORS[1], rng=0)(torch.zeros(1, 8, 8, dtype=torch.bool))
+
+
+def test_a_partly_applied_batch_keeps_uint16():
+    # Found by hypothesis: p < 1 copies the augmented rows back with index_copy_, which has no
+    # uint16 kernel.
+    x = torch.tensor([[[[63572]]], [[[46387]]]], dtype=torch.uint16)
+    out = LearnedAugment(GENERATORS[1], strategy="noise", p=0.5, rng=0)(x)
+    assert out.dtype == torch.uint16 and out.shape == x.shape

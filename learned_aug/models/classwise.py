@@ -103,11 +103,8 @@ class ClasswiseGenerator(Generator):
         if labels is None:
             raise ValueError("a ClasswiseGenerator routes by class: pass labels")
         labels = self._check_labels(labels, n)
-        return [
-            (k, (labels == k).nonzero().squeeze(1))
-            for k in range(len(self.members))
-            if bool((labels == k).any())
-        ]
+        # Only the classes present (ascending), so a one-image call routes once, not K times.
+        return [(k, (labels == k).nonzero().squeeze(1)) for k in labels.unique().tolist()]
 
     def _route(self, labels, n: int, fn: Callable[[nn.Module, Tensor], Any]) -> list:
         return [(idx, fn(self.members[k], idx)) for k, idx in self._groups(labels, n)]

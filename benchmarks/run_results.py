@@ -105,14 +105,33 @@ def run_grid(args: argparse.Namespace, csv_path: Path) -> list[dict]:
     return records
 
 
-def _target(records, a: str, b: str, label: str, alpha: float = 0.01) -> str:
+def _size_means(records, a: str, b: str) -> list[float]:
+    """Mean paired difference a - b at each training size."""
+    out = []
+    for size in sorted({r["size"] for r in records}):
+        diffs = [x - y for x, y in paired([r for r in records if r["size"] == size], a, b)]
+        if diffs:
+            out.append(sum(diffs) / len(diffs))
+    return out
+
+
+def _target(records, a: str, b: str, label: str, rule: str) -> str:
+    """One target line; ``rule`` is "significant" (p < 0.01 and ahead at every size),
+    "pooled" (p < 0.01 over all runs) or "reaches" (not behind on average at any size)."""
     t = wilcoxon_test(records, a, b)
-    met = t["mean_diff"] > 0 and t["p_greater"] < alpha
-    verdict = "**met**" if met else "**not met**"
+    sizes = _size_means(records, a, b)
+    every = bool(sizes) and all(d > 0 for d in sizes)
+    met = {
+        "significant": t["p_greater"] < 0.01 and every,
+        "pooled": t["p_greater"] < 0.01 and t["mean_diff"] > 0,
+        "reaches": bool(sizes) and all(d >= 0 for d in sizes),
+    }[rule]
+    ahead = sum(d > 0 for d in sizes)
     return (
-        f"- {label}: {verdict} — {a} − {b} = {t['mean_diff'] * 100:+.2f} points on average, "
-        f"{a} better in {t['wins']} of {t['n']} paired runs, Wilcoxon p(one-sided) = "
-        f"{t['p_greater']:.2g}, p(two-sided) = {t['p_two_sided']:.2g}."
+        f"- {label}: {'**met**' if met else '**not met**'} — {a} − {b} = "
+        f"{t['mean_diff'] * 100:+.2f} points on average, ahead on average at {ahead} of "
+        f"{len(sizes)} sizes, better in {t['wins']} of {t['n']} paired runs, Wilcoxon "
+        f"p(one-sided, {a} > {b}) = {t['p_greater']:.2g}, p(two-sided) = {t['p_two_sided']:.2g}."
     )
 
 
@@ -173,9 +192,23 @@ def report(records: list[dict], out: Path, command: str) -> None:
     targets = []
     if learned:
         targets = [
-            _target(records, learned, "none", "learned beats none (p < 0.01)"),
-            _target(records, f"aug+{learned}", "aug", "AUG + learned beats AUG (p < 0.01)"),
-            _target(records, learned, "aug", "learned alone reaches AUG (tested as: beats it)"),
+            _target(
+                records,
+                learned,
+                "none",
+                "learned beats none at every size, Wilcoxon p < 0.01",
+                "significant",
+            ),
+            _target(
+                records, f"aug+{learned}", "aug", "AUG + learned beats AUG, p < 0.01", "pooled"
+            ),
+            _target(
+                records,
+                learned,
+                "aug",
+                "learned alone reaches AUG (not behind it on average at any size)",
+                "reaches",
+            ),
         ]
         pairs = [
             (learned, "none"),
@@ -185,6 +218,12 @@ def report(records: list[dict], out: Path, command: str) -> None:
             ("aug+vae", "aug"),
             ("aug", "none"),
         ]
+        targets.append(
+            f"- Read the last two with care: `{learned}`'s generator is trained on "
+            "conventionally augmented copies of the training set, so it borrows AUG's knowledge "
+            "rather than adding independent variety, and on this narrow network AUG itself "
+            "hardly beats `none` (row aug − none in the Wilcoxon table)."
+        )
         targets += [
             "",
             "Per size: mean paired difference in macro F1 points (runs where A is better / "

@@ -17,7 +17,7 @@ from learned_aug.evaluation.protocol import (
 from learned_aug.evaluation.report import markdown_table, write_csv, write_report
 
 # --quick: one size, one seed, short budgets and a half-width CNN: minutes on 2 CPU cores.
-QUICK = {"max_steps": 150, "generator_scale": 0.3, "cnn_width": 0.5}
+QUICK = {"max_steps": 150, "generator_scale": 0.1, "cnn_width": 0.5}
 QUICK_SIZE = 100
 TABULAR_CONDITIONS = ("none", "tvae", "tvae-post")
 

@@ -67,8 +67,9 @@ class EvaluationConfig:
     Example:
         >>> from learned_aug.evaluation import EvaluationConfig, run_protocol
         >>> config = EvaluationConfig(sizes=(30,), seeds=1, conditions=("none",), max_steps=20)
-        >>> [r["condition"] for r in run_protocol("wine", config, progress=False)]
-        ['none']
+        >>> rows = run_protocol("wine", config, progress=False)
+        >>> len(rows), rows[0].get("condition")
+        (1, 'none')
     """
 
     sizes: Sequence[int] = DEFAULT_SIZES

@@ -27,7 +27,7 @@ from learned_aug.models.base import (
     image_config_fields,
     register,
 )
-from learned_aug.models.vae import VAE, VAEConfig, gaussian_kl, reconstruction_nll
+from learned_aug.models.vae import VAE, VAEConfig
 
 Corruption = Callable[[Tensor], Tensor]
 CUSTOM = "custom"
@@ -229,14 +229,4 @@ class DenoisingVAE(Generator):
     def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
         """Negative ELBO of the clean ``x`` given its corrupted version at the encoder."""
         check_images(x, self.sample_shape)
-        q = self.vae.encode(self.corrupt(x), labels)
-        z = q.rsample()
-        recon = reconstruction_nll(self.vae.decode_logits(z, labels), x, self.config.likelihood)
-        kl = gaussian_kl(q.mean, 2 * q.stddev.log())
-        per_sample = recon + kl_weight * self.config.kl_weight * kl
-        return {
-            "loss": per_sample.mean(),
-            "recon": recon.mean(),
-            "kl": kl.mean(),
-            "per_sample": per_sample,
-        }
+        return self.vae.elbo(self.corrupt(x), x, labels, kl_weight=kl_weight)

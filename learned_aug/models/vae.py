@@ -248,9 +248,16 @@ class VAE(Generator):
 
     def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
         """Negative ELBO per sample, averaged: reconstruction + (warm-up * beta) * KL."""
-        q = self.encode(x, labels)
+        return self.elbo(x, x, labels, kl_weight=kl_weight)
+
+    def elbo(
+        self, x_in: Tensor, target: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0
+    ):
+        """Negative ELBO of ``target`` with ``x_in`` at the encoder (a corrupted copy of it for
+        a denoising VAE, ``target`` itself otherwise)."""
+        q = self.encode(x_in, labels)
         z = q.rsample()
-        recon = reconstruction_nll(self.decode_logits(z, labels), x, self.config.likelihood)
+        recon = reconstruction_nll(self.decode_logits(z, labels), target, self.config.likelihood)
         kl = gaussian_kl(q.mean, 2 * q.stddev.log())
         per_sample = recon + kl_weight * self.config.kl_weight * kl
         return {

@@ -36,8 +36,10 @@ from learned_aug.evaluation.report import (
 from learned_aug.models.base import atomic_write_text
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-LEARNED = "cvae-a-post"  # the learned augmentation the targets are checked on
-CONDITIONS = ("none", "vae", "aug", LEARNED, f"aug+{LEARNED}")
+# The learned augmentation the targets are checked on, chosen on seeds 5-6 (not reported here):
+# see "Choosing the learned condition" in docs/results.md.
+LEARNED = "cvae-a-post16"
+CONDITIONS = ("none", "vae", "aug", LEARNED, f"aug+{LEARNED}", "trivialaugment", "randaugment")
 # The budget that fits the grid in about an hour on 2 CPU cores shared with other jobs.
 SETTINGS = {
     "cnn_width": 0.25,
@@ -217,6 +219,8 @@ def report(records: list[dict], out: Path, command: str) -> None:
             ("vae", "none"),
             ("aug+vae", "aug"),
             ("aug", "none"),
+            ("trivialaugment", "none"),
+            ("randaugment", "none"),
         ]
         targets.append(
             f"- Read the last two with care: `{learned}`'s generator is trained on "
@@ -260,12 +264,13 @@ data not drawn (4,000-4,950 images). {seeds} seeds, {n_runs} runs. Classifier se
 
 Conditions: `none`; `aug` (their conventional augmentation: rotation up to 20 degrees, shifts
 up to 20%); `vae` (their method: one VAE per class, latent size 3, samples from N(0, I));
-`cvae-a-post` (one class-conditional VAE over all classes, latent size 8, trained on the
+`cvae-a-post16` (one class-conditional VAE over all classes, latent size 8, trained on the
 training set plus four conventionally augmented copies of it; samples drawn from its aggregate
 posterior, i.e. decoded from z ~ q(z | x_i) of a random training image x_i of the class, not
-from N(0, I)); `aug+X` (both). Learned samples
-are mixed into every batch: 32 real + 32 synthetic, equal loss weight, drawn from a pool of
-500 per class generated once per (size, seed).
+from N(0, I)); `aug+X` (both); torchvision's `trivialaugment` (TrivialAugmentWide) and
+`randaugment` (RandAugment) as modern conventional baselines. Learned samples are mixed into
+every batch: 32 real + 16 synthetic, equal loss weight, drawn from a pool of 500 per class
+generated once per (size, seed); the paper's `vae` mixes 32 + 32.
 
 ## Macro F1 x 100 (mean ± std over seeds), with Garay-Maestre et al. Table 2
 
@@ -299,6 +304,23 @@ Reproduce every number on this page with:
 """
 
 NOTES = """
+## Choosing the learned condition
+
+The learned condition was chosen on seeds 5 and 6, which are not among the seeds reported
+above, at the sizes where the first grid (32 real + 32 synthetic per batch, `cvae-a-post`) did
+not beat `none`: 250, 500 and 1,000 images. Paired difference to `none` in macro F1 points:
+
+| synthetic per batch | 250 (seed 5, 6) | 500 (seed 5, 6) | 1,000 (seed 5) |
+| --- | --- | --- | --- |
+| 32 (`cvae-a-post`) | +0.25, +1.19 | −0.16, +1.49 | −0.65 |
+| 16 (`cvae-a-post16`) | +0.47, +3.78 | +0.26, +1.81 | +0.25 |
+| 8 | −0.46, +0.32 | −1.09, +1.41 | +0.07 |
+
+Sixteen synthetic images next to 32 real ones was ahead in every tuning run; 32 lets the
+blurrier synthetic images outweigh the real ones once the real set is large, and 8 adds too
+little. The first grid's `cvae-a-post` numbers (seeds 0-4, 32 per batch) were: +1.45 points
+over `none` on average, better in 15 of 25 runs, p = 0.11 (one-sided).
+
 ## Why learned augmentation falls short, and what was changed
 
 - **Samples from N(0, I) of per-class VAEs trained on a handful of images** (the paper's `vae`)

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from learned_aug.functional import for_inference
 from learned_aug.latent_bank import LatentBank
 from learned_aug.models import Generator
+from learned_aug.rng import ItemStreams
 from learned_aug.sampling import (
     ClassifierFilter,
     Latents,
@@ -30,17 +31,6 @@ from learned_aug.sampling import (
 
 OUTPUTS = ("pil", "tensor")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]")
-
-
-def item_seed(seed: int, index: int) -> int:
-    """The seed of item ``index``: a pure function of ``(seed, index)``."""
-    return (int(seed) * 0x9E3779B97F4A7C15 + int(index) * 0xBF58476D1CE4E5B9 + 1) % (2**63 - 1)
-
-
-def attempt_seed(seed: int, index: int, attempt: int) -> int:
-    """The seed of try ``attempt`` at item ``index`` (filtering retries); try 0 is item_seed."""
-    first = item_seed(seed, index)
-    return first if attempt == 0 else item_seed(first, attempt)
 
 
 class CyclicLabels(Sequence[int]):
@@ -293,10 +283,10 @@ class SyntheticDataset(Dataset):
             return torch.tensor(indices, dtype=torch.long) % self._labels.k
         return self._labels[indices]
 
-    def _attempt(self, indices: list[int], attempt: int) -> Tensor:
-        """One try at the samples of ``indices``: each drawn from its own (seed, i, try) RNG."""
-        rngs = [torch.Generator().manual_seed(attempt_seed(self.seed, i, attempt)) for i in indices]
-        labels = self._requested(indices) if self._conditioned else None
+    def _attempt(self, indices: list[int], attempt: int, requested: Tensor) -> Tensor:
+        """One try at the samples of ``indices``: each drawn from its own (seed, i, try) stream."""
+        rngs = ItemStreams.for_items(self.seed, indices, attempt)
+        labels = requested if self._conditioned else None
         alpha = draw_alpha(self.strength, len(indices), rngs)
         if self._strategy.needs_source:
             assert self.bank is not None  # checked in __init__
@@ -313,18 +303,29 @@ class SyntheticDataset(Dataset):
     @torch.no_grad()
     def _generate(self, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
         """Samples (float, in [0, 1]) and labels of ``indices``, in one batched pass."""
-        indices = [self._check_index(i) for i in indices]
-        samples = self._attempt(indices, 0)
+        indices = self._check_indices(indices)
         labels = self._requested(indices)
+        samples = self._attempt(indices, 0, labels)
         if self.filter is None:
             return samples, labels
         return self.filter.apply(
-            samples, labels, lambda rows, t: self._attempt([indices[r] for r in rows], t)
+            samples,
+            labels,
+            lambda rows, t: self._attempt([indices[r] for r in rows], t, labels[rows]),
         )
 
     def generate(self, indices: Sequence[int]) -> Tensor:
         """The samples of ``indices`` as one float batch in [0, 1], in one batched pass."""
         return self._generate(indices)[0]
+
+    def _check_indices(self, indices: Sequence[int]) -> list[int]:
+        """``indices`` as in-range non-negative ints (negative ones count from the end)."""
+        idx = torch.as_tensor(indices, dtype=torch.long).reshape(-1)
+        idx = torch.where(idx < 0, idx + self.n, idx)
+        if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= self.n):
+            bad = next(int(i) for i in indices if not -self.n <= int(i) < self.n)
+            raise IndexError(f"index {bad} out of range for a SyntheticDataset of n={self.n}")
+        return idx.tolist()
 
     def _check_index(self, i: int) -> int:
         i = int(i)
@@ -360,7 +361,10 @@ class SyntheticDataset(Dataset):
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[Any, Any]]:
         """A DataLoader's batch of indices, generated in one batched pass."""
         samples, labels = self._generate(indices)
-        return [self._item(s, int(y)) for s, y in zip(samples, labels, strict=True)]
+        items = zip(samples.unbind(), labels.tolist(), strict=True)
+        if self.output == "tensor" and self.transform is None and self.target_transform is None:
+            return list(items)
+        return [self._item(s, y) for s, y in items]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

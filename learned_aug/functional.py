@@ -26,13 +26,10 @@ RANGE_TOLERANCE = 1e-3
 
 
 def for_inference(model: Generator) -> Generator:
-    """``model`` in eval mode with channels-last conv weights, in place; returns it.
-
-    Channels-last lets oneDNN pick its fast convolution kernels: on the CPU the decoder's
-    transposed convolutions run about twice as fast (benchmarks/bench_augment.py); the values
-    are the same up to float rounding.
-    """
-    return model.eval().to(memory_format=torch.channels_last)
+    """``model`` in eval mode (in place); returns it. Its memory format is left as it is: with
+    the native transposed convolution of the decoders (``models.vae.ConvTranspose2d``),
+    contiguous weights decode as fast as channels-last ones (benchmarks/bench_augment.py)."""
+    return model.eval()
 
 
 def resize_batch(x: Tensor, size: tuple[int, ...]) -> Tensor:
@@ -91,17 +88,18 @@ def to_model(x: Tensor, sample_shape: tuple[int, ...], *, resize: bool = True) -
                 f"float images must hold values in [0, 1], got values in [{lo:.3g}, {hi:.3g}]; "
                 "apply LearnedAugment before v2.Normalize, and scale 0..255 floats by 1/255"
             )
-        x = x.float()
-    else:
-        x = x.float().div_(torch.iinfo(x.dtype).max)
-    return resize_batch(x, size).clamp(0, 1)
+        return resize_batch(x.float(), size).clamp(0, 1)
+    x = x.float().div_(torch.iinfo(x.dtype).max)
+    if tuple(x.shape[-2:]) == size:
+        return x
+    return resize_batch(x, size).clamp(0, 1)  # antialiased resizing may overshoot [0, 1]
 
 
 def from_model(y: Tensor, dtype: torch.dtype, size: tuple[int, ...]) -> Tensor:
     """The inverse of :func:`to_model`: back to ``size`` and ``dtype`` (integers rounded)."""
-    y = resize_batch(y, size).clamp(0, 1)
+    y = resize_batch(y, size)
     if dtype.is_floating_point:
-        return y.to(dtype)
+        return y.clamp(0, 1).to(dtype)
     top = torch.iinfo(dtype).max
     return y.mul(top).round_().clamp_(0, top).to(dtype)
 
@@ -119,6 +117,8 @@ def batch_labels(label: Any, n: int) -> Tensor | None:
     """A label (an int, a 0-d tensor, or ``n`` labels) as an ``(n,)`` long tensor."""
     if label is None:
         return None
+    if isinstance(label, int):
+        return torch.full((n,), label, dtype=torch.long)
     labels = torch.as_tensor(label, dtype=torch.long).cpu()
     if labels.dim() == 0 or labels.numel() == 1:
         return labels.reshape(1).expand(n)
@@ -137,7 +137,7 @@ def learned_augment(
     *,
     labels: Tensor | None,
     alpha: Tensor,
-    apply: Tensor,
+    apply: Tensor | None,
     rng: RandomSource,
     bank: Any = None,
     resize: bool = True,
@@ -153,6 +153,7 @@ def learned_augment(
         labels: ``(B,)`` class indices, or ``None``.
         alpha: ``(B,)`` strengths.
         apply: ``(B,)`` bools: the examples to augment; the others come back unchanged.
+            ``None`` augments every example.
         rng: randomness of the strategy (a ``torch.Generator``).
         bank: the generator's latent bank, for strategies that need one.
         resize: resize images of another size to the generator's and back; ``False`` refuses.
@@ -161,19 +162,26 @@ def learned_augment(
     x = as_tensor(inpt)
     batched = x.dim() == 4
     xb = x if batched else x.unsqueeze(0)
-    if len(apply) != len(xb):
-        raise ValueError(f"apply must hold one bool per image ({len(xb)}), got {len(apply)}")
-    idx = apply.nonzero().squeeze(1)
-    if not len(idx):
-        return inpt
-    every = len(idx) == len(xb)
-    source = xb if every else xb[idx.to(xb.device)]
+    idx = None  # None: every image (p = 1, the common case: no gather, no scatter)
+    if apply is not None:
+        if len(apply) != len(xb):
+            raise ValueError(f"apply must hold one bool per image ({len(xb)}), got {len(apply)}")
+        if not bool(apply.any()):
+            return inpt
+        if not bool(apply.all()):
+            idx = apply.nonzero().squeeze(1)
     device = model.device
+    if idx is None:
+        source, sub_labels, sub_alpha = xb, labels, alpha
+    else:
+        source, sub_alpha = xb[idx.to(xb.device)], alpha[idx]
+        sub_labels = None if labels is None else labels[idx]
     images = to_model(source.to(device), tuple(model.sample_shape), resize=resize)
-    sub_labels = None if labels is None else labels[idx].to(device)
-    out = strategy(model, images, sub_labels, alpha[idx], rng, bank, **(options or {}))
+    if sub_labels is not None:
+        sub_labels = sub_labels.to(device)
+    out = strategy(model, images, sub_labels, sub_alpha, rng, bank, **(options or {}))
     out = from_model(out, x.dtype, tuple(x.shape[-2:])).to(x.device)
-    if not every:
+    if idx is not None:
         out = _index_copy(xb.clone(), idx.to(xb.device), out)
     return rewrap(out if batched else out[0], inpt)
 

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from torch import Tensor, nn
-from torch.distributions import Distribution
 
 from learned_aug.models.base import Generator, RandomSource
+from learned_aug.rng import ItemStreams
 
 if TYPE_CHECKING:
     from learned_aug.latent_bank import LatentBank
@@ -156,6 +156,8 @@ def uniform(n: int, rng: RandomSource) -> Tensor:
     """``n`` draws from U[0, 1) on the CPU: from one generator, or one from each of ``n``."""
     if rng is None or isinstance(rng, torch.Generator):
         return torch.rand(n, generator=rng)
+    if isinstance(rng, ItemStreams) and len(rng) == n:
+        return rng.rand()
     if len(rng) != n:
         raise ValueError(f"rng must hold one torch.Generator per example ({n}), got {len(rng)}")
     return torch.tensor([float(torch.rand((), generator=g)) for g in rng])
@@ -166,6 +168,8 @@ def draw_alpha(alpha: tuple[float, float], n: int, rng: RandomSource) -> Tensor:
     low, high = alpha
     if low == high:
         return torch.full((n,), low)
+    if rng is None or isinstance(rng, torch.Generator):
+        return torch.empty(n).uniform_(low, high, generator=rng)
     return low + (high - low) * uniform(n, rng)
 
 
@@ -178,8 +182,7 @@ def encode_mean(model: Generator, images: Tensor | Latents, labels: Tensor | Non
     """The codes of ``images``: the posterior mean for a Gaussian latent, else what encode gives."""
     if isinstance(images, Latents):
         return images.z
-    latent = model.encode(images, model_labels(model, labels))
-    return latent.mean if isinstance(latent, Distribution) else latent
+    return model.encode_mean(images, model_labels(model, labels))
 
 
 def _continuous(z: Tensor, strategy: str) -> Tensor:
@@ -200,7 +203,7 @@ def _per_example(alpha: Tensor, like: Tensor) -> Tensor:
 # ------------------------------------------------------------------------ latent moves
 def add_noise(z: Tensor, alpha: Tensor, eps: Tensor) -> Tensor:
     """z + alpha * eps: with eps ~ N(0, I), a draw from N(z, alpha^2 I)."""
-    return z + _per_example(alpha, z) * eps
+    return z.addcmul(_per_example(alpha, z), eps)
 
 
 def move_toward(z: Tensor, target: Tensor, alpha: Tensor) -> Tensor:

@@ -182,14 +182,13 @@ class LearnedAugment(Transform):
         images = [x for x in flat_inputs if not is_label(x)]
         labels = next((x for x in flat_inputs if is_label(x)), None)
         n = _batch_size(images[0]) if images else 1
-        if self.p >= 1.0:  # no draw: the common case stays as cheap as it can be
-            apply = torch.ones(n, dtype=torch.bool)
-        else:
-            apply = torch.rand(n, generator=self._rng) < self.p
+        # p = 1, the common case, draws nothing and augments every image (apply None).
+        apply = None if self.p >= 1.0 else torch.rand(n, generator=self._rng) < self.p
         alpha = draw_alpha(self.strength, n, self._rng)
         # The strategy's own draws (noise, neighbour choice) replay from this seed.
         seed = int(torch.randint(2**62, (), generator=self._rng))
         return {
+            "n": n,
             "labels": F.batch_labels(labels, n),
             "apply": apply,
             "alpha": alpha,
@@ -199,10 +198,10 @@ class LearnedAugment(Transform):
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         if is_label(inpt):
             return inpt
-        if _batch_size(inpt) != len(params["apply"]):
+        if _batch_size(inpt) != params["n"]:
             raise ValueError(
                 "LearnedAugment transforms one image or one batch per sample; got images of "
-                f"batch sizes {len(params['apply'])} and {_batch_size(inpt)}"
+                f"batch sizes {params['n']} and {_batch_size(inpt)}"
             )
         return F.learned_augment(
             inpt,

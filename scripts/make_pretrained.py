@@ -136,6 +136,7 @@ SPECS: dict[str, Spec] = {
             "latent_dim": 3,
             "hidden_channels": (8, 16),
             "hidden_dim": 32,
+            "refine": False,
             "epochs": 60,
             "patience": 10,
             "batch_size": 64,

@@ -159,3 +159,68 @@ def test_classwise_mix_in_adds_other_classes():
     x, y = torch.rand(8, 1, 8, 8), torch.tensor([0] * 4 + [1] * 4)
     assert len(gen._with_mix_in(torch.arange(4), y)) == 8
     assert gen.loss(x, y)["loss"].isfinite()
+
+
+# ---------------------------------------------------------------- fast paths (issue 3)
+def test_native_transposed_conv_matches_the_default_forward_and_backward():
+    from learned_aug.models.vae import ConvTranspose2d
+
+    torch.manual_seed(0)
+    layer = ConvTranspose2d(6, 3, 4, stride=2, padding=1)
+    x = torch.randn(5, 6, 7, 9, requires_grad=True)
+    ours = layer(x)
+    ours.square().sum().backward()
+    grads = (x.grad.clone(), layer.weight.grad.clone(), layer.bias.grad.clone())
+    x.grad = None
+    layer.zero_grad()
+    theirs = torch.nn.ConvTranspose2d.forward(layer, x)
+    theirs.square().sum().backward()
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+    for a, b in zip(grads, (x.grad, layer.weight.grad, layer.bias.grad), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    # unbatched input and bfloat16 autocast take the default path and still work
+    assert layer(torch.randn(6, 7, 9)).shape == (3, 14, 18)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert layer(torch.randn(2, 6, 7, 9)).shape == (2, 3, 14, 18)
+
+
+@pytest.mark.parametrize("size", [(28, 28), (13, 7)])
+def test_a_decoder_without_refinement_keeps_shapes_and_round_trips(size, tmp_path):
+    vae = VAE(VAEConfig(image_size=size, latent_dim=3, hidden_channels=(4, 8), refine=False))
+    assert not any(isinstance(m, torch.nn.Conv2d) for m in vae.decoder)
+    x = torch.rand(2, 1, *size)
+    assert vae.reconstruct(x).shape == x.shape
+    vae.save_pretrained(tmp_path)
+    again = load_generator(tmp_path)
+    assert again.config.refine is False
+    torch.testing.assert_close(again.eval().reconstruct(x), vae.eval().reconstruct(x))
+    with pytest.raises(ValueError, match="refine must be True or False"):
+        VAEConfig(refine="no")
+
+
+def test_encode_mean_is_the_posterior_mean():
+    torch.manual_seed(0)
+    member = VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(4,), hidden_dim=8)
+    gen = ClasswiseGenerator.from_member(member, classes=["a", "b", "c"]).eval()
+    x = torch.rand(5, 1, 8, 8)
+    for labels in (torch.tensor([0, 2, 1, 2, 0]), torch.tensor([1, 1, 1, 1, 1])):
+        with torch.no_grad():
+            torch.testing.assert_close(gen.encode_mean(x, labels), gen.encode(x, labels).mean)
+            routed = gen.decode(gen.encode_mean(x, labels), labels)
+            by_member = torch.cat(
+                [gen.members[k].reconstruct(x[i : i + 1]) for i, k in enumerate(labels.tolist())]
+            )
+        torch.testing.assert_close(routed, by_member)
+
+
+def test_the_cached_device_follows_the_parameters():
+    vae = VAE(VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(4,), hidden_dim=8))
+    assert vae.device == torch.device("cpu")
+    assert vae.to("meta").device == torch.device("meta")
+
+
+def test_a_per_class_generator_samples_nothing_when_asked_for_nothing():
+    member = VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(4,), hidden_dim=8)
+    gen = ClasswiseGenerator.from_member(member, classes=["a", "b"])
+    assert gen.sample(0).shape == (0, 1, 8, 8)
+    assert gen.sample(0, labels=torch.empty(0, dtype=torch.long)).shape == (0, 1, 8, 8)

@@ -24,6 +24,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_model
 from torch import Tensor, nn
 
+from learned_aug.rng import ItemStreams
+
 FORMAT_VERSION = 1
 CONFIG_NAME = constants.CONFIG_NAME  # "config.json"
 WEIGHTS_NAME = constants.SAFETENSORS_SINGLE_FILE  # "model.safetensors"
@@ -37,7 +39,7 @@ _NO_SAFETENSORS = (
     "safetensors.torch.save_file, or re-save the generator with save_pretrained"
 )
 
-RandomSource = torch.Generator | Sequence[torch.Generator] | None
+RandomSource = torch.Generator | Sequence[torch.Generator] | ItemStreams | None
 
 
 class CheckpointError(ValueError):
@@ -257,8 +259,18 @@ class Generator(
 
     @property
     def device(self) -> torch.device:
-        p = next(self.parameters(), None)
-        return p.device if p is not None else torch.device("cpu")
+        """The device of the parameters (cached: per-image calls ask for it several times)."""
+        device = self.__dict__.get("_device")
+        if device is None:
+            p = next(self.parameters(), None)
+            device = self.__dict__["_device"] = p.device if p is not None else torch.device("cpu")
+        return device
+
+    def _apply(self, fn, recurse=True):
+        # .to() / .cuda() / .half() all come through here (and reach every submodule): the
+        # parameters may move, so forget the cached device.
+        self.__dict__.pop("_device", None)
+        return super()._apply(fn, recurse)
 
     def encode(self, x: Tensor, labels: Tensor | None = None) -> Any:
         """Encode a batch into its latent (a distribution or codes)."""
@@ -268,11 +280,15 @@ class Generator(
         """Decode latents into data in ``[0, 1]``."""
         raise NotImplementedError
 
+    def encode_mean(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The codes of a batch: the posterior mean for a Gaussian latent, else ``encode``'s
+        codes. Models override it with a cheaper path that skips the variance."""
+        latent = self.encode(x, labels)
+        return latent.mean if isinstance(latent, torch.distributions.Distribution) else latent
+
     def reconstruct(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """Encode then decode (the mean of the posterior for Gaussian latents)."""
-        latent = self.encode(x, labels)
-        z = latent.mean if isinstance(latent, torch.distributions.Distribution) else latent
-        return self.decode(z, labels)
+        return self.decode(self.encode_mean(x, labels), labels)
 
     def sample(
         self,
@@ -301,14 +317,19 @@ class Generator(
     def _check_labels(self, labels: Tensor | Sequence[int] | None, n: int) -> Tensor | None:
         if labels is None:
             return None
-        labels = torch.as_tensor(labels, dtype=torch.long)
+        if not (isinstance(labels, Tensor) and labels.dtype == torch.long):
+            labels = torch.as_tensor(labels, dtype=torch.long)
         if labels.dim() != 1 or labels.numel() != n:
             raise ValueError(
                 f"labels must be a 1-D sequence of {n} class indices, got shape "
                 f"{tuple(labels.shape)}"
             )
         k = len(self.classes)
-        if labels.numel() and (labels.min() < 0 or labels.max() >= max(k, 1)):
+        if labels.numel() == 1:  # one image: one read instead of a reduction
+            low = high = int(labels)
+        else:
+            low, high = (int(v) for v in labels.aminmax()) if labels.numel() else (0, 0)
+        if low < 0 or high >= max(k, 1):
             raise ValueError(
                 f"labels must lie in [0, {k - 1}] for the {k} classes {self.classes}, "
                 f"got values in [{int(labels.min())}, {int(labels.max())}]"
@@ -318,10 +339,16 @@ class Generator(
     def randn(self, n: int, shape: tuple[int, ...], generator: RandomSource = None) -> Tensor:
         """Standard normal noise of shape ``(n, *shape)`` on the model's device.
 
-        ``generator`` is None (torch's global RNG), one ``torch.Generator`` for the batch, or a
-        sequence of ``n`` generators, one per sample: then sample ``i`` depends on its own
-        generator alone, whatever batch it is drawn in.
+        ``generator`` is None (torch's global RNG), one ``torch.Generator`` for the batch, or
+        one stream per sample (a sequence of ``n`` generators, or ``ItemStreams``): then sample
+        ``i`` depends on its own stream alone, whatever batch it is drawn in.
         """
+        if isinstance(generator, ItemStreams):
+            if len(generator) != n:
+                raise ValueError(
+                    f"generator must hold one stream per sample ({n}), got {len(generator)}"
+                )
+            return generator.randn(tuple(shape)).to(self.device)
         if generator is None or isinstance(generator, torch.Generator):
             device = generator.device if generator is not None else self.device
             return torch.randn(n, *shape, generator=generator, device=device).to(self.device)

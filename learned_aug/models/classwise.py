@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from torch.distributions import Distribution, Normal
 
 from learned_aug.models.base import MODELS, Generator, GeneratorConfig, RandomSource, register
+from learned_aug.rng import ItemStreams
 
 
 @dataclass
@@ -42,13 +43,19 @@ class ClasswiseConfig(GeneratorConfig):
             )
 
 
-def _scatter(parts: list[tuple[Tensor, Tensor]], n: int) -> Tensor:
-    """Put each (index, values) part back at its rows of an n-row tensor."""
+def _scatter(parts: list[tuple[Tensor | None, Tensor]], n: int) -> Tensor:
+    """Put each (index, values) part back at its rows of an n-row tensor (index None: all)."""
+    if len(parts) == 1 and parts[0][0] is None:
+        return parts[0][1]
     first = parts[0][1]
     out = first.new_empty((n, *first.shape[1:]))
     for idx, values in parts:
         out[idx] = values
     return out
+
+
+def _rows(x: Tensor, idx: Tensor | None) -> Tensor:
+    return x if idx is None else x[idx]
 
 
 @register("classwise")
@@ -99,42 +106,57 @@ class ClasswiseGenerator(Generator):
     def conditional(self) -> bool:
         return True
 
-    def _groups(self, labels: Tensor | None, n: int) -> list[tuple[int, Tensor]]:
+    def _groups(self, labels: Tensor | None, n: int) -> list[tuple[int, Tensor | None]]:
+        """(class, row indices) of each class present, ascending; indices None: every row."""
         if labels is None:
             raise ValueError("a ClasswiseGenerator routes by class: pass labels")
         labels = self._check_labels(labels, n)
-        # Only the classes present (ascending), so a one-image call routes once, not K times.
+        if n == 1 or (n and bool((labels == labels[0]).all())):  # one class: no gather/scatter
+            return [(int(labels[0]), None)]
+        # Only the classes present, so a call with few classes routes few times, not K times.
         return [(k, (labels == k).nonzero().squeeze(1)) for k in labels.unique().tolist()]
 
-    def _route(self, labels, n: int, fn: Callable[[nn.Module, Tensor], Any]) -> list:
+    def _route(self, labels, n: int, fn: Callable[[nn.Module, Tensor | None], Any]) -> list:
         return [(idx, fn(self.members[k], idx)) for k, idx in self._groups(labels, n)]
 
     def encode(self, x: Tensor, labels: Tensor | None = None) -> Any:
-        parts = self._route(labels, len(x), lambda m, idx: m.encode(x[idx]))
+        parts = self._route(labels, len(x), lambda m, idx: m.encode(_rows(x, idx)))
+        if len(parts) == 1 and parts[0][0] is None:
+            return parts[0][1]
         if isinstance(parts[0][1], Distribution):
             loc = _scatter([(i, q.mean) for i, q in parts], len(x))
             scale = _scatter([(i, q.stddev) for i, q in parts], len(x))
             return Normal(loc, scale, validate_args=False)
         return _scatter(parts, len(x))
 
+    def encode_mean(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        parts = self._route(labels, len(x), lambda m, idx: m.encode_mean(_rows(x, idx)))
+        return _scatter(parts, len(x))
+
     def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        return _scatter(self._route(labels, len(z), lambda m, idx: m.decode(z[idx])), len(z))
+        return _scatter(self._route(labels, len(z), lambda m, i: m.decode(_rows(z, i))), len(z))
 
     def sample(self, n: int, labels=None, generator: RandomSource = None) -> Tensor:
         """``n`` samples; ``labels`` default to a balanced cycle over the classes."""
         n = self._check_n(n)
         if labels is None:
             labels = torch.arange(n) % len(self.members)
+        if n == 0:
+            return torch.empty(0, *self.sample_shape, device=self.device)
+        first = self.members[0]
+        if callable(getattr(first, "prior_latents", None)) and not first.conditional:
+            # Members share one config: draw every latent in one go (sample i from its own
+            # stream when given one per sample), then route the decoding by class.
+            return self.decode(first.prior_latents(n, generator), labels)
 
         def draw(member: nn.Module, idx: Tensor):
-            if generator is None or isinstance(generator, torch.Generator):
-                return member.sample(len(idx), generator=generator)
+            if generator is None or isinstance(generator, torch.Generator) or idx is None:
+                return member.sample(n if idx is None else len(idx), generator=generator)
+            if isinstance(generator, ItemStreams):
+                return member.sample(len(idx), generator=generator.subset(idx))
             return member.sample(len(idx), generator=[generator[i] for i in idx.tolist()])
 
-        parts = self._route(labels, n, draw)
-        if not parts:
-            return torch.empty(0, *self.sample_shape, device=self.device)
-        return _scatter(parts, n)
+        return _scatter(self._route(labels, n, draw), n)
 
     def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
         """Each member's loss on its class's rows (plus the mix-in), weighted by row count."""
@@ -142,7 +164,8 @@ class ClasswiseGenerator(Generator):
             raise ValueError("a ClasswiseGenerator trains per class: pass labels")
         totals: dict[str, Tensor] = {}
         count = 0
-        for k, idx in self._groups(labels, len(x)):
+        for k, rows in self._groups(labels, len(x)):
+            idx = torch.arange(len(x), device=x.device) if rows is None else rows
             idx = self._with_mix_in(idx, labels)
             parts = self.members[k].loss(x[idx], kl_weight=kl_weight)
             for name, value in parts.items():

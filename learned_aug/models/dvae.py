@@ -204,6 +204,9 @@ class DenoisingVAE(Generator):
     def encode(self, x: Tensor, labels: Tensor | None = None):
         return self.vae.encode(x, labels)
 
+    def encode_mean(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.vae.encode_mean(x, labels)
+
     def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.vae.decode(z, labels)
 

@@ -24,11 +24,10 @@ from learned_aug.models import (
     VAEConfig,
     VQVAEConfig,
     create_generator,
-    fit_vqvae,
 )
 from learned_aug.sampling import STRATEGIES, ClassifierFilter, register_strategy
 from learned_aug.tabular_data import Column, TabularData, load_csv
-from learned_aug.training import FitResult, TrainingError, fit
+from learned_aug.training import FitResult, TrainingError, fit, fit_vqvae
 from learned_aug.transforms import LearnedAugment
 
 __version__ = "0.1.0"

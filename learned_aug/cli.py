@@ -257,7 +257,7 @@ def _fit(args: argparse.Namespace) -> int:
 
 def _fit_vqvae(model: str, data, **kwargs):
     """Both stages of a VQ-VAE: the autoencoder, then the prior over its codes."""
-    from learned_aug.models.vqvae import fit_vqvae
+    from learned_aug.training.stages import fit_vqvae
 
     kwargs.setdefault("prior_epochs", kwargs.get("epochs", 30))
     return fit_vqvae(data, **kwargs)

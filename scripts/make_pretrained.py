@@ -118,7 +118,7 @@ def _fit(spec: Spec, out: Path):
 
 
 def _fit_vqvae(spec: Spec, out: Path):
-    from learned_aug.models.vqvae import fit_vqvae  # both stages: autoencoder, then prior
+    from learned_aug.training.stages import fit_vqvae  # both stages: autoencoder, then prior
 
     return fit_vqvae(spec.data, **spec.fit_kwargs, **_RUN, out=out)
 

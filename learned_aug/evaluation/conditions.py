@@ -116,7 +116,7 @@ def _train_fit(spec: GeneratorSpec, data: LabelledData, **kwargs: Any) -> Genera
 
 
 def _train_vqvae(spec: GeneratorSpec, data: LabelledData, **kwargs: Any) -> Generator:
-    from learned_aug.models.vqvae import fit_vqvae
+    from learned_aug.training.stages import fit_vqvae
 
     return fit_vqvae(data, prior_epochs=kwargs["epochs"], **kwargs).model
 

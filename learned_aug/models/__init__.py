@@ -15,7 +15,7 @@ from learned_aug.models.classwise import ClasswiseConfig, ClasswiseGenerator
 from learned_aug.models.dvae import DenoisingVAE, DVAEConfig
 from learned_aug.models.tabular import TabularVAE, TabularVAEConfig
 from learned_aug.models.vae import VAE, VAEConfig
-from learned_aug.models.vqvae import VQVAE, VQVAEConfig, fit_vqvae
+from learned_aug.models.vqvae import VQVAE, VQVAEConfig
 
 
 def create_generator(
@@ -66,6 +66,5 @@ __all__ = [
     "VAEConfig",
     "VQVAEConfig",
     "create_generator",
-    "fit_vqvae",
     "register",
 ]

@@ -39,7 +39,16 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 # The learned augmentation the targets are checked on, chosen on seeds 5-6 (not reported here):
 # see "Choosing the learned condition" in docs/results.md.
 LEARNED = "cvae-a-post16"
-CONDITIONS = ("none", "vae", "aug", LEARNED, f"aug+{LEARNED}", "trivialaugment", "randaugment")
+CONDITIONS = (
+    "none",
+    "vae",
+    "aug",
+    LEARNED,
+    f"aug+{LEARNED}",
+    "trivialaugment",
+    "randaugment",
+    f"randaugment+{LEARNED}",
+)
 # The budget that fits the grid in about an hour on 2 CPU cores shared with other jobs.
 SETTINGS = {
     "cnn_width": 0.25,
@@ -221,6 +230,7 @@ def report(records: list[dict], out: Path, command: str) -> None:
             ("aug", "none"),
             ("trivialaugment", "none"),
             ("randaugment", "none"),
+            (f"randaugment+{learned}", "randaugment"),
         ]
         targets.append(
             f"- Read the last two with care: `{learned}`'s generator is trained on "

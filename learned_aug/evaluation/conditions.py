@@ -4,8 +4,8 @@ A condition pairs an optional conventional augmentation (``AUGMENTS``) with an o
 one (``LEARNED``). A learned augmentation names a generator (``GENERATORS``, trained on the
 training set alone) and how it is used: ``"pool"`` mixes synthetic samples into every batch,
 ``"transform"`` replaces real images by the generator's variations of them (``LearnedAugment``).
-Add an entry to a registry to add a condition; ``aug+<name>`` is registered with every learned
-one.
+Add an entry to a registry to add a condition; ``aug+<name>``, ``trivialaugment+<name>`` and
+``randaugment+<name>`` are registered with every learned one.
 """
 
 from __future__ import annotations
@@ -160,10 +160,11 @@ CONDITIONS: dict[str, Condition] = {
     "none": Condition(),
     **{name: Condition(name) for name in CONVENTIONAL},
     **{name: Condition(None, name) for name in LEARNED},
-    **{f"aug+{name}": Condition("aug", name) for name in LEARNED},
+    **{f"{aug}+{name}": Condition(aug, name) for aug in CONVENTIONAL for name in LEARNED},
 }
 """Conditions by name: ``none``, ``aug`` (rotation 20 degrees, shifts 20%), ``trivialaugment``,
-``randaugment``, each learned augmentation of ``LEARNED`` alone and as ``aug+<name>``."""
+``randaugment``, each learned augmentation of ``LEARNED`` alone and on top of each conventional
+one (``aug+<name>``, ``trivialaugment+<name>``, ``randaugment+<name>``)."""
 
 
 def fit_generator(name: str, train: LabelledData, seed: int, scale: float = 1.0) -> Generator:

@@ -146,13 +146,14 @@ def wilcoxon_test(
 def default_pairs(conditions: Sequence[str]) -> list[tuple[str, str]]:
     """The comparisons the protocol asks about, for the conditions present."""
     present = set(conditions)
-    pairs = [("aug", "none")] if {"aug", "none"} <= present else []
+    modern = [c for c in ("trivialaugment", "randaugment") if c in present]
+    conventional = ["aug", *modern]
+    pairs = [(c, "none") for c in conventional if {c, "none"} <= present]
     for c in conditions:
-        if c in {"none", "aug", "trivialaugment", "randaugment"} or c.startswith("aug+"):
+        if c in {"none", *conventional} or ("+" in c and c.split("+")[0] in conventional):
             continue
-        pairs += [(c, ref) for ref in ("none", "aug") if ref in present]
-        if f"aug+{c}" in present and "aug" in present:
-            pairs.append((f"aug+{c}", "aug"))
+        pairs += [(c, ref) for ref in ("none", "aug", *modern) if ref in present]
+        pairs += [(f"{a}+{c}", a) for a in conventional if {a, f"{a}+{c}"} <= present]
     return pairs
 
 

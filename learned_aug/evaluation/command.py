@@ -17,7 +17,7 @@ from learned_aug.evaluation.protocol import (
 from learned_aug.evaluation.report import markdown_table, write_csv, write_report
 
 # --quick: one size (100 images), one seed, the results grid's budgets (2,000 classifier steps at
-# most, half the generators' steps) and a half-width CNN: 95 s on 2 CPU cores (measured).
+# most, half the generators' steps) and a half-width CNN: 109 s on 2 CPU cores (measured).
 QUICK = {"max_steps": 2000, "generator_scale": 0.5, "cnn_width": 0.5}
 QUICK_SIZE = 100
 TABULAR_CONDITIONS = ("none", "tvae", "tvae-post")

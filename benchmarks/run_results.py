@@ -278,7 +278,8 @@ up to 20%); `vae` (their method: one VAE per class, latent size 3, samples from 
 training set plus four conventionally augmented copies of it; samples drawn from its aggregate
 posterior, i.e. decoded from z ~ q(z | x_i) of a random training image x_i of the class, not
 from N(0, I)); `aug+X` (both); torchvision's `trivialaugment` (TrivialAugmentWide) and
-`randaugment` (RandAugment) as modern conventional baselines. Learned samples are mixed into
+`randaugment` (RandAugment) as modern conventional baselines, and `randaugment+X` (RandAugment
+on the real images, plus the learned samples). Learned samples are mixed into
 every batch: 32 real + 16 synthetic, equal loss weight, drawn from a pool of 500 per class
 generated once per (size, seed); the paper's `vae` mixes 32 + 32.
 

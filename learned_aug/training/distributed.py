@@ -145,7 +145,7 @@ class LossModule(nn.Module):
     Example:
         >>> from learned_aug import VAE, VAEConfig
         >>> vae = VAE(VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(8,)))
-        >>> float(LossModule(vae)(torch.rand(2, 1, 8, 8))["loss"]) > 0
+        >>> LossModule(vae)(torch.rand(2, 1, 8, 8))["loss"].item() > 0
         True
     """
 

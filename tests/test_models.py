@@ -178,6 +178,10 @@ def test_native_transposed_conv_matches_the_default_forward_and_backward():
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
     for a, b in zip(grads, (x.grad, layer.weight.grad, layer.bias.grad), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    # the native kernel only for small calls or image-producing layers (faster there)
+    assert layer._native(x)
+    wide = ConvTranspose2d(64, 32, 4, stride=2, padding=1)
+    assert wide._native(torch.randn(1, 64, 2, 2)) and not wide._native(torch.randn(64, 64, 7, 7))
     # unbatched input and bfloat16 autocast take the default path and still work
     assert layer(torch.randn(6, 7, 9)).shape == (3, 14, 18)
     with torch.autocast("cpu", dtype=torch.bfloat16):

@@ -354,9 +354,9 @@ section).
 - **The baseline's own noise.** At 50 and 100 images the standard deviation of `none` over
   seeds is 8.3 and 5.5 points: its early stopping watches a validation split of 7-15 images,
   and on some draws it stops at a poor epoch. The learned condition removes most of that
-  (standard deviation 2.3 and 2.4 points) and wins those draws by 6-12 points, but loses by
-  fractions of a point on the draws where `none` trained well; a signed-rank test over 25
-  pairs counts those small losses. Differences of the size learned augmentation brings at 250
+  (standard deviation 2.3 and 2.4 points) and wins those four draws by 6-11 points, but loses
+  the six others at these sizes (by 0.06 to 5 points), so four wins of ten decide nothing
+  in a signed-rank test. Differences of the size learned augmentation brings at 250
   images and more (+0.2 to +0.9 points here, +1 to +3 in the paper) need more seeds than the
   two CPU cores of this machine could run (each seed of the grid is about half an hour of CPU
   for the learned conditions).

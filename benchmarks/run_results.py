@@ -357,7 +357,7 @@ section).
   (standard deviation 2.3 and 2.4 points) and wins those four draws by 6-11 points, but loses
   the six others at these sizes (by 0.06 to 5 points), so four wins of ten decide nothing
   in a signed-rank test. Differences of the size learned augmentation brings at 250
-  images and more (+0.2 to +0.9 points here, +1 to +3 in the paper) need more seeds than the
+  images and more (−0.2 to +0.9 points here, +1 to +3 in the paper) need more seeds than the
   two CPU cores of this machine could run (each seed of the grid is about half an hour of CPU
   for the learned conditions).
 - **The narrow classifier.** At a quarter of the paper's width, neither conventional nor

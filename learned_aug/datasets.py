@@ -278,12 +278,12 @@ class SyntheticDataset(Dataset):
     def __len__(self) -> int:
         return self.n
 
-    def _requested(self, indices: list[int]) -> Tensor:
+    def _requested(self, indices: Tensor) -> Tensor:
         if isinstance(self._labels, CyclicLabels):
-            return torch.tensor(indices, dtype=torch.long) % self._labels.k
+            return indices % self._labels.k
         return self._labels[indices]
 
-    def _attempt(self, indices: list[int], attempt: int, requested: Tensor) -> Tensor:
+    def _attempt(self, indices: Tensor, attempt: int, requested: Tensor) -> Tensor:
         """One try at the samples of ``indices``: each drawn from its own (seed, i, try) stream."""
         rngs = ItemStreams.for_items(self.seed, indices, attempt)
         labels = requested if self._conditioned else None
@@ -311,21 +311,22 @@ class SyntheticDataset(Dataset):
         return self.filter.apply(
             samples,
             labels,
-            lambda rows, t: self._attempt([indices[r] for r in rows], t, labels[rows]),
+            lambda rows, t: self._attempt(indices[rows], t, labels[rows]),
         )
 
     def generate(self, indices: Sequence[int]) -> Tensor:
         """The samples of ``indices`` as one float batch in [0, 1], in one batched pass."""
         return self._generate(indices)[0]
 
-    def _check_indices(self, indices: Sequence[int]) -> list[int]:
-        """``indices`` as in-range non-negative ints (negative ones count from the end)."""
+    def _check_indices(self, indices: Sequence[int]) -> Tensor:
+        """``indices`` as an int64 tensor of in-range non-negative indices (negative ones count
+        from the end)."""
         idx = torch.as_tensor(indices, dtype=torch.long).reshape(-1)
         idx = torch.where(idx < 0, idx + self.n, idx)
         if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= self.n):
             bad = next(int(i) for i in indices if not -self.n <= int(i) < self.n)
             raise IndexError(f"index {bad} out of range for a SyntheticDataset of n={self.n}")
-        return idx.tolist()
+        return idx
 
     def _check_index(self, i: int) -> int:
         i = int(i)
@@ -389,7 +390,7 @@ class SyntheticDataset(Dataset):
         dirs = class_dirs(root, self.classes)
         for d in dirs:
             d.mkdir(exist_ok=True)
-        order = list(range(self.n)) if indices is None else [self._check_index(i) for i in indices]
+        order = list(range(self.n)) if indices is None else self._check_indices(indices).tolist()
         width = max(len(str(self.n - 1)), 1)
         with tqdm(total=len(order), desc="sample", unit="img", disable=not progress) as bar:
             for start in range(0, len(order), batch_size):
@@ -417,7 +418,7 @@ class SyntheticDataset(Dataset):
 
         if len(self.generator.sample_shape) != 1:
             raise ValueError("to_csv writes tabular samples; use to_folder for images")
-        order = list(range(self.n)) if indices is None else [self._check_index(i) for i in indices]
+        order = list(range(self.n)) if indices is None else self._check_indices(indices).tolist()
         rows, labels = [], []
         with tqdm(total=len(order), desc="sample", unit="row", disable=not progress) as bar:
             for start in range(0, len(order), batch_size):

@@ -44,7 +44,7 @@ def mix_int(value: int) -> int:
 def item_keys(seed: int, indices: Sequence[int] | Tensor, attempt: int = 0) -> np.ndarray:
     """The stream key of each item: a pure function of ``(seed, index, attempt)``."""
     base = _U64(mix_int(int(seed) * GAMMA + 1))
-    idx = np.asarray(torch.as_tensor(indices, dtype=torch.long).reshape(-1), dtype=np.int64)
+    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
     with np.errstate(over="ignore"):
         keys = mix(base + idx.astype(_U64) * _U64(GAMMA))
         if attempt:

@@ -343,19 +343,16 @@ class Generator(
         one stream per sample (a sequence of ``n`` generators, or ``ItemStreams``): then sample
         ``i`` depends on its own stream alone, whatever batch it is drawn in.
         """
-        if isinstance(generator, ItemStreams):
-            if len(generator) != n:
-                raise ValueError(
-                    f"generator must hold one stream per sample ({n}), got {len(generator)}"
-                )
-            return generator.randn(tuple(shape)).to(self.device)
         if generator is None or isinstance(generator, torch.Generator):
             device = generator.device if generator is not None else self.device
             return torch.randn(n, *shape, generator=generator, device=device).to(self.device)
         if len(generator) != n:
             raise ValueError(
-                f"generator must hold one torch.Generator per sample ({n}), got {len(generator)}"
+                f"generator must hold one stream per sample ({n}: a torch.Generator each, or "
+                f"ItemStreams), got {len(generator)}"
             )
+        if isinstance(generator, ItemStreams):
+            return generator.randn(tuple(shape)).to(self.device)
         draws = [torch.randn(*shape, generator=g, device=g.device) for g in generator]
         return (torch.stack(draws) if draws else torch.empty(0, *shape)).to(self.device)
 

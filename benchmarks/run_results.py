@@ -74,7 +74,8 @@ ISER = {
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
-    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=5, help="how many seeds")
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed+1, ...")
     p.add_argument("--conditions", nargs="+", default=list(CONDITIONS))
     p.add_argument("--out", type=Path, default=DOCS)
     p.add_argument("--resume", action="store_true", help="skip runs already in results.csv")
@@ -98,7 +99,8 @@ def run_grid(args: argparse.Namespace, csv_path: Path) -> list[dict]:
     records = read_csv(csv_path) if args.resume and csv_path.exists() else []
     done = {(r["size"], r["seed"], r["condition"]) for r in records}
     # seed-major, so a grid stopped early still covers every size for its first seeds
-    cells = [(size, seed) for seed in range(args.seeds) for size in args.sizes]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    cells = [(size, seed) for seed in seeds for size in args.sizes]
     ctx = multiprocessing.get_context("spawn")
     with (
         ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool,

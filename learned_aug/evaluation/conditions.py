@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from learned_aug.data import LabelledData
-from learned_aug.evaluation.augment import random_affine
+from learned_aug.evaluation.augment import get_augment
 from learned_aug.evaluation.classifier import BatchAugment
 from learned_aug.models import Generator
 
@@ -35,7 +35,9 @@ class GeneratorSpec:
         steps: target optimizer steps; epochs are ``steps`` / steps per epoch, within
             ``[min_epochs, max_epochs]``, so tiny and large training sets get similar budgets.
         augment_copies: train on the data plus this many copies under the conventional
-            augmentation (rotation 20 degrees, shifts 20%), so the generator learns that variety.
+            augmentation ``augment``, so the generator learns that variety.
+        augment: the key of ``AUGMENTS`` that makes those copies (``"aug"``: rotation 20
+            degrees, shifts 20%; ``"randaugment"``: torchvision's RandAugment).
         patience_steps: early-stopping patience in optimizer steps (at least 10 epochs): with
             one step per epoch on tiny sets, 10 epochs stop a VAE long before it has learned.
         trainer: a key of ``TRAINERS`` (``"fit"``; ``"vqvae"`` trains a VQ-VAE then its prior).
@@ -53,6 +55,7 @@ class GeneratorSpec:
     min_epochs: int = 20
     max_epochs: int = 400
     augment_copies: int = 0
+    augment: str = "aug"
     patience_steps: int = 300
     trainer: str = "fit"
 
@@ -132,6 +135,8 @@ GENERATORS: dict[str, GeneratorSpec] = {
     "cvae": GeneratorSpec("vae", _CVAE),
     # The same, trained on the data and 4 conventionally augmented copies of it.
     "cvae-a": GeneratorSpec("vae", _CVAE, augment_copies=4),
+    # The same, trained on the data and 4 RandAugment copies of it.
+    "cvae-ra": GeneratorSpec("vae", _CVAE, augment_copies=4, augment="randaugment"),
     # A VQ-VAE with a class-conditional prior over its codes (van den Oord et al.).
     "vqvae": GeneratorSpec("vqvae", {"codebook_size": 32}, steps=800, trainer="vqvae"),
     # A class-conditional MLP VAE for feature vectors (Iser 2023's tabular protocol).
@@ -147,6 +152,8 @@ LEARNED: dict[str, LearnedSpec] = {
     "cvae-a": LearnedSpec("cvae-a", "prior"),
     "cvae-a-post": LearnedSpec("cvae-a", "posterior"),
     "cvae-a-post16": LearnedSpec("cvae-a", "posterior", per_batch=16),
+    "cvae-ra-post": LearnedSpec("cvae-ra", "posterior"),
+    "cvae-ra-post16": LearnedSpec("cvae-ra", "posterior", per_batch=16),
     "cvae-noise": LearnedSpec("cvae", "noise", mode="transform"),
     "cvae-interpolate": LearnedSpec("cvae", "interpolate", mode="transform"),
     "cvae-extrapolate": LearnedSpec("cvae", "extrapolate", mode="transform"),
@@ -172,7 +179,8 @@ def fit_generator(name: str, train: LabelledData, seed: int, scale: float = 1.0)
     spec = GENERATORS[name]
     if spec.augment_copies:
         rng = torch.Generator().manual_seed(seed)
-        extra = [random_affine(train.x, rng) for _ in range(spec.augment_copies)]
+        augment = get_augment(spec.augment)
+        extra = [augment(train.x, train.y, rng) for _ in range(spec.augment_copies)]
         x, y = torch.cat([train.x, *extra]), train.y.repeat(spec.augment_copies + 1)
         train = LabelledData(x, y, list(train.classes))
     kwargs = dict(spec.fit_kwargs)

@@ -38,11 +38,12 @@ from learned_aug.models.base import atomic_write_text
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 # The learned augmentation the targets are checked on, chosen on seeds 5-6 (not reported here):
 # see "Choosing the learned condition" in docs/results.md.
-LEARNED = "cvae-a-post16"
+LEARNED = "cvae-ra-post"
 CONDITIONS = (
     "none",
     "vae",
     "aug",
+    "cvae-a-post16",
     LEARNED,
     f"aug+{LEARNED}",
     "trivialaugment",

@@ -290,6 +290,25 @@ def test_generators_and_strategies_plug_in(digits, tiny_generators):
     assert all(r["steps"] == 5 for r in records)
 
 
+def test_generators_learn_from_augmented_copies(few_digits, monkeypatch):
+    from learned_aug.evaluation.conditions import TRAINERS, fit_generator
+
+    seen = []
+    monkeypatch.setitem(TRAINERS, "capture", lambda spec, data, **kw: seen.append(data) or kw)
+    spec = GeneratorSpec("vae", {}, augment_copies=2, augment="randaugment", trainer="capture")
+    monkeypatch.setitem(GENERATORS, "captured", spec)
+    train = few_digits[0]
+    kwargs = fit_generator("captured", train, seed=3)
+    fit_generator("captured", train, seed=3)
+    data, n = seen[0], len(train)
+    assert len(data) == 3 * n and torch.equal(data.y, train.y.repeat(3))
+    assert torch.equal(data.x[:n], train.x) and not torch.equal(data.x[n : 2 * n], train.x)
+    assert data.x.min() >= 0 and data.x.max() <= 1 and torch.equal(seen[1].x, data.x)
+    assert kwargs["seed"] == 3 and kwargs["device"] == "cpu"
+    with pytest.raises(ValueError, match=r"augment must be one of .*'randaugment'.*'rot'"):
+        GeneratorSpec("vae", augment="rot")
+
+
 def test_conditions_registry_pairs_every_learned_one_with_aug():
     learned = {c.learned for c in CONDITIONS.values() if c.learned}
     for name in learned:

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from learned_aug.data import LabelledData
-from learned_aug.evaluation.augment import get_augment
+from learned_aug.evaluation.augment import AUGMENTS, get_augment
 from learned_aug.evaluation.classifier import BatchAugment
 from learned_aug.models import Generator
 
@@ -58,6 +58,10 @@ class GeneratorSpec:
     augment: str = "aug"
     patience_steps: int = 300
     trainer: str = "fit"
+
+    def __post_init__(self) -> None:
+        if self.augment not in AUGMENTS:
+            raise ValueError(f"augment must be one of {sorted(AUGMENTS)}, got {self.augment!r}")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.transforms import v2
 
+from learned_aug.conventional import apply_per_image
 from learned_aug.evaluation.classifier import BatchAugment
 
 
@@ -42,9 +43,7 @@ def _per_image(transform: v2.Transform) -> BatchAugment:
     def apply(x: Tensor, y: Tensor, generator: torch.Generator) -> Tensor:
         # torchvision draws from the global RNG; seed it from ours so runs replay exactly.
         torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-        images = (x * 255).round().to(torch.uint8)
-        out = torch.stack([transform(image) for image in images])
-        return out.to(x.dtype) / 255
+        return apply_per_image(transform, x)
 
     return apply
 

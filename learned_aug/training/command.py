@@ -116,6 +116,19 @@ def add_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="convert images to 1 (grayscale) or 3 (RGB) channels",
     )
+    p.add_argument(
+        "--augment",
+        default=None,
+        choices=["affine", "autoaugment", "randaugment", "trivialaugment"],
+        help="train on the images plus --augment-copies copies under this conventional "
+        "augmentation, so the generator learns that variety too (images only)",
+    )
+    p.add_argument(
+        "--augment-copies",
+        type=int,
+        default=4,
+        help="augmented copies of every image with --augment (default: 4)",
+    )
     p.add_argument("--out", required=True, help="run folder for checkpoint, weights and samples")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
@@ -156,6 +169,12 @@ def run(args: argparse.Namespace) -> int:
             channels=args.channels,
             progress=not args.no_progress,
         )
+    if args.augment is not None:
+        from learned_aug.conventional import augmented_copies
+
+        if not data.is_image:
+            raise ValueError(f"--augment {args.augment} needs images, got a table of features")
+        data = augmented_copies(data, args.augment, args.augment_copies, seed=args.seed)
     config = {
         k: v
         for k, v in {
@@ -213,6 +232,8 @@ def run(args: argparse.Namespace) -> int:
         "command": "learned-aug " + shlex.join(sys.argv[1:]) if sys.argv else "",
         "data": str(args.data),
         "examples": len(data),
+        "augment": args.augment,
+        "augment_copies": args.augment_copies if args.augment else 0,
         "best_epoch": result.best_epoch,
         "best_val_loss": result.best_val_loss,
         "epochs_run": len(result.history),

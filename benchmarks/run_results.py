@@ -5,7 +5,7 @@ conditions, writing every run to docs/results.csv as it goes, then docs/results.
 side by side with the published numbers, Wilcoxon tests, target checks) and
 docs/results_f1.png.
 
-    python benchmarks/run_results.py                # the full grid (about an hour on 2 CPU cores)
+    python benchmarks/run_results.py                # the full grid (~80 min on 2 CPU cores)
     python benchmarks/run_results.py --resume       # continue an interrupted grid
     python benchmarks/run_results.py --report-only  # rebuild the docs from docs/results.csv
 """
@@ -50,7 +50,7 @@ CONDITIONS = (
     "randaugment",
     f"randaugment+{LEARNED}",
 )
-# The budget that fits the grid in about an hour on 2 CPU cores shared with other jobs.
+# The budget that fits the grid in about 80 minutes on 2 CPU cores.
 SETTINGS = {
     "cnn_width": 0.25,
     "max_steps": 2000,
@@ -201,6 +201,15 @@ def claim(records: list[dict], a: str, b: str) -> str:
     )
 
 
+def by_size(records: list[dict], a: str, b: str) -> str:
+    """Mean paired difference ``a`` − ``b`` at each training size, in points."""
+    sizes = sorted({r["size"] for r in records})
+    means = _size_means(records, a, b)
+    return ", ".join(f"{m * 100:+.2f} at {s:,}" for s, m in zip(sizes, means, strict=True)) + (
+        " images"
+    )
+
+
 def early_stops(records: list[dict], margin: float = 0.05) -> str:
     """Runs that ended more than ``margin`` below ``none`` on the same draw, with their steps."""
     none = {(r["size"], r["seed"]): r["macro_f1"] for r in records if r["condition"] == "none"}
@@ -304,6 +313,8 @@ def report(records: list[dict], out: Path, command: str) -> None:
             learned_ra=claim(records, LEARNED, "randaugment"),
             ra_plus=claim(records, f"randaugment+{LEARNED}", "randaugment"),
             ra_none=claim(records, "randaugment", "none"),
+            learned_none_sizes=by_size(records, LEARNED, "none"),
+            ra_plus_sizes=by_size(records, f"randaugment+{LEARNED}", "randaugment"),
         ),
         tuning=tuning_table(tuning) if tuning else "(docs/results_tuning.csv is missing)",
         tuning_ra=tuning_table(tuning, "randaugment") if tuning else "",
@@ -368,11 +379,19 @@ Reproduce every number on this page with:
 """
 
 USER = """On MNIST-5k with this classifier, samples of a class-conditional VAE trained on the images
-plus RandAugment copies beat training on the real images alone ({learned_none}) and add to the
-paper's rotation-and-shift augmentation ({aug}). They do not replace RandAugment itself
-({learned_ra}); RandAugment is the strongest single method here ({ra_none}), and adding the
-learned samples to it gives {ra_plus}. So: start from RandAugment, and run
-`learned-aug evaluate` on your own data before adding a generator to it."""
+plus RandAugment copies beat training on the real images alone ({learned_none}; by size:
+{learned_none_sizes}) and add to the paper's rotation-and-shift augmentation ({aug}). They do
+not replace RandAugment itself ({learned_ra}): RandAugment is the strongest single method here
+({ra_none}). Added to RandAugment, they help where data are fewest ({ra_plus}; by size:
+{ra_plus_sizes}).
+
+So: start from RandAugment. With a few hundred images or fewer, add samples of a generator
+trained on RandAugment copies of your data (`learned-aug fit --conditional --augment
+randaugment`), sampled from its aggregate posterior (`learned_aug.posterior.PosteriorSampler`;
+see [the guide](guide/generators.md#teaching-a-generator-conventional-variety-augmented-copies));
+from about a thousand
+images on, expect nothing measurable from it. Run `learned-aug evaluate` on your own data
+before relying on either."""
 
 NOTES = """
 ## What this means for a user
@@ -447,7 +466,7 @@ learned-aug evaluate --data mnist-5k --train-size 50 100 --seeds 5 --cnn-width 0
 
 - **Classifier width.** The default classifier of `learned-aug evaluate` is the paper's CNN
   (Conv64-Conv128-MaxPool-Drop0.5-Conv128-Conv128-MaxPool-Drop0.5-FC128-Drop0.5-FC). The grid
-  on this page was run on two CPU cores shared with other jobs; at full width the paper's CNN
+  on this page was run on two CPU cores; at full width the paper's CNN
   trains at about 4 steps per second there, and conventional augmentation needs thousands of
   steps to pay off, so this grid uses the same architecture at a quarter of its conv channels
   (`cnn_width=0.25`: 16/32 channels) in bfloat16 autocast. Absolute numbers are therefore not
@@ -465,10 +484,14 @@ learned-aug evaluate --data mnist-5k --train-size 50 100 --seeds 5 --cnn-width 0
   images; its loss is noisy, and training under conventional augmentation improves it slowly,
   so some augmented runs stop long before they pay off (see the table at the end).
 - **Provenance.** The `none`, `aug`, `trivialaugment` and `randaugment` runs are those of the
-  first grid (they involve no generator, and re-running them gives the same macro F1 to the
-  last digit); every other column was run for this page in one grid. Runs replay exactly on
-  the same machine type with one thread per run, as the grid runs them; the float rounding of
-  other CPUs or thread counts moves a generator column by amounts of the size of seed noise.
+  first grid (they involve no generator); every other column was run for this page in one
+  grid (`--resume` kept the four). Checked at the final commit: size 50, seed 0 of `none`,
+  `randaugment`, `cvae-ra-post` and `randaugment+cvae-ra-post` replays to the last digit, and
+  the re-run `vae` column equals the first grid's in all 25 runs. Runs replay exactly on the
+  same kind of CPU with one thread per run, as the grid runs them; other CPUs or thread counts
+  round floats differently, which moves a generator column by amounts of the size of seed
+  noise (the `cvae-a-post16` column moved from +1.30 to +1.43 points over `none` when the
+  transposed-convolution kernel changed between its two runs).
 - **Published numbers** come from a different implementation (Keras), the full MNIST test set
   and their own training length; compare the shape of the curves, not single cells.
 

@@ -81,12 +81,59 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=DOCS)
     p.add_argument("--resume", action="store_true", help="skip runs already in results.csv")
     p.add_argument("--report-only", action="store_true", help="only rebuild the docs")
+    p.add_argument(
+        "--samples",
+        action="store_true",
+        help="also draw results_samples.png: training images and learned pools of 50 images, "
+        "seed 0",
+    )
     p.add_argument("--jobs", type=int, default=3, help="worker processes, one thread each")
     p.add_argument("--max-steps", type=int, default=None, help="override the step cap (smoke)")
     args = p.parse_args()
     if args.max_steps is not None:
         SETTINGS.update(max_steps=args.max_steps, generator_scale=0.05)
     return args
+
+
+def sample_figure(path: Path, size: int = 50, seed: int = 0, per_class: int = 6) -> None:
+    """A PNG of the training images of one (size, seed) beside the learned pools drawn from them.
+
+    The same draw, generators and pools as the grid's run of that (size, seed): each panel has
+    one row per class.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from torchvision.utils import make_grid
+
+    from learned_aug.data import balanced_subset, load_dataset
+    from learned_aug.evaluation.conditions import LEARNED as SPECS
+    from learned_aug.evaluation.conditions import fit_generator, synthetic_pool
+
+    torch.set_num_threads(1)
+    data = load_dataset("mnist-5k")
+    train = balanced_subset(data, size // len(data.classes), seed)[0]
+    panels = {f"training images ({size})": train}
+    for name in ("vae", "cvae-a-post16", LEARNED):
+        spec = SPECS[name]
+        gen = fit_generator(spec.generator, train, seed, SETTINGS["generator_scale"])
+        panels[f"{name} samples"] = synthetic_pool(spec, gen, train, seed)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 5.2))
+    for ax, (title, part) in zip(axes, panels.items(), strict=True):
+        rows = []
+        for c in range(len(data.classes)):
+            row = part.x[part.y == c][:per_class]
+            blank = torch.ones(per_class - len(row), *row.shape[1:])  # fewer real images
+            rows.append(torch.cat([row, blank]))
+        grid = make_grid(torch.cat(rows), nrow=per_class, padding=1, pad_value=1.0)
+        ax.imshow(grid.permute(1, 2, 0).numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    fig.suptitle(f"MNIST-5k, {size} training images (seed {seed}): one row per class")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def run_cell(size: int, seed: int, conditions: list[str], done: set, settings: dict):
@@ -353,6 +400,12 @@ samples). Learned samples are mixed into every batch (32 real + 32 synthetic, 16
 
 ![macro F1 against training size](results_f1.png)
 
+What the classifier sees at 50 images (seed 0): the training images, and the first samples of
+each class in the pools the grid drew for `vae`, `cvae-a-post16` and `cvae-ra-post` on that
+draw (`python benchmarks/run_results.py --report-only --samples` redraws it):
+
+![training images and learned samples](results_samples.png)
+
 ## Weighted F1 x 100 at Iser's sizes, with Iser (2023)
 
 Iser reports MNIST few-shot weighted F1 with 2 / 5 / 10 / 20 / 50 images per class; our 50,
@@ -505,8 +558,10 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     csv_path = args.out / "results.csv"
     records = read_csv(csv_path) if args.report_only else run_grid(args, csv_path)
-    argv = [a for a in sys.argv[1:] if a not in ("--resume", "--report-only")]
+    argv = [a for a in sys.argv[1:] if a not in ("--resume", "--report-only", "--samples")]
     command = "python benchmarks/run_results.py " + shlex.join(argv)
+    if args.samples:
+        sample_figure(args.out / "results_samples.png")
     report(records, args.out, command.strip())
     print((args.out / "results.md").read_text())
     return 0

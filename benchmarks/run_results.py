@@ -166,21 +166,24 @@ def run_grid(args: argparse.Namespace, csv_path: Path) -> list[dict]:
     return records
 
 
-def _size_means(records, a: str, b: str) -> list[float]:
-    """Mean paired difference a - b at each training size."""
-    out = []
-    for size in sorted({r["size"] for r in records}):
-        diffs = [x - y for x, y in paired([r for r in records if r["size"] == size], a, b)]
-        if diffs:
-            out.append(sum(diffs) / len(diffs))
-    return out
+def _diffs_by_size(records, a: str, b: str) -> dict[int, list[float]]:
+    """Paired differences a − b at each training size, in size order (empty where unpaired)."""
+    return {
+        size: [x - y for x, y in paired([r for r in records if r["size"] == size], a, b)]
+        for size in sorted({r["size"] for r in records})
+    }
+
+
+def _size_means(records, a: str, b: str) -> dict[int, float]:
+    """Mean paired difference a − b at each training size that has pairs."""
+    return {s: sum(d) / len(d) for s, d in _diffs_by_size(records, a, b).items() if d}
 
 
 def _target(records, a: str, b: str, label: str, rule: str) -> str:
     """One target line; ``rule`` is "significant" (p < 0.01 and ahead at every size),
     "pooled" (p < 0.01 over all runs) or "reaches" (not behind on average at any size)."""
     t = wilcoxon_test(records, a, b)
-    sizes = _size_means(records, a, b)
+    sizes = list(_size_means(records, a, b).values())
     every = bool(sizes) and all(d > 0 for d in sizes)
     met = {
         "significant": t["p_greater"] < 0.01 and every,
@@ -203,11 +206,11 @@ def per_size_table(records, pairs: list[tuple[str, str]]) -> str:
         "| size | " + " | ".join(f"{a} − {b}" for a, b in pairs) + " |",
         "| ---: |" + " ---: |" * len(pairs),
     ]
+    by_pair = [_diffs_by_size(records, a, b) for a, b in pairs]
     for size in sorted({r["size"] for r in records}):
-        rows = [r for r in records if r["size"] == size]
         cells = []
-        for a, b in pairs:
-            diffs = [x - y for x, y in paired(rows, a, b)]
+        for per_size in by_pair:
+            diffs = per_size[size]
             wins = sum(d > 0 for d in diffs)
             mean = 100 * sum(diffs) / len(diffs) if diffs else float("nan")
             cells.append(f"{mean:+.2f} ({wins}/{len(diffs)})")
@@ -226,11 +229,8 @@ def tuning_table(records: list[dict], base: str = "none") -> str:
         if name == base:
             continue
         cells, diffs = [], []
-        for size in sizes:
-            d = [
-                100 * (a - b)
-                for a, b in paired([r for r in records if r["size"] == size], name, base)
-            ]
+        for per_size in _diffs_by_size(records, name, base).values():
+            d = [100 * x for x in per_size]
             cells.append(", ".join(f"{x:+.2f}" for x in d) or "—")
             diffs += d
         mean = sum(diffs) / len(diffs) if diffs else float("nan")
@@ -250,11 +250,8 @@ def claim(records: list[dict], a: str, b: str) -> str:
 
 def by_size(records: list[dict], a: str, b: str) -> str:
     """Mean paired difference ``a`` − ``b`` at each training size, in points."""
-    sizes = sorted({r["size"] for r in records})
     means = _size_means(records, a, b)
-    return ", ".join(f"{m * 100:+.2f} at {s:,}" for s, m in zip(sizes, means, strict=True)) + (
-        " images"
-    )
+    return ", ".join(f"{m * 100:+.2f} at {s:,}" for s, m in means.items()) + " images"
 
 
 def early_stops(records: list[dict], margin: float = 0.05) -> str:

@@ -12,9 +12,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torchvision.transforms import v2
 
-from learned_aug.conventional import apply_per_image
+from learned_aug.conventional import apply_per_image, get_conventional
 from learned_aug.evaluation.classifier import BatchAugment
 
 
@@ -37,7 +36,7 @@ def random_affine(
     return F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
 
 
-def _per_image(transform: v2.Transform) -> BatchAugment:
+def _per_image(transform: Callable[[Tensor], Tensor]) -> BatchAugment:
     """Apply a torchvision transform to each image separately (uint8, as it expects)."""
 
     def apply(x: Tensor, y: Tensor, generator: torch.Generator) -> Tensor:
@@ -61,8 +60,8 @@ def compose(*augments: BatchAugment) -> BatchAugment:
 
 AUGMENTS: dict[str, Callable[[], BatchAugment]] = {
     "aug": lambda: lambda x, y, generator: random_affine(x, generator),
-    "trivialaugment": lambda: _per_image(v2.TrivialAugmentWide()),
-    "randaugment": lambda: _per_image(v2.RandAugment()),
+    "trivialaugment": lambda: _per_image(get_conventional("trivialaugment")),
+    "randaugment": lambda: _per_image(get_conventional("randaugment")),
 }
 """Conventional augmentations by name: ``"aug"`` (rotation 20 degrees, shifts 20%, as
 Garay-Maestre et al.), torchvision's ``TrivialAugmentWide`` and ``RandAugment``."""

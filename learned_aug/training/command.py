@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from learned_aug.conventional import CONVENTIONAL
 from learned_aug.models import MODELS
 
 
@@ -119,7 +120,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--augment",
         default=None,
-        choices=["affine", "autoaugment", "randaugment", "trivialaugment"],
+        choices=sorted(CONVENTIONAL),
         help="train on the images plus --augment-copies copies under this conventional "
         "augmentation, so the generator learns that variety too (images only)",
     )

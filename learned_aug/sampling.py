@@ -134,6 +134,22 @@ def get_strategy(strategy: str | Strategy | StrategyFn) -> Strategy:
     )
 
 
+def default_strategy(model: Generator) -> str:
+    """The strategy ``LearnedAugment`` and ``SyntheticDataset`` use when none is named.
+
+    ``"noise"`` for generators with a continuous latent; ``"vq-resample"`` for VQ-VAEs, whose
+    codes are discrete.
+
+    Example:
+        >>> from learned_aug import VAE, VAEConfig
+        >>> default_strategy(VAE(VAEConfig(image_size=(8, 8), latent_dim=2)))
+        'noise'
+    """
+    member = getattr(model, "members", None)
+    kind = member[0] if member else model
+    return "vq-resample" if callable(getattr(kind, "resample", None)) else "noise"
+
+
 # ------------------------------------------------------------------------ helpers
 def check_alpha(alpha: Any, name: str = "alpha") -> tuple[float, float]:
     """``alpha`` as a ``(low, high)`` range: a number ``a`` is ``(a, a)``; both must be >= 0."""

@@ -306,6 +306,24 @@ class Generator(
         """Training loss: a dict with the scalar ``"loss"`` and its named parts."""
         raise NotImplementedError
 
+    def class_log_likelihood(self, x: Tensor) -> Tensor:
+        """``(B, K)`` scores of each example under each class: the ELBO (a lower bound of
+        log p(x | class)) with the posterior mean, so that the same input gives the same scores.
+
+        The generative classifier of Iser (2023) takes the class with the highest score
+        (:meth:`infer_labels`). Models that know their classes (class-conditional or per-class)
+        implement it; an unconditional model has no class to score and raises.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} is not class-aware (conditional={self.conditional}): it "
+            "cannot score classes; train a class-conditional or per-class generator"
+        )
+
+    def infer_labels(self, x: Tensor) -> Tensor:
+        """The most likely class of each example ``(B,)``: argmax of
+        :meth:`class_log_likelihood` (the generative classifier)."""
+        return self.class_log_likelihood(x).argmax(dim=1)
+
     @classmethod
     def config_for(
         cls, sample_shape: tuple[int, ...], classes: list[str], **kwargs: Any

@@ -4,10 +4,10 @@ Generative autoencoders (VAE, beta-VAE, per-class VAEs) trained on a small label
 used like torchvision transforms and datasets.
 """
 
-from learned_aug.data import LabelledData, load_dataset
+from learned_aug.data import Column, LabelledData, TabularData, load_csv, load_dataset
 from learned_aug.datasets import SyntheticDataset
-from learned_aug.hub import bundled_names, load_generator
-from learned_aug.latent_bank import LatentBank, build_latent_bank
+from learned_aug.hub import build_latent_bank, bundled_names, find_bank, load_generator
+from learned_aug.latent_bank import LatentBank
 from learned_aug.models import (
     MODELS,
     VAE,
@@ -26,7 +26,6 @@ from learned_aug.models import (
     create_generator,
 )
 from learned_aug.sampling import STRATEGIES, ClassifierFilter, register_strategy
-from learned_aug.tabular_data import Column, TabularData, load_csv
 from learned_aug.training import FitResult, TrainingError, fit, fit_vqvae
 from learned_aug.transforms import LearnedAugment
 
@@ -61,6 +60,7 @@ __all__ = [
     "build_latent_bank",
     "bundled_names",
     "create_generator",
+    "find_bank",
     "fit",
     "fit_vqvae",
     "load_csv",

@@ -15,19 +15,13 @@ from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
+from learned_aug.data import write_csv
 from learned_aug.functional import for_inference
+from learned_aug.hub import find_bank, load_generator, resolve
 from learned_aug.latent_bank import LatentBank
 from learned_aug.models import Generator
-from learned_aug.rng import ItemStreams
-from learned_aug.sampling import (
-    ClassifierFilter,
-    Latents,
-    Strategy,
-    StrategyFn,
-    check_alpha,
-    draw_alpha,
-    get_strategy,
-)
+from learned_aug.rng import ItemStreams, check_alpha, draw_alpha
+from learned_aug.sampling import ClassifierFilter, Latents, Strategy, StrategyFn, get_strategy
 
 OUTPUTS = ("pil", "tensor")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]")
@@ -113,8 +107,6 @@ def _resolve_generator(generator: Generator | str | Path) -> tuple[Generator, st
     """The generator, and the folder or Hub id it was loaded from (where its bank may be)."""
     location = None
     if isinstance(generator, (str, Path)):
-        from learned_aug.hub import load_generator, resolve
-
         location = resolve(generator)
         generator = load_generator(location)
     if not isinstance(generator, Generator):
@@ -128,7 +120,7 @@ def _resolve_bank(bank, location: str | None, strategy: Strategy) -> LatentBank 
     if isinstance(bank, (str, Path)):
         bank = LatentBank.load(bank)
     elif bank is None and location is not None:
-        bank = LatentBank.find(location)
+        bank = find_bank(location)
     if bank is not None and not isinstance(bank, LatentBank):
         raise TypeError(f"bank must be a LatentBank, a path or None, got {type(bank).__name__}")
     if bank is None and (strategy.needs_source or strategy.needs_bank):
@@ -243,8 +235,9 @@ class SyntheticDataset(Dataset):
         self.strategy_kwargs = dict(strategy_kwargs or {})
         self.bank = _resolve_bank(bank, location, self._strategy)
         # Labels condition the generator, or pick the class of the bank codes a sample starts from.
+        from_bank = self._strategy.needs_source or self._strategy.needs_bank
         self._conditioned = generator.conditional or bool(
-            self._strategy.needs_source and self.bank is not None and self.bank.labelled
+            from_bank and self.bank is not None and self.bank.labelled
         )
         bank_classes = self.bank.classes if self.bank is not None else []
         known = (generator.classes or bank_classes) if self._conditioned else None
@@ -290,9 +283,9 @@ class SyntheticDataset(Dataset):
         alpha = draw_alpha(self.strength, len(indices), rngs)
         if self._strategy.needs_source:
             assert self.bank is not None  # checked in __init__
-            source: Tensor | Latents = Latents(
-                self.bank.codes[self.bank.pick(len(indices), labels, rngs)]
-            )
+            rows = self.bank.pick(len(indices), labels, rngs)
+            stds = None if self.bank.stds is None else self.bank.stds[rows]
+            source: Tensor | Latents = Latents(self.bank.codes[rows], stds)
         else:
             source = Latents(torch.empty(len(indices), 0))
         out = self._strategy(
@@ -412,10 +405,8 @@ class SyntheticDataset(Dataset):
         """Write tabular samples as a CSV: the generator's columns, then the class name.
 
         Categorical columns are written by category name, so the file reloads with
-        ``learned_aug.tabular_data.load_csv`` under the same schema.
+        ``learned_aug.data.load_csv`` under the same schema.
         """
-        from learned_aug.tabular_data import write_csv
-
         if len(self.generator.sample_shape) != 1:
             raise ValueError("to_csv writes tabular samples; use to_folder for images")
         order = list(range(self.n)) if indices is None else self._check_indices(indices).tolist()

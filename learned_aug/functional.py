@@ -17,7 +17,9 @@ from torch import Tensor
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as TF
 
-from learned_aug.models.base import Generator, RandomSource
+from learned_aug.data import resize_batch
+from learned_aug.models import Generator
+from learned_aug.rng import RandomSource
 from learned_aug.sampling import Strategy
 
 PIL_MODES = ("L", "RGB")
@@ -30,13 +32,6 @@ def for_inference(model: Generator) -> Generator:
     the native transposed convolution of the decoders (``models.vae.ConvTranspose2d``),
     contiguous weights decode as fast as channels-last ones (benchmarks/bench_augment.py)."""
     return model.eval()
-
-
-def resize_batch(x: Tensor, size: tuple[int, ...]) -> Tensor:
-    """``x`` (..., H, W) resized to ``size`` with antialiased bilinear interpolation."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return TF.resize(x, list(size), antialias=True)
 
 
 def as_tensor(inpt: Any) -> Tensor:

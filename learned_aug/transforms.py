@@ -14,9 +14,11 @@ from torchvision.transforms.v2 import Transform
 from torchvision.transforms.v2._utils import has_any, is_pure_tensor
 
 from learned_aug import functional as F
+from learned_aug.hub import find_bank, load_generator, resolve
 from learned_aug.latent_bank import LatentBank
-from learned_aug.models.base import Generator
-from learned_aug.sampling import Strategy, StrategyFn, check_alpha, draw_alpha, get_strategy
+from learned_aug.models import Generator
+from learned_aug.rng import check_alpha, draw_alpha
+from learned_aug.sampling import Strategy, StrategyFn, get_strategy
 
 DEFAULT_STRATEGY = "noise"
 
@@ -102,8 +104,6 @@ class LearnedAugment(Transform):
     ):
         super().__init__()
         if isinstance(generator, (str, Path)):
-            from learned_aug.hub import load_generator
-
             generator = load_generator(generator)
         if not isinstance(generator, Generator):
             raise TypeError(
@@ -143,12 +143,10 @@ class LearnedAugment(Transform):
 
         ``kwargs`` go to ``LearnedAugment`` (``strategy``, ``strength``, ``p``, ``rng``, ...).
         """
-        from learned_aug.hub import load_generator, resolve
-
         location = resolve(name_or_path)
         generator = load_generator(location, device=device)
         if kwargs.get("bank") is None:
-            bank = LatentBank.find(location)
+            bank = find_bank(location)
             kwargs["bank"] = None if bank is None else bank.to(device)
         return cls(generator, **kwargs)
 

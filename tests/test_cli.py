@@ -85,7 +85,7 @@ def test_every_subcommand_explains_its_flags(name):
 
 
 def test_sample_writes_a_csv_for_a_tabular_generator(tmp_path):
-    from learned_aug.tabular_data import load_csv
+    from learned_aug.data import load_csv
 
     out = tmp_path / "rows"
     assert main(["sample", "wine-vae", "-n", "30", "--out", str(out), "--no-progress"]) == 0

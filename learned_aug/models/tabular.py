@@ -3,7 +3,7 @@
 Iser (2023) augments PROBEN1-style tables with VAEs. Rows go in and come out in their own units:
 continuous columns are standardised inside the model with an offset and scale kept in buffers
 (so they travel in ``model.safetensors``), categorical columns (category codes ``0 .. K-1``, see
-``learned_aug.tabular_data``) are one-hot encoded at the input, modelled with a softmax at the
+``learned_aug.data.tabular``) are one-hot encoded at the input, modelled with a softmax at the
 output and decoded by argmax. The scaling is set from data by ``init_scaling`` or, when not set,
 from the first training batch.
 """
@@ -22,7 +22,7 @@ from torch.distributions import Normal
 from learned_aug.models.base import Generator, GeneratorConfig, RandomSource, register
 from learned_aug.models.quantizer import broadcast
 from learned_aug.models.vae import _positive, gaussian_kl
-from learned_aug.tabular_data import Column
+from learned_aug.data.schema import Column
 
 
 @dataclass
@@ -32,7 +32,7 @@ class TabularVAEConfig(GeneratorConfig):
     Args:
         features: number of columns F of a row.
         columns: the schema, one dict per column (``{"name", "kind", "categories"}``, see
-            ``learned_aug.tabular_data.Column``); empty means F continuous columns.
+            ``learned_aug.data.Column``); empty means F continuous columns.
         latent_dim: size d of the latent space.
         hidden_dims: widths of the encoder's hidden layers (mirrored by the decoder).
         beta: weight of the KL term.
@@ -217,13 +217,7 @@ class TabularVAE(Generator):
     def sample(self, n: int, labels=None, generator: RandomSource = None) -> Tensor:
         """Decode ``n`` latents drawn from N(0, I) (of the given classes when conditional)."""
         n = self._check_n(n)
-        if labels is not None and not self.conditional:
-            raise ValueError(
-                "labels were given, but this tabular VAE is unconditional (num_classes=0); "
-                "train it with conditional=True or per class to sample given classes"
-            )
-        if self.conditional and labels is None:
-            labels = torch.arange(n) % self.config.num_classes
+        labels = self.sample_labels(n, labels)
         return self.decode(self.randn(n, (self.config.latent_dim,), generator), labels)
 
     def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):

@@ -322,13 +322,7 @@ class VAE(Generator):
     def sample(self, n: int, labels=None, generator: RandomSource = None) -> Tensor:
         """Decode ``n`` latents drawn from the prior N(0, I)."""
         n = self._check_n(n)
-        if labels is not None and not self.conditional:
-            raise ValueError(
-                "labels were given, but this VAE is unconditional (num_classes=0); train it with "
-                "num_classes=K or per class (ClasswiseGenerator) to sample given classes"
-            )
-        if self.conditional and labels is None:
-            labels = torch.arange(n) % self.config.num_classes
+        labels = self.sample_labels(n, labels)
         return self.decode(self.prior_latents(n, generator), labels)
 
     def prior_latents(self, n: int, generator: RandomSource = None) -> Tensor:

@@ -260,14 +260,7 @@ class VQVAE(Generator):
         return self._squash(self.decode_logits(self.quantizer.lookup(z)))
 
     def _sample_labels(self, n: int, labels) -> Tensor | None:
-        if labels is not None and not self.conditional:
-            raise ValueError(
-                "labels were given, but this VQ-VAE's prior is unconditional (num_classes=0); "
-                "train it with conditional=True to sample given classes"
-            )
-        if self.conditional and labels is None:
-            labels = torch.arange(n) % self.config.num_classes
-        labels = self._check_labels(labels, n)
+        labels = self.sample_labels(n, labels)
         if labels is not None:
             self.prior.check_seen(labels, self.classes)
         return labels

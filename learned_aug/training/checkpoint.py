@@ -17,14 +17,29 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torchvision.utils import make_grid, save_image
 
-from learned_aug.models.base import CONFIG_NAME, WEIGHTS_NAME, atomic_write, atomic_write_text
+from learned_aug.io import (
+    CHECKPOINT_NAME,
+    CONFIG_NAME,
+    HISTORY_CSV,
+    HISTORY_JSON,
+    SAMPLES_NAME,
+    WEIGHTS_NAME,
+    atomic_write,
+    atomic_write_text,
+    save_sample_grid,
+)
 
-CHECKPOINT_NAME = "checkpoint.pt"
-HISTORY_JSON = "history.json"
-HISTORY_CSV = "history.csv"
-SAMPLES_NAME = "samples.png"
+__all__ = [
+    "RUN_FILES",
+    "file_size",
+    "is_run_dir",
+    "load_checkpoint",
+    "prepare_out",
+    "save_checkpoint",
+    "save_history",
+    "save_sample_grid",
+]
 RUN_FILES = (CHECKPOINT_NAME, CONFIG_NAME, WEIGHTS_NAME, HISTORY_JSON)
 
 
@@ -81,23 +96,6 @@ def save_history(out: Path, history: list[dict[str, Any]]) -> None:
     writer.writeheader()
     writer.writerows(history)
     atomic_write_text(out / HISTORY_CSV, text.getvalue())
-
-
-@torch.no_grad()
-def save_sample_grid(model, path: str | Path, *, per_class: int = 8, seed: int = 0) -> Path | None:
-    """A PNG grid of samples: one row per class for class-conditional generators."""
-    if len(model.sample_shape) != 3:
-        return None  # tabular data has no picture
-    generator = torch.Generator(device=model.device).manual_seed(seed)
-    if model.conditional:
-        k = len(model.classes)
-        labels = torch.arange(k).repeat_interleave(per_class)
-        images, nrow = model.sample(len(labels), labels=labels, generator=generator), per_class
-    else:
-        images, nrow = model.sample(8 * per_class, generator=generator), per_class
-    grid = make_grid(images.float().cpu(), nrow=nrow, padding=2, pad_value=0.5)
-    atomic_write(path, lambda tmp: save_image(grid, tmp, format="png"))
-    return Path(path)
 
 
 def is_run_dir(path: str | Path) -> bool:

@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
 
     distributed.init_from_env()
     if str(args.data).lower().endswith(".csv"):
-        from learned_aug.tabular_data import load_csv
+        from learned_aug.data import load_csv
 
         data = load_csv(args.data, label_column=args.label_column)
     else:

@@ -21,6 +21,8 @@ import torch
 from tqdm.auto import tqdm
 
 from learned_aug.data import LabelledData, load_dataset, stratified_split
+from learned_aug.hub import write_model_card
+from learned_aug.latent_bank import LatentBank
 from learned_aug.models import Generator, create_generator
 from learned_aug.training import checkpoint as ckpt
 from learned_aug.training import distributed
@@ -275,6 +277,7 @@ class _Trainer:
             run,
             hooks,
         )
+        self.data = data
         train_idx, val_idx = stratified_split(data.y, args["val_fraction"], args["seed"])
         self.x, self.y = data.x[train_idx].to(device), data.y[train_idx].to(device)
         self.vx, self.vy = data.x[val_idx].to(device), data.y[val_idx].to(device)
@@ -410,7 +413,7 @@ class _Trainer:
     def _save_best(self) -> None:
         live = copy.deepcopy(self.model.state_dict())
         self.model.load_state_dict(self.best_state)
-        self.model.save_pretrained(self.run)
+        self.model.save_weights(self.run)
         self.model.load_state_dict(live)
 
     def _save(self) -> None:
@@ -434,12 +437,20 @@ class _Trainer:
         )
         ckpt.save_history(self.run, self.history)
 
+    def _publish(self) -> None:
+        """What a finished run leaves beside its weights, written once: the latent bank of its
+        data (what the samplers start from), the sample grid, and the model card."""
+        self.model.save_weights(self.run)
+        LatentBank.build(self.model, self.data).save(self.run)
+        seed = self.args["seed"]
+        ckpt.save_sample_grid(self.model, self.run / ckpt.SAMPLES_NAME, seed=seed)
+        write_model_card(self.run, self.model, seed=seed)
+
     def _finish(self, stopped_early: bool) -> FitResult:
         self.model.load_state_dict(self.best_state)
         self.model.eval()
         if self.run is not None:
-            self.model.save_pretrained(self.run)
-            ckpt.save_sample_grid(self.model, self.run / ckpt.SAMPLES_NAME, seed=self.args["seed"])
+            self._publish()
         return FitResult(
             self.model, self.history, self.best_epoch, self.best_val, stopped_early, self.run
         )

@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 
-from learned_aug import VAE, VAEConfig
 from learned_aug.cli import main
 from learned_aug.data import balanced_subset
 from learned_aug.evaluation import (
@@ -32,7 +31,6 @@ from learned_aug.evaluation.report import (
     write_csv,
     write_report,
 )
-from learned_aug.posterior import STRATEGIES, PosteriorSampler, encode_bank
 
 TINY_VAE = GeneratorSpec(
     "vae", {"latent_dim": 3, "hidden_channels": (8, 16), "hidden_dim": 32}, steps=20, min_epochs=3
@@ -159,40 +157,6 @@ def test_augments_keep_shape_and_range(digits, name):
 def test_get_augment_names_what_is_accepted():
     with pytest.raises(ValueError, match="trivialaugment"):
         get_augment("mixup")
-
-
-# ------------------------------------------------------------------ latent samplers
-@pytest.fixture(scope="module")
-def small_vae(digits):
-    torch.manual_seed(0)
-    return VAE(VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(8,), hidden_dim=16))
-
-
-@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
-def test_posterior_sampler_draws_labelled_images(small_vae, few_digits, strategy):
-    x, y = PosteriorSampler(small_vae, few_digits[0], strategy, alpha=0.5).sample(
-        20, generator=torch.Generator().manual_seed(0)
-    )
-    assert x.shape == (20, 1, 8, 8) and y.tolist() == [i % 10 for i in range(20)]
-
-
-def test_posterior_at_alpha_zero_decodes_training_codes(small_vae, few_digits):
-    train = few_digits[0]
-    sampler = PosteriorSampler(small_vae, train, "posterior", alpha=0.0)
-    x, y = sampler.sample(30, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        recon = small_vae.decode(encode_bank(small_vae, train).mu)
-    # every sample is the reconstruction of a training example of its own class
-    for xi, yi in zip(x, y, strict=True):
-        dist = (recon[train.y == yi] - xi).flatten(1).abs().amax(1)
-        assert float(dist.min()) < 1e-5
-
-
-def test_posterior_sampler_checks_arguments(small_vae, few_digits):
-    with pytest.raises(ValueError, match="strategy"):
-        PosteriorSampler(small_vae, few_digits[0], "uniform")
-    with pytest.raises(ValueError, match="alpha"):
-        PosteriorSampler(small_vae, few_digits[0], "prior", alpha=-1)
 
 
 # ------------------------------------------------------------------ protocol + report

@@ -1,14 +1,13 @@
 """Where generators live and how they travel: name resolution (bundled name -> local folder ->
 Hub repo id), the latent bank lookup, model cards, and pushing to the Hub.
 
-Modules, bottom to top: ``resolve`` (names, ``load_generator``), ``bank`` (``find_bank``,
+Modules, bottom to top: ``names`` (resolution, ``load_generator``), ``bank`` (``find_bank``,
 ``build_latent_bank``), ``card`` (the model card), ``push`` (staging and upload).
 """
 
 from learned_aug.hub.bank import build_latent_bank, find_bank
 from learned_aug.hub.card import model_card, write_model_card
-from learned_aug.hub.push import UPLOAD_EXTRAS, push_folder, stage_upload
-from learned_aug.hub.resolve import (
+from learned_aug.hub.names import (
     PRETRAINED_DIR,
     bundled_names,
     check_repo_id,
@@ -16,6 +15,7 @@ from learned_aug.hub.resolve import (
     read_config,
     resolve,
 )
+from learned_aug.hub.push import UPLOAD_EXTRAS, push_folder, stage_upload
 
 __all__ = [
     "PRETRAINED_DIR",

@@ -8,7 +8,7 @@ from typing import Any
 from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import EntryNotFoundError, HFValidationError
 
-from learned_aug.hub.resolve import load_generator, resolve
+from learned_aug.hub.names import load_generator, resolve
 from learned_aug.io import BANK_NAME
 from learned_aug.latent_bank import LatentBank
 from learned_aug.models import Generator

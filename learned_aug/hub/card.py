@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from huggingface_hub import ModelCard, ModelCardData
 
-from learned_aug.hub.resolve import load_generator
+from learned_aug.hub.names import load_generator
 from learned_aug.io import (
     BANK_NAME,
     CARD_MARKER,

@@ -10,7 +10,7 @@ from pathlib import Path
 from huggingface_hub import HfApi
 
 from learned_aug.hub.card import write_model_card
-from learned_aug.hub.resolve import check_repo_id, load_generator
+from learned_aug.hub.names import check_repo_id, load_generator
 from learned_aug.io import BANK_NAME, CONFIG_NAME
 
 # Files of a generator folder that go to the Hub besides what save_pretrained writes. Training

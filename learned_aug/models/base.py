@@ -214,10 +214,20 @@ class Generator(
             device = self.__dict__["_device"] = p.device if p is not None else torch.device("cpu")
         return device
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating dtype of the parameters: the dtype noise is drawn in (cached)."""
+        dtype = self.__dict__.get("_dtype")
+        if dtype is None:
+            p = next((p for p in self.parameters() if p.is_floating_point()), None)
+            dtype = self.__dict__["_dtype"] = p.dtype if p is not None else torch.float32
+        return dtype
+
     def _apply(self, fn, recurse=True):
         # .to() / .cuda() / .half() all come through here (and reach every submodule): the
-        # parameters may move, so forget the cached device.
+        # parameters may move or change dtype, so forget the cached device and dtype.
         self.__dict__.pop("_device", None)
+        self.__dict__.pop("_dtype", None)
         return super()._apply(fn, recurse)
 
     def encode(self, x: Tensor, labels: Tensor | None = None) -> Any:
@@ -311,16 +321,18 @@ class Generator(
         """
         if generator is None or isinstance(generator, torch.Generator):
             device = generator.device if generator is not None else self.device
-            return torch.randn(n, *shape, generator=generator, device=device).to(self.device)
+            return torch.randn(n, *shape, generator=generator, device=device).to(
+                self.device, self.dtype
+            )
         if len(generator) != n:
             raise ValueError(
                 f"generator must hold one stream per sample ({n}: a torch.Generator each, or "
                 f"ItemStreams), got {len(generator)}"
             )
         if isinstance(generator, ItemStreams):
-            return generator.randn(tuple(shape)).to(self.device)
+            return generator.randn(tuple(shape)).to(self.device, self.dtype)
         draws = [torch.randn(*shape, generator=g, device=g.device) for g in generator]
-        return (torch.stack(draws) if draws else torch.empty(0, *shape)).to(self.device)
+        return (torch.stack(draws) if draws else torch.empty(0, *shape)).to(self.device, self.dtype)
 
     def _check_n(self, n: int) -> int:
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:

@@ -62,6 +62,7 @@ def broadcast(t: Tensor) -> Tensor:
 
 def squared_distances(z: Tensor, codebook: Tensor) -> Tensor:
     """``||z_i - e_k||^2`` for rows ``z`` ``(N, D)`` and codes ``(K, D)``: ``(N, K)``."""
+    codebook = codebook.to(z.dtype)
     return (
         z.pow(2).sum(1, keepdim=True) - 2.0 * z @ codebook.t() + codebook.pow(2).sum(1)[None, :]
     ).clamp_min(0.0)
@@ -122,8 +123,9 @@ class VectorQuantizer(nn.Module):
 
     # ------------------------------------------------------------------ lookups
     def flatten(self, z_e: Tensor) -> Tensor:
-        """``(B, D, H, W)`` -> ``(B * H * W, D)`` rows, float32 for exact distances."""
-        return z_e.permute(0, 2, 3, 1).reshape(-1, self.dim).float()
+        """``(B, D, H, W)`` -> ``(B * H * W, D)`` rows, at least float32 for exact distances."""
+        rows = z_e.permute(0, 2, 3, 1).reshape(-1, self.dim)
+        return rows.to(torch.promote_types(rows.dtype, torch.float32))
 
     def nearest(self, z_e: Tensor) -> Tensor:
         """The nearest code of every position of ``z_e`` ``(B, D, H, W)``: ``(B, H, W)``."""

@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Normal
 
+from learned_aug.data.schema import Column
 from learned_aug.models.base import Generator, GeneratorConfig, RandomSource, register
 from learned_aug.models.quantizer import broadcast
 from learned_aug.models.vae import _positive, gaussian_kl
-from learned_aug.data.schema import Column
 
 
 @dataclass

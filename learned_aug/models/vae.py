@@ -141,6 +141,7 @@ class ConvTranspose2d(nn.ConvTranspose2d):
         if (
             input.device.type != "cpu"
             or input.dim() != 4
+            or input.shape[0] == 0  # the native kernel refuses an empty batch
             or input.dtype != self.weight.dtype
             or self.groups != 1
             or self.padding_mode != "zeros"

@@ -3,11 +3,11 @@ sits in a layer of the import-linter contract, so none escapes it (docs/architec
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import grimp
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,7 +52,7 @@ def test_no_import_cycle_inside_the_package(graph):
 
 def test_every_module_is_in_a_layer_of_the_contract(graph):
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
-    layers = [c for c in config["contracts"] if c["type"] == "layers"][0]["layers"]
+    layers = next(c for c in config["contracts"] if c["type"] == "layers")["layers"]
     named = {part.strip() for layer in layers for part in layer.replace(":", "|").split("|")}
     top = {m.split(".")[1] for m in graph.modules if m.count(".") >= 1}
     assert {f"learned_aug.{t}" for t in top} <= named

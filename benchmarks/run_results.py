@@ -517,7 +517,8 @@ learned-aug evaluate --data mnist-5k --train-size 50 100 --seeds 5 --cnn-width 0
 - **Classifier width.** The default classifier of `learned-aug evaluate` is the paper's CNN
   (Conv64-Conv128-MaxPool-Drop0.5-Conv128-Conv128-MaxPool-Drop0.5-FC128-Drop0.5-FC). The grid
   on this page was run on two CPU cores, where the full-width CNN is too slow for a grid
-  of this size (conventional augmentation needs thousands of steps to pay off), so this grid uses the same architecture at a quarter of its conv channels
+  of this size (conventional augmentation needs thousands of steps to pay off), so this grid
+  uses the same architecture at a quarter of its conv channels
   (`cnn_width=0.25`: 16/32 channels) in bfloat16 autocast. Absolute numbers are therefore not
   the paper's network's; every condition is compared on the same network, seeds and test sets.
   A network this narrow has little room for the invariances conventional augmentation asks

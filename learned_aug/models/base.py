@@ -136,6 +136,22 @@ def check_images(x: Tensor, sample_shape: Sequence[int], *, name: str = "x") -> 
     return x
 
 
+def check_positive(name: str, value: Any) -> None:
+    """A config field that must be a positive int: a ValueError naming it otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def check_pair(value: Any, name: str) -> tuple[int, int]:
+    """An int or an (H, W) pair of positive ints, as a pair; a ValueError naming ``name``."""
+    if isinstance(value, int):
+        value = (value, value)
+    value = tuple(value)
+    if len(value) != 2 or any(not isinstance(v, int) or v < 1 for v in value):
+        raise ValueError(f"{name} must be an int or a pair (H, W) of positive ints, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
 def image_config_fields(
     model: str, sample_shape: Sequence[int], classes: Sequence[str], conditional: bool
 ) -> dict[str, Any]:
@@ -450,6 +466,8 @@ __all__ = [  # the file helpers live in learned_aug.io; their old import path st
     "atomic_write",
     "atomic_write_text",
     "check_images",
+    "check_pair",
+    "check_positive",
     "image_config_fields",
     "load_weights",
     "register",

@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from learned_aug.models.collective import all_reduce, broadcast
 
 
 @dataclass
@@ -40,24 +41,6 @@ class Quantized:
     commitment: Tensor
     perplexity: Tensor
     usage: Tensor
-
-
-def _distributed() -> bool:
-    return dist.is_available() and dist.is_initialized()
-
-
-def all_reduce(t: Tensor) -> Tensor:
-    """Sum over the processes of a distributed run, so every replica keeps one codebook."""
-    if _distributed():
-        dist.all_reduce(t)
-    return t
-
-
-def broadcast(t: Tensor) -> Tensor:
-    """Rank 0's random choice for every replica (initialisation, restarts)."""
-    if _distributed():
-        dist.broadcast(t, src=0)
-    return t
 
 
 def squared_distances(z: Tensor, codebook: Tensor) -> Tensor:

@@ -20,9 +20,15 @@ from torch import Tensor, nn
 from torch.distributions import Normal
 
 from learned_aug.data.schema import Column
-from learned_aug.models.base import Generator, GeneratorConfig, RandomSource, register
-from learned_aug.models.quantizer import broadcast
-from learned_aug.models.vae import _positive, gaussian_kl
+from learned_aug.models.base import (
+    Generator,
+    GeneratorConfig,
+    RandomSource,
+    check_positive,
+    register,
+)
+from learned_aug.models.collective import broadcast
+from learned_aug.models.vae import gaussian_kl
 
 
 @dataclass
@@ -48,8 +54,8 @@ class TabularVAEConfig(GeneratorConfig):
     num_classes: int = 0
 
     def __post_init__(self) -> None:
-        _positive("features", self.features)
-        _positive("latent_dim", self.latent_dim)
+        check_positive("features", self.features)
+        check_positive("latent_dim", self.latent_dim)
         self.hidden_dims = tuple(self.hidden_dims)
         if not self.hidden_dims or any(int(h) < 1 for h in self.hidden_dims):
             raise ValueError(f"hidden_dims must be positive ints, got {self.hidden_dims!r}")

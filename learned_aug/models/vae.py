@@ -17,6 +17,8 @@ from learned_aug.models.base import (
     GeneratorConfig,
     RandomSource,
     check_images,
+    check_pair,
+    check_positive,
     image_config_fields,
     register,
 )
@@ -58,13 +60,13 @@ class VAEConfig(GeneratorConfig):
     refine: bool = True
 
     def __post_init__(self) -> None:
-        self.image_size = _pair(self.image_size, "image_size")
+        self.image_size = check_pair(self.image_size, "image_size")
         if not isinstance(self.refine, bool):
             raise ValueError(f"refine must be True or False, got {self.refine!r}")
         self.hidden_channels = tuple(self.hidden_channels)
-        _positive("channels", self.channels)
-        _positive("latent_dim", self.latent_dim)
-        _positive("hidden_dim", self.hidden_dim)
+        check_positive("channels", self.channels)
+        check_positive("latent_dim", self.latent_dim)
+        check_positive("hidden_dim", self.hidden_dim)
         if not self.hidden_channels or any(int(c) < 1 for c in self.hidden_channels):
             raise ValueError(
                 f"hidden_channels must be a non-empty sequence of positive ints, "
@@ -84,20 +86,6 @@ class VAEConfig(GeneratorConfig):
             n = self.channels * self.image_size[0] * self.image_size[1]
             return self.beta * self.latent_dim / n
         return float(self.beta)
-
-
-def _pair(value, name: str) -> tuple[int, int]:
-    if isinstance(value, int):
-        value = (value, value)
-    value = tuple(value)
-    if len(value) != 2 or any(not isinstance(v, int) or v < 1 for v in value):
-        raise ValueError(f"{name} must be an int or a pair (H, W) of positive ints, got {value!r}")
-    return value  # type: ignore[return-value]
-
-
-def _positive(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 def conv_encoder(in_channels: int, hidden: Sequence[int]) -> nn.Sequential:

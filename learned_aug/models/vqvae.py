@@ -23,6 +23,8 @@ from learned_aug.models.base import (
     GeneratorConfig,
     RandomSource,
     check_images,
+    check_pair,
+    check_positive,
     image_config_fields,
     register,
 )
@@ -30,8 +32,6 @@ from learned_aug.models.prior import CodePrior, gumbel_from_normal, pick_codes
 from learned_aug.models.quantizer import VectorQuantizer
 from learned_aug.models.vae import (
     LIKELIHOODS,
-    _pair,
-    _positive,
     bottom_size,
     conv_decoder,
     conv_encoder,
@@ -91,7 +91,7 @@ class VQVAEConfig(GeneratorConfig):
     top_k: int = 0
 
     def __post_init__(self) -> None:
-        self.image_size = _pair(self.image_size, "image_size")
+        self.image_size = check_pair(self.image_size, "image_size")
         self.hidden_channels = tuple(self.hidden_channels)
         for name in (
             "channels",
@@ -101,7 +101,7 @@ class VQVAEConfig(GeneratorConfig):
             "prior_layers",
             "prior_heads",
         ):
-            _positive(name, getattr(self, name))
+            check_positive(name, getattr(self, name))
         if not self.hidden_channels or any(int(c) < 1 for c in self.hidden_channels):
             raise ValueError(
                 f"hidden_channels must be a non-empty sequence of positive ints, "

@@ -20,8 +20,8 @@ from learned_aug.functional import for_inference
 from learned_aug.hub import find_bank, load_generator, resolve
 from learned_aug.latent_bank import LatentBank
 from learned_aug.models import Generator
-from learned_aug.rng import ItemStreams, check_alpha, draw_alpha
-from learned_aug.sampling import ClassifierFilter, Latents, Strategy, StrategyFn, get_strategy
+from learned_aug.rng import check_alpha
+from learned_aug.sampling import ClassifierFilter, Strategy, StrategyFn, draw_items, get_strategy
 
 OUTPUTS = ("pil", "tensor")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]")
@@ -278,20 +278,17 @@ class SyntheticDataset(Dataset):
 
     def _attempt(self, indices: Tensor, attempt: int, requested: Tensor) -> Tensor:
         """One try at the samples of ``indices``: each drawn from its own (seed, i, try) stream."""
-        rngs = ItemStreams.for_items(self.seed, indices, attempt)
-        labels = requested if self._conditioned else None
-        alpha = draw_alpha(self.strength, len(indices), rngs)
-        if self._strategy.needs_source:
-            assert self.bank is not None  # checked in __init__
-            rows = self.bank.pick(len(indices), labels, rngs)
-            stds = None if self.bank.stds is None else self.bank.stds[rows]
-            source: Tensor | Latents = Latents(self.bank.codes[rows], stds)
-        else:
-            source = Latents(torch.empty(len(indices), 0))
-        out = self._strategy(
-            self.generator, source, labels, alpha, rngs, self.bank, **self.strategy_kwargs
+        return draw_items(
+            self.generator,
+            self._strategy,
+            indices,
+            requested if self._conditioned else None,
+            seed=self.seed,
+            strength=self.strength,
+            bank=self.bank,
+            attempt=attempt,
+            options=self.strategy_kwargs,
         )
-        return out.cpu()
 
     @torch.no_grad()
     def _generate(self, indices: Sequence[int]) -> tuple[Tensor, Tensor]:

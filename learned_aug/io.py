@@ -31,6 +31,7 @@ TRAINING_JSON = "training.json"
 HISTORY_JSON = "history.json"
 HISTORY_CSV = "history.csv"
 CHECKPOINT_NAME = "checkpoint.pt"
+QUALITY_JSON = "quality.json"
 CARD_MARKER = "<!-- learned-aug: generated model card; delete this line to keep hand edits -->"
 """A ``README.md`` holding this line was written by learned-aug and may be rewritten; one
 without it was written by hand and is never overwritten."""

@@ -34,7 +34,7 @@ from torch.distributions import Distribution
 
 from learned_aug.latent_bank import LatentBank
 from learned_aug.models import Generator
-from learned_aug.rng import RandomSource, uniform
+from learned_aug.rng import ItemStreams, RandomSource, uniform
 from learned_aug.rng import check_alpha as check_alpha  # their old import path
 from learned_aug.rng import draw_alpha as draw_alpha
 
@@ -155,6 +155,19 @@ def default_strategy(model: Generator) -> str:
     member = getattr(model, "members", None)
     kind = member[0] if member else model
     return "vq-resample" if callable(getattr(kind, "resample", None)) else "noise"
+
+
+def dataset_strategy(model: Generator, bank: LatentBank | None) -> str:
+    """The strategy ``SyntheticDataset`` uses when none is named: ``"posterior"`` (the aggregate
+    posterior, where the decoder was trained) when the latent bank holds the posterior's standard
+    deviations, else the generator's own ``"prior"``.
+
+    Example:
+        >>> from learned_aug import VAE, VAEConfig
+        >>> dataset_strategy(VAE(VAEConfig(image_size=(8, 8), latent_dim=2)), None)
+        'prior'
+    """
+    return "posterior" if bank is not None and bank.stds is not None else "prior"
 
 
 # ------------------------------------------------------------------------ helpers
@@ -308,6 +321,37 @@ def gmm(model, images, labels, alpha, rng, bank, *, components: int = 10, **opti
         z[rows] = draw
     z = (z if z is not None else eps).view(n, *bank.codes.shape[1:]).to(model.device)
     return model.decode(z, model_labels(model, labels))
+
+
+# ------------------------------------------------------------------------ items
+def draw_items(
+    model: Generator,
+    strategy: Strategy,
+    indices: Tensor,
+    labels: Tensor | None,
+    *,
+    seed: int,
+    strength: tuple[float, float],
+    bank: LatentBank | None,
+    attempt: int = 0,
+    options: dict[str, Any] | None = None,
+) -> Tensor:
+    """Generated items ``indices``, item ``i`` a pure function of ``(seed, i, attempt)``.
+
+    What ``SyntheticDataset`` serves: each item draws its strength, its bank row (for a strategy
+    that starts from a real example: of its class where the bank is labelled) and its noise from
+    its own counter-based stream, so it is the same whatever batch it is drawn in.
+    """
+    rngs = ItemStreams.for_items(seed, indices, attempt)
+    alpha = draw_alpha(strength, len(indices), rngs)
+    if strategy.needs_source:
+        if bank is None:
+            raise ValueError(f"strategy {strategy.name!r} starts from bank codes: pass bank=...")
+        rows = bank.pick(len(indices), labels, rngs)
+        source = Latents(bank.codes[rows], None if bank.stds is None else bank.stds[rows])
+    else:
+        source = Latents(torch.empty(len(indices), 0))
+    return strategy(model, source, labels, alpha, rngs, bank, **(options or {})).cpu()
 
 
 # ------------------------------------------------------------------------ filtering

@@ -134,3 +134,44 @@ def test_lr_and_kl_schedules_are_pure():
     assert lr_at(5, lr=1.0, total_steps=10) == 1.0
     assert lr_at(10, lr=1.0, total_steps=10, schedule="cosine") == pytest.approx(0.0)
     assert kl_at(0, 4) == 0.25 and kl_at(9, 4) == 1.0 and kl_at(0, 0) == 1.0
+
+
+def test_fit_reports_a_collapsed_classless_generator_in_plain_words(tmp_path, digits):
+    import json
+    import warnings
+
+    from learned_aug.training.diagnostics import GeneratorWarning
+
+    few = digits.subset(range(60))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit(
+            "vae",
+            few,
+            epochs=1,
+            lr=1e-6,  # learns nothing: the samples carry no class
+            latent_dim=2,
+            hidden_channels=(4,),
+            hidden_dim=8,
+            conditional=True,
+            out=tmp_path,
+            progress=False,
+            device="cpu",
+        )
+    report = json.loads((tmp_path / "quality.json").read_text())
+    assert report["classifier_accuracy_samples"] <= 0.15 < report["classifier_accuracy_real_val"]
+    assert any("carry no class" in w for w in report["warnings"])
+    assert any(issubclass(w.category, GeneratorWarning) for w in caught)
+    assert "carry no class" in (tmp_path / "README.md").read_text()
+
+
+def test_a_trained_generator_passes_the_quality_report(mnist):
+    from learned_aug import LatentBank, load_generator
+    from learned_aug.training.diagnostics import diagnose
+    from learned_aug.training.publish import default_sampler
+
+    gen, data = load_generator("mnist-vae"), mnist.subset(range(0, 5000, 10))
+    report = diagnose(gen, data, default_sampler(gen, LatentBank.build(gen, data), seed=0))
+    assert report["warnings"] == []
+    assert report["classifier_accuracy_samples"] > 0.8
+    assert report["active_units"] >= 1 and report["copy_distance_ratio"] > 0.1

@@ -29,6 +29,7 @@ from learned_aug.io import (
     CARD_NAME,
     CONFIG_NAME,
     HISTORY_JSON,
+    QUALITY_JSON,
     SAMPLES_NAME,
     TRAINING_JSON,
     WEIGHTS_NAME,
@@ -58,6 +59,10 @@ METRIC_HELP = {
     "linear_probe_accuracy_val": "logistic regression on the frozen encoder's latent means, "
     "validation accuracy",
     "pixel_logistic_regression_accuracy_val": "the same on raw pixels (the reference)",
+    "active_units": "latent dimensions whose posterior mean varies across the data (0: collapsed)",
+    "latent_dims": "latent dimensions",
+    "copy_distance_ratio": "samples' distance to their nearest training image over the training "
+    "images' own nearest-neighbour distance (near 0: copies)",
 }
 
 TEMPLATE = """---
@@ -160,6 +165,13 @@ def read_run(folder: str | Path) -> RunInfo:
         )
         if isinstance(training.get("metrics"), dict):
             info.metrics.update((k, v) for k, v in training["metrics"].items() if _is_scalar(v))
+    quality = _read_json(folder / QUALITY_JSON)
+    if isinstance(quality, dict):
+        info.metrics.update((k, v) for k, v in quality.items() if _is_scalar(v))
+        problems = [str(w) for w in quality.get("warnings", []) if w]
+        if problems:
+            found = " ".join(f"Warning: {w}." for w in problems)
+            info.notes = f"{info.notes}\n\n{found}" if info.notes else found
     history = _read_json(folder / HISTORY_JSON)
     if isinstance(history, list) and history and all(isinstance(r, dict) for r in history):
         best = min(history, key=lambda r: _finite(r.get("val_loss", r.get("train_loss"))))

@@ -21,11 +21,10 @@ import torch
 from tqdm.auto import tqdm
 
 from learned_aug.data import LabelledData, load_dataset, stratified_split
-from learned_aug.hub import write_model_card
-from learned_aug.latent_bank import LatentBank
 from learned_aug.models import Generator, create_generator
 from learned_aug.training import checkpoint as ckpt
 from learned_aug.training import distributed
+from learned_aug.training.publish import publish_run
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
@@ -437,20 +436,11 @@ class _Trainer:
         )
         ckpt.save_history(self.run, self.history)
 
-    def _publish(self) -> None:
-        """What a finished run leaves beside its weights, written once: the latent bank of its
-        data (what the samplers start from), the sample grid, and the model card."""
-        self.model.save_weights(self.run)
-        LatentBank.build(self.model, self.data).save(self.run)
-        seed = self.args["seed"]
-        ckpt.save_sample_grid(self.model, self.run / ckpt.SAMPLES_NAME, seed=seed)
-        write_model_card(self.run, self.model, seed=seed)
-
     def _finish(self, stopped_early: bool) -> FitResult:
         self.model.load_state_dict(self.best_state)
         self.model.eval()
         if self.run is not None:
-            self._publish()
+            publish_run(self.run, self.model, self.data, self.args["seed"])
         return FitResult(
             self.model, self.history, self.best_epoch, self.best_val, stopped_early, self.run
         )

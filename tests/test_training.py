@@ -262,6 +262,16 @@ def test_a_checkpoint_of_the_previous_format_still_resumes(tmp_path, digits):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_checkpoint_of_a_newer_format_is_refused_with_the_fix(tmp_path, digits):
+    small = digits.subset(torch.arange(300))
+    fit("vae", small, epochs=1, out=tmp_path, progress=False, **TINY)
+    state = load_checkpoint(tmp_path / CHECKPOINT_NAME)
+    save_checkpoint(tmp_path / CHECKPOINT_NAME, {**state, "format": CHECKPOINT_FORMAT + 1})
+    with pytest.raises(ValueError, match=r"checkpoint.pt' is a training checkpoint of format 3, "
+                       r"but this learned-aug reads formats 1 to 2: upgrade"):  # fmt: skip
+        fit("vae", small, epochs=2, out=tmp_path, resume=True, progress=False, **TINY)
+
+
 # ------------------------------------------------------------------ precision
 def _step_factory(slow: bool):
     """Steps where float32 (slow=False) or bf16 (slow=True) sleeps: a sure verdict."""

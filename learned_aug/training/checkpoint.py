@@ -102,6 +102,18 @@ def weights_digest(state: Mapping[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
+def saved_settings(state: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """The settings a checkpoint was written with (``args`` in format 1), checking its format."""
+    version = int(state.get("format", 1))
+    if version > CHECKPOINT_FORMAT or not ({"settings", "args"} & set(state)):
+        raise CheckpointError(
+            f"{str(path)!r} is a training checkpoint of format {version}, but this learned-aug "
+            f"reads formats 1 to {CHECKPOINT_FORMAT}: upgrade learned-aug to resume it, or start "
+            "anew with overwrite=True (--overwrite)"
+        )
+    return json.loads(state["settings"] if "settings" in state else state["args"])
+
+
 def best_weights(
     state: Mapping[str, Any], model: torch.nn.Module, run_dir: Path, device: torch.device
 ) -> dict[str, torch.Tensor]:

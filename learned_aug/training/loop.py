@@ -182,8 +182,8 @@ def fit(
     dev = distributed.rank_device(resolve_device(device))
     use_amp = _choose_amp(amp, dev, model, data, settings.batch_size)
     # Only rank 0 writes the run folder; every process reads the checkpoint to resume.
-    writes = run_dir if distributed.is_main() else None
-    trainer = _Trainer(model, data, settings, dev, use_amp, writes, list(hooks))
+    written = run_dir if distributed.is_main() else None
+    trainer = _Trainer(model, data, settings, dev, use_amp, written, list(hooks))
     if run_dir is not None and resume and (run_dir / ckpt.CHECKPOINT_NAME).exists():
         state = ckpt.load_checkpoint(run_dir / ckpt.CHECKPOINT_NAME, dev)
         trainer.restore(state, run_dir)
@@ -210,11 +210,12 @@ def _choose_amp(amp, device: torch.device, model, data: LabelledData, batch_size
     x = data.x[:batch_size].to(device)
     y = data.y[:batch_size].to(device)
     shape = "x".join(map(str, data.sample_shape))
+    size = sum(p.numel() for p in model.parameters())
     choice = speed.choose_autocast(
         device,
         override=amp,
         dtype=torch.float16 if device.type == "cuda" else torch.bfloat16,
-        workload=f"fit {type(model).__name__} {shape} batch {batch_size}",
+        workload=f"fit {type(model).__name__} ({size} parameters) {shape} batch {batch_size}",
         make_step=speed.training_steps(model, lambda m: m.loss(x, y)["loss"], device.type),
     )
     return distributed.broadcast_flag(choice.enabled)

@@ -105,7 +105,7 @@ class _Trainer:
 
     def restore(self, state: dict[str, Any], run_dir: Path) -> None:
         """Continue from a checkpoint ``state`` of the run in ``run_dir``."""
-        saved = json.loads(state["settings"] if "settings" in state else state["args"])
+        saved = ckpt.saved_settings(state, run_dir / ckpt.CHECKPOINT_NAME)
         changed = self.settings.differences(saved)
         config = json.loads(json.dumps(self.model.config.to_dict()))
         if changed or json.loads(state["config"]) != config:

@@ -7,8 +7,9 @@ import math
 import pytest
 import torch
 
+from learned_aug import speed
 from learned_aug.cli import main
-from learned_aug.data import balanced_subset
+from learned_aug.data import LabelledData, balanced_subset
 from learned_aug.evaluation import (
     CONDITIONS,
     GENERATORS,
@@ -24,6 +25,8 @@ from learned_aug.evaluation import (
     scores,
     train_classifier,
 )
+from learned_aug.evaluation.classifier import ShuffledBatches
+from learned_aug.evaluation.protocol import classifier_precision
 from learned_aug.evaluation.report import (
     markdown_table,
     read_csv,
@@ -127,6 +130,79 @@ def test_train_classifier_mixes_synthetic_rows(few_digits):
     assert result.steps == 2 * 4  # 100 rows in batches of 32, twice
     assert seen == [7] * result.steps
     assert math.isnan(result.best_val_loss)
+
+
+def _numbered_rows(n: int) -> LabelledData:
+    """Rows whose single feature is their index, so a batch tells which rows it holds."""
+    return LabelledData(
+        torch.arange(n, dtype=torch.float32)[:, None], torch.arange(n) % 2, ["a", "b"]
+    )
+
+
+def test_an_epoch_is_one_pass_without_replacement():
+    train, seen = _numbered_rows(96), []
+
+    def record(x, y, gen):
+        seen.append(x[:, 0].long())
+        return x
+
+    result = train_classifier(
+        TabularMLP(1, 2), train, None, augment=record, batch_size=32, max_epochs=3
+    )
+    assert result.steps == 9  # 3 steps a pass
+    for epoch in range(3):
+        rows = torch.cat(seen[3 * epoch : 3 * epoch + 3])
+        assert sorted(rows.tolist()) == list(range(96)), "each row once per epoch"
+    assert seen[0].tolist() != seen[3].tolist(), "reshuffled every pass"
+
+
+def test_short_epochs_take_whole_passes_and_batches_stay_full():
+    train, seen = _numbered_rows(20), []
+    train_classifier(
+        TabularMLP(1, 2),
+        train,
+        None,
+        augment=lambda x, y, gen: seen.append(x[:, 0].long()) or x,
+        batch_size=8,
+        max_epochs=1,
+        min_steps_per_epoch=5,
+    )
+    assert [len(b) for b in seen] == [8] * 5  # 40 draws: two passes over the 20 rows
+    assert sorted(torch.cat(seen).tolist()) == sorted(list(range(20)) * 2)
+
+
+def test_shuffled_batches_are_replayable_and_complete_each_pass():
+    a = ShuffledBatches(10, 4, torch.Generator().manual_seed(3))
+    b = ShuffledBatches(10, 4, torch.Generator().manual_seed(3))
+    draws = [a.next() for _ in range(5)]
+    assert all(torch.equal(d, b.next()) for d in draws)
+    assert sorted(torch.cat(draws).tolist()) == sorted(list(range(10)) * 2)
+    assert [len(d) for d in draws] == [4] * 5
+    assert ShuffledBatches(3, 32, torch.Generator()).next().sort().values.tolist() == [0, 1, 2]
+
+
+def test_train_classifier_is_deterministic_in_its_seed(few_digits):
+    train, _ = few_digits
+    runs = []
+    for seed in (1, 1, 2):
+        torch.manual_seed(0)
+        model = PaperCNN(train.sample_shape, 10, width=0.25)
+        runs.append(train_classifier(model, train, None, max_epochs=2, seed=seed))
+    same = [r.model.state_dict() for r in runs]
+    assert all(torch.equal(same[0][k], same[1][k]) for k in same[0])
+    assert not all(torch.equal(same[0][k], same[2][k]) for k in same[0])
+
+
+def test_protocol_precision_is_asked_or_chosen(digits, monkeypatch):
+    monkeypatch.delenv(speed.ENV_VAR, raising=False)
+    asked = classifier_precision(EvaluationConfig(bf16=True), digits)
+    assert asked.enabled and asked.reason == "asked for autocast"
+    monkeypatch.setenv(speed.ENV_VAR, "0")
+    chosen = classifier_precision(EvaluationConfig(), digits)
+    assert not chosen.enabled and chosen.reason == f"{speed.ENV_VAR}=0"
+    monkeypatch.delenv(speed.ENV_VAR)
+    if not speed.native_bf16():  # a CPU without bf16 units: float32, and nothing timed
+        assert not classifier_precision(EvaluationConfig(), digits).enabled
 
 
 def test_train_classifier_checks_arguments(few_digits):
@@ -279,14 +355,16 @@ def test_conditions_registry_pairs_every_learned_one_with_aug():
         assert CONDITIONS[f"aug+{name}"].augment == "aug"
 
 
-def test_cli_evaluate_writes_the_report(tmp_path, tiny_generators):
+def test_cli_evaluate_writes_the_report(tmp_path, tiny_generators, capsys):
     code = main(
         [
             "evaluate", "--data", "digits", "--train-size", "50", "--seeds", "1",
             "--conditions", "none", "aug", "--max-steps", "5", "--out", str(tmp_path),
-            "--no-progress",
+            "--no-progress", "--fp32",
         ]
     )  # fmt: skip
     assert code == 0
+    summary = capsys.readouterr().out.splitlines()[-1]
+    assert summary.startswith("2 runs in ") and "classifier in float32 (asked for" in summary
     assert {p.name for p in tmp_path.iterdir()} >= {"results.md", "results.csv", "results_f1.png"}
     assert [r["condition"] for r in read_csv(tmp_path / "results.csv")] == ["none", "aug"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
+import time
 from pathlib import Path
 
 from learned_aug.evaluation.conditions import CONDITIONS
@@ -12,13 +14,15 @@ from learned_aug.evaluation.protocol import (
     DEFAULT_SIZES,
     PAPER_CONDITIONS,
     EvaluationConfig,
+    classifier_precision,
     run_protocol,
 )
 from learned_aug.evaluation.report import markdown_table, write_csv, write_report
 
-# --quick: one size (100 images), one seed, the results grid's budgets (2,000 classifier steps at
-# most, half the generators' steps) and a half-width CNN: 109 s on 2 CPU cores (measured).
-QUICK = {"max_steps": 2000, "generator_scale": 0.5, "cnn_width": 0.5}
+# --quick: one size (100 images), one seed, the results grid's quarter-width CNN, at most 500
+# classifier steps and a tenth of the generators' steps: a check that the pipeline runs, in
+# under 5 minutes on a 2-core AVX2 CPU (185 s of CPU time measured, float32; docs/benchmarks.md).
+QUICK = {"max_steps": 500, "generator_scale": 0.1, "cnn_width": 0.25}
 QUICK_SIZE = 100
 TABULAR_CONDITIONS = ("none", "tvae", "tvae-post")
 
@@ -65,9 +69,16 @@ def add_args(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         help="channel multiplier of the paper's CNN (default: 1.0, its 64/128 channels; "
-        "--quick: 0.5)",
+        "--quick: 0.25)",
     )
-    p.add_argument("--fp32", action="store_true", help="train the classifier in float32")
+    precision = p.add_mutually_exclusive_group()
+    precision.add_argument("--fp32", action="store_true", help="train the classifier in float32")
+    precision.add_argument(
+        "--bf16",
+        action="store_true",
+        help="train the classifier under bfloat16 autocast (default: where it is faster: "
+        "CUDA, CPUs with AVX512-BF16/AMX; see learned_aug.speed)",
+    )
     p.add_argument(
         "--out", required=True, help="folder for results.md, results.csv, results_f1.png"
     )
@@ -78,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the protocol and write the report into ``--out``."""
     from learned_aug.data import load_dataset
 
+    start = time.perf_counter()
     data = load_dataset(args.data)
     overrides = dict(QUICK) if args.quick else {}
     if args.max_steps is not None:
@@ -92,9 +104,11 @@ def run(args: argparse.Namespace) -> int:
         seeds=1 if args.quick else args.seeds,
         conditions=args.conditions or (PAPER_CONDITIONS if data.is_image else TABULAR_CONDITIONS),
         patience=args.patience,
-        bf16=not args.fp32,
+        bf16=True if args.bf16 else False if args.fp32 else None,
         **overrides,
     )
+    precision = classifier_precision(config, data)
+    config = dataclasses.replace(config, bf16=precision.enabled)
     out = Path(args.out)
     records: list[dict] = []
     name = str(args.data)
@@ -111,4 +125,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print(markdown_table(records, metric))
     print(f"wrote {out}/results.md, results.csv, results_f1.png")
+    kind = "bf16 autocast" if precision.enabled else "float32"
+    print(
+        f"{len(records)} runs in {time.perf_counter() - start:.0f} s; "
+        f"classifier in {kind} ({precision.reason})"
+    )
     return 0

@@ -18,11 +18,11 @@ from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
+from learned_aug.bundled import PRETRAINED_DIR
 from learned_aug.latent_bank import BANK_NAME
 from learned_aug.models import MODELS, CheckpointError, Generator
 from learned_aug.models.base import CONFIG_NAME
 
-PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 # Files of a generator folder that go to the Hub besides what save_pretrained writes. Training
 # state (checkpoint.pt, a pickle) and logs never do.
 UPLOAD_EXTRAS = (BANK_NAME,)

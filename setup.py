@@ -1,4 +1,4 @@
-"""Build hook: the wheel carries the top-level ``pretrained/`` folder as ``learned_aug/pretrained/``.
+"""Build hook: the wheel carries the top-level ``pretrained/`` as ``learned_aug/pretrained/``.
 
 Everything else about the package is declared in pyproject.toml. The bundled generators live at
 the top of the repository, as released to the Hub; copying them into the built package lets an

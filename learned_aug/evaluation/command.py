@@ -1,4 +1,4 @@
-"""``learned-aug evaluate``: arguments and the run, kept here so cli.py stays small."""
+"""``learned-aug evaluate``: the run (its arguments are in ``learned_aug.arguments``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import shlex
 import sys
 from pathlib import Path
 
-from learned_aug.evaluation.conditions import CONDITIONS
 from learned_aug.evaluation.protocol import (
     DEFAULT_SIZES,
     PAPER_CONDITIONS,
@@ -15,63 +14,11 @@ from learned_aug.evaluation.protocol import (
     run_protocol,
 )
 from learned_aug.evaluation.report import markdown_table, write_csv, write_report
+from learned_aug.names import QUICK_SIZE, TABULAR_CONDITIONS
 
 # --quick: one size (100 images), one seed, the results grid's budgets (2,000 classifier steps at
 # most, half the generators' steps) and a half-width CNN: 109 s on 2 CPU cores (measured).
 QUICK = {"max_steps": 2000, "generator_scale": 0.5, "cnn_width": 0.5}
-QUICK_SIZE = 100
-TABULAR_CONDITIONS = ("none", "tvae", "tvae-post")
-
-
-def add_args(p: argparse.ArgumentParser) -> None:
-    """The arguments of ``learned-aug evaluate``."""
-    p.add_argument(
-        "--data",
-        required=True,
-        help="a bundled dataset (mnist-5k, digits, breast-cancer, wine) or an ImageFolder",
-    )
-    p.add_argument(
-        "--train-size",
-        type=int,
-        nargs="+",
-        default=None,
-        help="training images per draw, class-balanced (default: "
-        f"{' '.join(map(str, DEFAULT_SIZES))}; --quick: {QUICK_SIZE})",
-    )
-    p.add_argument("--seeds", type=int, default=5, help="seeds 0..n-1 per size (default: 5)")
-    p.add_argument(
-        "--conditions",
-        nargs="+",
-        default=None,
-        metavar="NAME",
-        help=f"conditions to compare (default: {' '.join(PAPER_CONDITIONS)} for images, "
-        f"{' '.join(TABULAR_CONDITIONS)} for tabular data); "
-        f"accepted: {', '.join(sorted(CONDITIONS))}",
-    )
-    p.add_argument("--quick", action="store_true", help="one size, one seed, short budgets")
-    p.add_argument("--max-steps", type=int, default=None, help="cap on classifier steps")
-    p.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
-    p.add_argument(
-        "--generator-scale", type=float, default=None, help="scale of generator step budgets"
-    )
-    p.add_argument(
-        "--metric",
-        default=None,
-        choices=["macro_f1", "weighted_f1", "accuracy"],
-        help="metric of the table (default: macro_f1 for images, weighted_f1 for tabular data)",
-    )
-    p.add_argument(
-        "--cnn-width",
-        type=float,
-        default=None,
-        help="channel multiplier of the paper's CNN (default: 1.0, its 64/128 channels; "
-        "--quick: 0.5)",
-    )
-    p.add_argument("--fp32", action="store_true", help="train the classifier in float32")
-    p.add_argument(
-        "--out", required=True, help="folder for results.md, results.csv, results_f1.png"
-    )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""``learned-aug evaluate``: arguments and the run, kept here so cli.py stays small."""
+"""``learned-aug evaluate``: the run (its arguments are in ``learned_aug.arguments``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-from learned_aug.evaluation.conditions import CONDITIONS
 from learned_aug.evaluation.protocol import (
     DEFAULT_SIZES,
     PAPER_CONDITIONS,
@@ -18,71 +17,12 @@ from learned_aug.evaluation.protocol import (
     run_protocol,
 )
 from learned_aug.evaluation.report import markdown_table, write_csv, write_report
+from learned_aug.names import QUICK_SIZE, TABULAR_CONDITIONS
 
 # --quick: one size (100 images), one seed, the results grid's quarter-width CNN, at most 500
 # classifier steps and a tenth of the generators' steps: a check that the pipeline runs, in
 # under 5 minutes on a 2-core AVX2 CPU (185 s of CPU time measured, float32; docs/benchmarks.md).
 QUICK = {"max_steps": 500, "generator_scale": 0.1, "cnn_width": 0.25}
-QUICK_SIZE = 100
-TABULAR_CONDITIONS = ("none", "tvae", "tvae-post")
-
-
-def add_args(p: argparse.ArgumentParser) -> None:
-    """The arguments of ``learned-aug evaluate``."""
-    p.add_argument(
-        "--data",
-        required=True,
-        help="a bundled dataset (mnist-5k, digits, breast-cancer, wine) or an ImageFolder",
-    )
-    p.add_argument(
-        "--train-size",
-        type=int,
-        nargs="+",
-        default=None,
-        help="training images per draw, class-balanced (default: "
-        f"{' '.join(map(str, DEFAULT_SIZES))}; --quick: {QUICK_SIZE})",
-    )
-    p.add_argument("--seeds", type=int, default=5, help="seeds 0..n-1 per size (default: 5)")
-    p.add_argument(
-        "--conditions",
-        nargs="+",
-        default=None,
-        metavar="NAME",
-        help=f"conditions to compare (default: {' '.join(PAPER_CONDITIONS)} for images, "
-        f"{' '.join(TABULAR_CONDITIONS)} for tabular data); "
-        f"accepted: {', '.join(sorted(CONDITIONS))}",
-    )
-    p.add_argument("--quick", action="store_true", help="one size, one seed, short budgets")
-    p.add_argument("--max-steps", type=int, default=None, help="cap on classifier steps")
-    p.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
-    p.add_argument(
-        "--generator-scale", type=float, default=None, help="scale of generator step budgets"
-    )
-    p.add_argument(
-        "--metric",
-        default=None,
-        choices=["macro_f1", "weighted_f1", "accuracy"],
-        help="metric of the table (default: macro_f1 for images, weighted_f1 for tabular data)",
-    )
-    p.add_argument(
-        "--cnn-width",
-        type=float,
-        default=None,
-        help="channel multiplier of the paper's CNN (default: 1.0, its 64/128 channels; "
-        "--quick: 0.25)",
-    )
-    precision = p.add_mutually_exclusive_group()
-    precision.add_argument("--fp32", action="store_true", help="train the classifier in float32")
-    precision.add_argument(
-        "--bf16",
-        action="store_true",
-        help="train the classifier under bfloat16 autocast (default: where it is faster: "
-        "CUDA, CPUs with AVX512-BF16/AMX; see learned_aug.speed)",
-    )
-    p.add_argument(
-        "--out", required=True, help="folder for results.md, results.csv, results_f1.png"
-    )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,10 +15,9 @@ from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
+from learned_aug.bundled import PRETRAINED_DIR
 from learned_aug.io import CONFIG_NAME, CheckpointError
 from learned_aug.models import Generator, model_class
-
-PRETRAINED_DIR = Path(__file__).parent.parent / "pretrained"
 
 
 def bundled_names() -> list[str]:

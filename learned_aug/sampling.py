@@ -85,6 +85,9 @@ class Strategy:
         needs_source: it reads the examples it is given (``False`` for ``"prior"``, which draws
             fresh samples and only uses how many there are).
         needs_bank: it needs a latent bank (neighbour search).
+        reads_labels: it reads the examples' labels (class-aware generators are conditioned on
+            them); ``LearnedAugment`` classifies images given without one only then.
+        key: the name it is registered under in :data:`STRATEGIES`.
 
     Example:
         >>> STRATEGIES["interpolate"].needs_bank
@@ -95,10 +98,13 @@ class Strategy:
     default_alpha: Alpha | None = None
     needs_source: bool = True
     needs_bank: bool = False
+    reads_labels: bool = True
+    key: str | None = None
 
     @property
     def name(self) -> str:
-        return getattr(self.fn, "__name__", repr(self.fn))
+        """The registered name (``"vq-resample"``), else the function's name."""
+        return self.key or getattr(self.fn, "__name__", repr(self.fn))
 
     def __call__(self, model, images, labels, alpha, rng, bank, **options) -> Tensor:
         return self.fn(model, images, labels, alpha, rng, bank, **options)
@@ -113,13 +119,16 @@ def register_strategy(
     default_alpha: Alpha | None = None,
     needs_source: bool = True,
     needs_bank: bool = False,
+    reads_labels: bool = True,
 ) -> Callable[[StrategyFn], StrategyFn]:
     """Decorator: register a strategy function under ``name`` in :data:`STRATEGIES`."""
 
     def wrap(fn: StrategyFn) -> StrategyFn:
         if name in STRATEGIES and STRATEGIES[name].fn is not fn:
             raise ValueError(f"a strategy named {name!r} is already registered")
-        STRATEGIES[name] = Strategy(fn, default_alpha, needs_source, needs_bank)
+        STRATEGIES[name] = Strategy(
+            fn, default_alpha, needs_source, needs_bank, reads_labels, key=name
+        )
         return fn
 
     return wrap
@@ -259,7 +268,7 @@ def prior(model, images, labels, alpha, rng, bank, **options) -> Tensor:
     return model.sample(len(images), labels=labels, generator=rng)
 
 
-@register_strategy("vq-resample", default_alpha=(0.0, 1.0))
+@register_strategy("vq-resample", default_alpha=(0.0, 1.0), reads_labels=False)
 def vq_resample(model, images, labels, alpha, rng, bank, *, top_k: int = 4, **options) -> Tensor:
     """VQ-VAE reconstruction with variation: each code drawn among its ``top_k`` nearest codes
     at temperature alpha (0 is the plain reconstruction; see ``VQVAE.resample``)."""

@@ -296,3 +296,30 @@ def test_sample_refuses_an_unconditional_generator_unless_unlabelled(run, tmp_pa
     assert main([*argv, "--out", str(tmp_path / "b"), "--unlabelled"]) == 0
     assert "4 samples unlabelled" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [f"{i}.png" for i in range(4)]
+
+
+@pytest.mark.parametrize(
+    ("labels_getter", "error", "message"),
+    [
+        ("first", ValueError, r"labels_getter must be 'default', a callable or None, got 'first'"),
+        (3, TypeError, r"labels_getter must be 'default', a callable or None, got int"),
+    ],
+)
+def test_a_labels_getter_of_another_kind_is_refused(labels_getter, error, message):
+    vae = VAE(VAEConfig(image_size=(8, 8), **TINY))
+    with pytest.raises(error, match=message):
+        LearnedAugment(vae, labels_getter=labels_getter)
+
+
+def test_a_labels_getter_returning_no_label_says_what_it_must_return():
+    vae = VAE(VAEConfig(image_size=(8, 8), **TINY))
+    aug = LearnedAugment(vae, labels_getter=lambda sample: "seven")
+    with pytest.raises(TypeError, match=r"labels_getter must return an int, an integer .*got str"):
+        aug(torch.rand(1, 8, 8), 7)
+
+
+def test_a_label_taken_for_the_image_says_where_torchvision_looks():
+    vae = VAE(VAEConfig(image_size=(8, 8), **TINY))
+    sample = {"label": torch.tensor(3), "image": torch.rand(1, 8, 8)}  # the label comes first
+    with pytest.raises(ValueError, match=r"got shape \(\).*put the image first"):
+        LearnedAugment(vae)(sample)

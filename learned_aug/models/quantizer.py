@@ -106,9 +106,10 @@ class VectorQuantizer(nn.Module):
 
     # ------------------------------------------------------------------ lookups
     def flatten(self, z_e: Tensor) -> Tensor:
-        """``(B, D, H, W)`` -> ``(B * H * W, D)`` rows, at least float32 for exact distances."""
-        rows = z_e.permute(0, 2, 3, 1).reshape(-1, self.dim)
-        return rows.to(torch.promote_types(rows.dtype, torch.float32))
+        """``(B, D, H, W)`` -> ``(B * H * W, D)`` rows in the codebook's dtype, at least
+        float32 (exact distances under mixed precision)."""
+        dtype = torch.promote_types(self.embedding.dtype, torch.float32)
+        return z_e.permute(0, 2, 3, 1).reshape(-1, self.dim).to(dtype)
 
     def nearest(self, z_e: Tensor) -> Tensor:
         """The nearest code of every position of ``z_e`` ``(B, D, H, W)``: ``(B, H, W)``."""

@@ -226,14 +226,37 @@ class TabularVAE(Generator):
         labels = self.sample_labels(n, labels)
         return self.decode(self.randn(n, (self.config.latent_dim,), generator), labels)
 
-    def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
-        """Negative ELBO: squared error (standardised units) + cross-entropy + beta * KL."""
-        q = self.encode(x, labels)
-        cont, logits = self._split(self.decoder(self._with_class(q.rsample(), labels)))
+    def _recon(self, out: Tensor, x: Tensor) -> Tensor:
+        """Reconstruction loss per row: squared error (standardised units) + cross-entropy."""
+        cont, logits = self._split(out)
         target = (x[:, self._cont] - self.offset) / self.scale
         recon = F.mse_loss(cont, target, reduction="none").sum(1)
         for (i, _), block in zip(self._cat, logits, strict=True):
             recon = recon + F.cross_entropy(block, x[:, i].long(), reduction="none")
+        return recon
+
+    def class_log_likelihood(self, x: Tensor) -> Tensor:
+        """``(B, K)``: the ELBO of each row under each class, with the posterior mean.
+
+        The score is minus the training loss at beta = 1 with z = mu (no sampling, so the same
+        row always gets the same scores): the reconstruction term is the log-likelihood up to
+        a constant shared by all classes. One pass over the ``B * K`` (row, class) pairs. Only
+        a class-conditional tabular VAE has classes to score.
+        """
+        if not self.conditional:
+            return super().class_log_likelihood(x)
+        k, b = self.config.num_classes, len(x)
+        rows = self._inputs(x).repeat(k, 1)  # class-major: row c * b + i
+        labels = torch.arange(k, device=x.device).repeat_interleave(b)
+        h = self.encoder(self._with_class(rows, labels))
+        mu, logvar = self.to_mu(h), self.to_logvar(h).clamp(-20.0, 10.0)
+        recon = self._recon(self.decoder(self._with_class(mu, labels)), x.repeat(k, 1))
+        return -(recon + gaussian_kl(mu, logvar)).view(k, b).t()
+
+    def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
+        """Negative ELBO: squared error (standardised units) + cross-entropy + beta * KL."""
+        q = self.encode(x, labels)
+        recon = self._recon(self.decoder(self._with_class(q.rsample(), labels)), x)
         kl = gaussian_kl(q.mean, 2 * q.stddev.log())
         per_sample = recon + kl_weight * self.config.beta * kl
         return {

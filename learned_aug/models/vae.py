@@ -318,6 +318,29 @@ class VAE(Generator):
         """``n`` latents drawn from the prior N(0, I), shape ``(n, latent_dim)``."""
         return self.randn(n, (self.config.latent_dim,), generator)
 
+    def class_log_likelihood(self, x: Tensor) -> Tensor:
+        """``(B, K)``: the ELBO of each image under each class, with the posterior mean.
+
+        log p(x | k) >= log p(x | mu_k) - KL(q(z | x, k) || N(0, I)), where q is the posterior
+        given class k and mu_k its mean (no sampling: the same image always gets the same
+        scores; for the ``"gaussian"`` likelihood, up to a constant shared by all classes). The
+        convolutions see no class, so they run once; the rest runs once on the ``B * K``
+        (image, class) pairs. Only a class-conditional VAE has classes to score.
+        """
+        if not self.conditional:
+            return super().class_log_likelihood(x)
+        check_images(x, self.sample_shape)
+        k, b = self.config.num_classes, len(x)
+        features = _chain(self.encoder, x).flatten(1).repeat(k, 1)  # class-major: row c*b + i
+        labels = torch.arange(k, device=x.device).repeat_interleave(b)
+        onehot = F.one_hot(labels, k).to(features.dtype)
+        h = _chain(self.enc_fc, torch.cat([features, onehot], dim=1))
+        mu, logvar = self.to_mu(h), self.to_logvar(h).clamp(-20.0, 10.0)
+        recon = reconstruction_nll(
+            self.decode_logits(mu, labels), x.repeat(k, 1, 1, 1), self.config.likelihood
+        )
+        return -(recon + gaussian_kl(mu, logvar)).view(k, b).t()
+
     def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
         """Negative ELBO per sample, averaged: reconstruction + (warm-up * beta) * KL."""
         return self.elbo(x, x, labels, kl_weight=kl_weight)

@@ -332,6 +332,35 @@ class VQVAE(Generator):
         t = torch.as_tensor(temperature, dtype=torch.float32).expand(b)
         return self.decode(self.quantizer.resample(z_e, gumbel, t, k))
 
+    def class_log_likelihood(self, x: Tensor) -> Tensor:
+        """``(B, K)``: the ELBO of each image under each class of the prior.
+
+        The encoder is deterministic and sees no class, so the bound is
+        log p(x | k) >= log p(x | z_q) + log p(z_q | k): the reconstruction term, shared by
+        every class, plus the class-conditional prior's log-likelihood of the image's code
+        grid. One encoder and decoder pass, and one prior pass over the ``B * K``
+        (codes, class) pairs. A class the prior never saw in training scores ``-inf``.
+        """
+        if not self.conditional:
+            return super().class_log_likelihood(x)
+        if not self.prior.trained:
+            raise ValueError(
+                "this VQ-VAE's prior is not trained, so it cannot score classes: train it with "
+                "fit_vqvae(...) (or model.stage = 'prior' and fit again)"
+            )
+        check_images(x, self.sample_shape)
+        k, b = self.config.num_classes, len(x)
+        codes = self.quantizer.nearest(self.encoder(x))
+        recon = reconstruction_nll(
+            self.decode_logits(self.quantizer.lookup(codes)), x, self.config.likelihood
+        )
+        labels = torch.arange(k, device=x.device).repeat_interleave(b)  # class-major
+        flat = codes.flatten(1)
+        prior_nll = self.prior.nll(flat.repeat(k, 1), labels) * flat.shape[1]  # nats per grid
+        scores = -(recon.repeat(k) + prior_nll).view(k, b).t()
+        unseen = self.prior.class_counts[:k] == 0
+        return scores.masked_fill(unseen.to(scores.device), float("-inf"))
+
     # ------------------------------------------------------------------ training
     def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
         """The loss of the current ``stage`` (``kl_weight`` is ignored: there is no KL term)."""

@@ -74,7 +74,7 @@ def test_a_new_strategy_registers_and_is_found_by_name(vae, digits):
     register_strategy("test-flip", default_alpha=0.1)(flip)
     try:
         strategy = get_strategy("test-flip")
-        assert strategy.default_alpha == 0.1 and strategy.name == "flip"
+        assert strategy.default_alpha == 0.1 and strategy.name == "test-flip"
         x = digits.x[:3]
         assert torch.equal(run("test-flip", vae, x, None, 0.0), x.flip(-1))
         with pytest.raises(ValueError, match="already registered"):

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
         create_generator,
     )
     from learned_aug.sampling import STRATEGIES, ClassifierFilter, register_strategy
-    from learned_aug.training import FitResult, TrainingError, fit, fit_vqvae
+    from learned_aug.training import FitResult, FitSettings, TrainingError, fit, fit_vqvae
     from learned_aug.transforms import LearnedAugment
 
 # Each public name -> the module that defines it.
@@ -70,6 +70,7 @@ _EXPORTS = {
     "TabularData": "learned_aug.data",
     "load_csv": "learned_aug.data",
     "FitResult": "learned_aug.training",
+    "FitSettings": "learned_aug.training",
     "TrainingError": "learned_aug.training",
     "fit": "learned_aug.training",
     "fit_vqvae": "learned_aug.training",
@@ -91,6 +92,7 @@ __all__ = [
     "DVAEConfig",
     "DenoisingVAE",
     "FitResult",
+    "FitSettings",
     "Generator",
     "GeneratorConfig",
     "LabelledData",

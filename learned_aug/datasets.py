@@ -32,7 +32,14 @@ from learned_aug.hub import find_bank, load_generator, resolve
 from learned_aug.latent_bank import LatentBank
 from learned_aug.models import Generator
 from learned_aug.rng import check_alpha
-from learned_aug.sampling import ClassifierFilter, Strategy, StrategyFn, draw_items, get_strategy
+from learned_aug.sampling import (
+    ClassifierFilter,
+    Strategy,
+    StrategyFn,
+    dataset_strategy,
+    draw_items,
+    get_strategy,
+)
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]")
 
@@ -72,13 +79,18 @@ def _resolve_generator(generator: Generator | str | Path) -> tuple[Generator, st
     return generator, location
 
 
-def _resolve_bank(bank, location: str | None, strategy: Strategy) -> LatentBank | None:
+def _find_bank(bank, location: str | None) -> LatentBank | None:
+    """The bank given (or its path), else the one saved beside a named generator."""
     if isinstance(bank, (str, Path)):
         bank = LatentBank.load(bank)
     elif bank is None and location is not None:
         bank = find_bank(location)
     if bank is not None and not isinstance(bank, LatentBank):
         raise TypeError(f"bank must be a LatentBank, a path or None, got {type(bank).__name__}")
+    return bank
+
+
+def _check_bank(bank: LatentBank | None, strategy: Strategy) -> LatentBank | None:
     if bank is None and (strategy.needs_source or strategy.needs_bank):
         raise ValueError(
             f"strategy {strategy.name!r} starts from the codes of real examples and needs a "
@@ -142,10 +154,13 @@ class SyntheticDataset(Dataset):
         output: ``"auto"`` (the default: ``"pil"`` when there is a ``transform``, else
             ``"tensor"``), ``"pil"`` or ``"tensor"`` (float CHW in [0, 1]).
         chunk_size: samples generated per batch for sequential access.
-        strategy: how each sample is made (``learned_aug.sampling.STRATEGIES``): ``"prior"`` (the
-            default: ``generator.sample``), or a strategy that starts from the code of a real
-            example drawn from the latent bank (of the item's class when the bank is labelled):
-            ``"reconstruct"``, ``"noise"``, ``"interpolate"``, ``"extrapolate"``.
+        strategy: how each sample is made (``learned_aug.sampling.STRATEGIES``). By default
+            ``"posterior"`` where the generator's latent bank holds posterior standard deviations
+            (``fit`` saves one with every run): a draw from q(z | x_i) of a random training
+            example of the item's class, the aggregate posterior the results page measures;
+            else ``"prior"`` (``generator.sample``). Others: ``"gmm"`` (a per-class Gaussian
+            mixture over the codes), ``"reconstruct"``, ``"noise"``, ``"interpolate"``,
+            ``"extrapolate"`` (see ``learned_aug.sampling.dataset_strategy``).
         strength: the strategy's alpha, a number or a ``(low, high)`` range drawn per item.
         bank: the latent bank (found beside the generator when ``generator`` is a name).
         strategy_kwargs: keyword arguments of the strategy (``k`` neighbours, ...).
@@ -185,7 +200,7 @@ class SyntheticDataset(Dataset):
         output: str = "auto",
         chunk_size: int = 256,
         *,
-        strategy: str | Strategy | StrategyFn = "prior",
+        strategy: str | Strategy | StrategyFn | None = None,
         strength: float | tuple[float, float] | None = None,
         bank: LatentBank | str | Path | None = None,
         strategy_kwargs: dict[str, Any] | None = None,
@@ -206,12 +221,15 @@ class SyntheticDataset(Dataset):
         self.generator = for_inference(generator)
         self.n, self.seed, self.chunk_size = n, int(seed), chunk_size
         self.transform, self.target_transform = transform, target_transform
-        self._strategy = get_strategy(strategy)
+        found = _find_bank(bank, location)
+        self._strategy = get_strategy(
+            dataset_strategy(generator, found) if strategy is None else strategy
+        )
         self.strategy = self._strategy.name
         default = self._strategy.default_alpha or 0.0
         self.strength = check_alpha(strength if strength is not None else default, "strength")
         self.strategy_kwargs = dict(strategy_kwargs or {})
-        self.bank = _resolve_bank(bank, location, self._strategy)
+        self.bank = _check_bank(found, self._strategy)
         # Labels condition the generator, or pick the class of the bank codes a sample starts from.
         from_bank = self._strategy.needs_source or self._strategy.needs_bank
         self._conditioned = generator.conditional or bool(

@@ -163,10 +163,17 @@ def test_a_single_vae_with_a_bank_makes_labelled_samples(single_dir):
 
 
 # ----------------------------------------------------------------- no silent wrong label
+def test_an_unconditional_generator_samples_near_real_examples_of_each_class(single_dir):
+    dataset = SyntheticDataset(single_dir, n=20)  # the default: its bank's aggregate posterior
+    assert dataset.strategy == "posterior" and dataset.classes == list("0123456789")
+    rows = dataset.bank.pick(20, torch.tensor(dataset.targets))
+    assert dataset.bank.labels[rows].tolist() == list(dataset.targets)
+
+
 @pytest.mark.parametrize("labels", ["balanced", None, [1, 2]])
 def test_an_unconditional_generator_is_refused_and_told_how_to_get_labels(single_dir, labels):
     with pytest.raises(ValueError, match="cannot say which class") as err:
-        SyntheticDataset(single_dir, n=2, labels=labels)
+        SyntheticDataset(single_dir, n=2, labels=labels, strategy="prior")
     for way in ("--per-class", "strategy='interpolate'", "relabel=True", "labels='unlabelled'"):
         assert way in str(err.value)
 
@@ -270,7 +277,7 @@ def test_relabel_lets_the_classifier_label_an_unconditional_generator(single_dir
     [
         ({"strategy": "noise", "bank": None}, None),
         ({"relabel": True}, "needs a classifier"),
-        ({"classifier": len}, "relabel=True"),
+        ({"classifier": len, "strategy": "prior"}, "relabel=True"),
         ({"strategy": "mixup"}, "strategy must be one of"),
         ({"output": "numpy"}, "output must be"),
         ({"strength": (0.5, 0.1)}, "strength"),

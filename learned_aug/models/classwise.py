@@ -82,7 +82,9 @@ def elbo_at_mean(member: nn.Module, x: Tensor) -> Tensor:
         target = (x[:, member._cont] - member.offset) / member.scale
         recon = (cont - target).pow(2).sum(1)
         for (i, _), block in zip(member._cat, logits, strict=True):
-            recon = recon + torch.nn.functional.cross_entropy(block, x[:, i].long(), reduction="none")
+            recon = recon + torch.nn.functional.cross_entropy(
+                block, x[:, i].long(), reduction="none"
+            )
         return -(recon + member.config.beta * gaussian_kl(q.mean, 2 * q.stddev.log()))
     raise NotImplementedError(
         f"per-class members of kind {member.config.model_type!r} have no per-example ELBO to "
@@ -204,7 +206,9 @@ class ClasswiseGenerator(Generator):
         if n == 0:
             return torch.empty(0, *self.sample_shape, device=self.device)
         if self._batched is not None:  # sample i from its own stream when given one per sample
-            return self.decode(self.randn(n, (self.members[0].config.latent_dim,), generator), labels)
+            return self.decode(
+                self.randn(n, (self.members[0].config.latent_dim,), generator), labels
+            )
         first = self.members[0]
         if callable(getattr(first, "prior_latents", None)) and not first.conditional:
             # Members share one config: draw every latent in one go, then route the decoding.

@@ -50,7 +50,7 @@ def _grouped(layer: nn.Module, h: Tensor, w: Tensor, b: Tensor | None, kk: int) 
     bias = None if b is None else b.flatten()
     if isinstance(layer, nn.ConvTranspose2d):
         weight = w.flatten(0, 1)
-        if kk == 1 and isinstance(layer, ConvTranspose2d) and layer._native(h):
+        if kk == 1 and len(h) and isinstance(layer, ConvTranspose2d) and layer._native(h):
             return torch.ops.aten.slow_conv_transpose2d(
                 h, weight, layer.kernel_size, bias, layer.stride, layer.padding,
                 layer.output_padding, layer.dilation,
@@ -202,9 +202,9 @@ class StackedVAEs(nn.Module):
     def posterior(self, x: Tensor, cols: Cols, *, variance: bool = True):
         """``(mu, logvar)`` ``(kk, M, d)`` of images in the grouped layout ``(M, kk, C, H, W)``
         (``cols``: the members of the columns, see ``map_pairs``)."""
-        m, kk = x.shape[:2]
+        kk = x.shape[1]
         h = self._seq("encoder", x.flatten(1, 2), cols, kk)
-        h = h.view(m, kk, -1).transpose(0, 1).contiguous()  # (kk, M, features)
+        h = h.unflatten(1, (kk, -1)).flatten(2).transpose(0, 1).contiguous()  # (kk, M, feat.)
         h = F.silu(self._fc("enc_fc.0", h, cols))
         mu = self._fc("to_mu", h, cols)
         return mu, self._fc("to_logvar", h, cols).clamp(-20.0, 10.0) if variance else None
@@ -235,11 +235,12 @@ class StackedVAEs(nn.Module):
         """``fn(grid, cols)`` on the pairs ``(members[i], x[rows[i]])``, one value per pair.
 
         ``grid`` is ``(m, kk, ...)``, laid out by :class:`~learned_aug.models.routing.Plan`
-        (``cols``: the members of the columns, a slice of the stack or gathered indices); ``fn`` returns
-        ``(m, kk, ...)`` and padding slots are dropped.
+        (``cols``: the members of the columns, a slice of the stack or gathered indices);
+        ``fn`` returns ``(m, kk, ...)`` and padding slots are dropped.
         """
-        if len(members) == 1:  # one image (a per-image transform): no routing at all
-            return fn(x[rows].unsqueeze(1), int(members)).flatten(0, 1)
+        if len(members) <= 1:  # one image (a per-image transform): no routing at all
+            k = int(members) if len(members) else 0
+            return fn(x[rows].unsqueeze(1), k).flatten(0, 1)
         # Gathered columns only without autograd: in training they measured slower than the
         # padding they save (the gathers' backward, and grouped convolutions whose group
         # count changes from batch to batch).
@@ -277,7 +278,7 @@ class StackedVAEs(nn.Module):
     def class_log_likelihood(self, x: Tensor, chunk: int = 256) -> Tensor:
         """``(B, K)``: every member's ELBO of every image at ``z = mu``, in one pass a chunk."""
         scores = []
-        for part in x.split(chunk):
+        for part in x.split(chunk) if len(x) else ():
             grid = part.unsqueeze(1).expand(-1, self.count, *part.shape[1:])
             recon, kl = self.terms(grid, None, sample=False)
             scores.append(-(recon + self.config.kl_weight * kl))
@@ -316,11 +317,35 @@ def _per_member_keys(module: StackedVAEs, state: dict, prefix: str, metadata) ->
             state[f"{prefix}{k}.{name}"] = value.clone()
 
 
-def _stacked_keys(module: StackedVAEs, state: dict, prefix: str, *args) -> None:
+def _stacked_keys(
+    module: StackedVAEs,
+    state: dict,
+    prefix: str,
+    metadata,
+    strict,
+    missing_keys,
+    unexpected,
+    errors,
+) -> None:
     """load_state_dict pre-hook: the members' keys ``{k}.<name>`` become the stacked tensors.
 
-    Where some member's key is missing, nothing is stacked: the load then names what lacks."""
+    A member key that is absent keeps the member's current weight and is reported missing (an
+    error when ``strict``), under its per-member name."""
     for name, attr in module._attrs.items():
-        keys = [f"{prefix}{k}.{name}" for k in range(module.count)]
-        if all(key in state for key in keys):
-            state[prefix + attr] = torch.stack([state.pop(key) for key in keys])
+        if prefix + attr in state:
+            continue
+        stacked = getattr(module, attr).detach().clone()
+        for k in range(module.count):
+            key = f"{prefix}{k}.{name}"
+            if key not in state:
+                missing_keys.append(key)
+                continue
+            value = state.pop(key)
+            if value.shape != stacked.shape[1:]:
+                errors.append(
+                    f"size mismatch for {key}: copying a param with shape {tuple(value.shape)}, "
+                    f"the shape in the current model is {tuple(stacked.shape[1:])}."
+                )
+                continue
+            stacked[k] = value
+        state[prefix + attr] = stacked

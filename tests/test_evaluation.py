@@ -36,7 +36,10 @@ from learned_aug.evaluation.report import (
 )
 
 TINY_VAE = GeneratorSpec(
-    "vae", {"latent_dim": 3, "hidden_channels": (8, 16), "hidden_dim": 32}, steps=20, min_epochs=3
+    "vae",
+    {"per_class": True, "latent_dim": 3, "hidden_channels": (8, 16), "hidden_dim": 32},
+    steps=20,
+    min_epochs=3,
 )
 
 

@@ -105,7 +105,7 @@ def sampling_speed(model, n: int, repeats: int = 3) -> float:
     for r in range(repeats):
         gen = torch.Generator().manual_seed(r)
         start = time.perf_counter()
-        model.sample(n, labels=labels, generator=gen)
+        model.sample(n, labels=labels, rng=gen)
         best = min(best, time.perf_counter() - start)
     return n / best
 

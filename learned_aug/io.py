@@ -131,9 +131,9 @@ def save_sample_grid(model: Any, path: str | Path, *, per_class: int = 8, seed: 
     generator = torch.Generator(device=model.device).manual_seed(seed)
     if model.conditional:
         labels = torch.arange(len(model.classes)).repeat_interleave(per_class)
-        images = model.sample(len(labels), labels=labels, generator=generator)
+        images = model.sample(len(labels), labels=labels, rng=generator)
     else:
-        images = model.sample(8 * per_class, generator=generator)
+        images = model.sample(8 * per_class, rng=generator)
     grid = make_grid(images.float().cpu(), nrow=per_class, padding=2, pad_value=0.5)
     array = grid.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
     image = Image.fromarray(array[..., 0] if array.shape[2] == 1 else array)

@@ -265,7 +265,7 @@ def prior(model, images, labels, alpha, rng, bank, **options) -> Tensor:
             "would not keep the example's label. Use a class-conditional or per-class generator, "
             "or a strategy that starts from the example ('noise', 'interpolate', ...)"
         )
-    return model.sample(len(images), labels=labels, generator=rng)
+    return model.sample(len(images), labels=labels, rng=rng)
 
 
 @register_strategy("vq-resample", default_alpha=(0.0, 1.0), reads_labels=False)

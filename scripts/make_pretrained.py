@@ -82,7 +82,7 @@ def sample_agreement(gen: Generator, data: LabelledData) -> dict[str, float]:
     clf = _classifier(train)
     k = len(gen.classes)
     labels = torch.arange(k).repeat_interleave(100)
-    samples = gen.sample(len(labels), labels=labels, generator=torch.Generator().manual_seed(1))
+    samples = gen.sample(len(labels), labels=labels, rng=torch.Generator().manual_seed(1))
     return {
         "classifier_accuracy_real_val": float(clf.score(val.x.flatten(1).numpy(), val.y.numpy())),
         "classifier_accuracy_samples": float(clf.score(samples.flatten(1).numpy(), labels.numpy())),

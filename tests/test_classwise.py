@@ -173,9 +173,9 @@ def test_routed_calls_match_each_member_alone(labels):
 def test_sample_item_i_depends_on_its_own_stream_only():
     gen = tiny().eval()
     labels = [2, 0, 1, 1, 2, 2, 0]
-    batch = gen.sample(7, labels, generator=ItemStreams.for_items(seed=5, indices=range(7)))
+    batch = gen.sample(7, labels, rng=ItemStreams.for_items(seed=5, indices=range(7)))
     for i in (0, 3, 6):
-        alone = gen.sample(1, [labels[i]], generator=ItemStreams.for_items(seed=5, indices=[i]))
+        alone = gen.sample(1, [labels[i]], rng=ItemStreams.for_items(seed=5, indices=[i]))
         torch.testing.assert_close(batch[i], alone[0], rtol=0, atol=1e-5)
     assert gen.sample(4).shape == (4, 1, 8, 8) and gen.sample(0).shape == (0, 1, 8, 8)
     with pytest.raises(ValueError, match="labels must lie in"):

@@ -91,7 +91,7 @@ def test_preset_round_trip_and_config_for_refuses_a_transform(tmp_path):
     loaded = load_generator(tmp_path)
     assert type(loaded) is DenoisingVAE and loaded.config == model.config
     g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
-    assert torch.equal(model.sample(3, generator=g1), loaded.sample(3, generator=g2))
+    assert torch.equal(model.sample(3, rng=g1), loaded.sample(3, rng=g2))
     with pytest.raises(TypeError, match=r"DenoisingVAE\(config, transform=\.\.\.\)"):
         DenoisingVAE.config_for((1, 8, 8), ["a"], corruption=lambda image: image)
     with pytest.raises(ValueError, match="tabular-vae"):

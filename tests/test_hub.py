@@ -122,8 +122,8 @@ def test_load_generator_reads_a_hub_repo_from_the_offline_cache(hub_cache):
     assert type(loaded) is VAE and loaded.classes == ["a", "b"]
     assert same_weights(loaded, model) and not loaded.training
     g = torch.Generator().manual_seed(0)
-    expected = model.sample(4, labels=[0, 1, 0, 1], generator=g)
-    again = loaded.sample(4, labels=[0, 1, 0, 1], generator=torch.Generator().manual_seed(0))
+    expected = model.sample(4, labels=[0, 1, 0, 1], rng=g)
+    again = loaded.sample(4, labels=[0, 1, 0, 1], rng=torch.Generator().manual_seed(0))
     assert torch.equal(expected, again)
     # The class method reads the same repo, by branch or by commit.
     assert same_weights(VAE.from_pretrained(REPO, cache_dir=cache, revision=commit), model)
@@ -311,8 +311,8 @@ def test_a_tabular_generator_card_shows_sample_rows():
         def sample_shape(self):
             return (64,)
 
-        def sample(self, n, labels=None, generator=None):
-            return super().sample(n, labels, generator).flatten(1)
+        def sample(self, n, labels=None, rng=None):
+            return super().sample(n, labels, rng).flatten(1)
 
     card = model_card(Rows(VAEConfig(classes=["a", "b"], num_classes=2, **CONFIG)))
     assert "Generated rows, seed 0 (first columns)" in card.text and "| a |" in card.text

@@ -75,11 +75,11 @@ def test_sample_shapes_with_and_without_labels(case):
     gen, _ = case
     rng = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        assert gen.sample(5, generator=rng).shape == (5, *gen.sample_shape)
+        assert gen.sample(5, rng=rng).shape == (5, *gen.sample_shape)
         assert gen.sample(0).shape == (0, *gen.sample_shape)
         if gen.conditional:
             labels = torch.tensor([0, 1, 2, 1, 0])
-            assert gen.sample(5, labels=labels, generator=rng).shape == (5, *gen.sample_shape)
+            assert gen.sample(5, labels=labels, rng=rng).shape == (5, *gen.sample_shape)
         else:
             with pytest.raises(ValueError, match="unconditional"):
                 gen.sample(2, labels=[0, 1])
@@ -88,8 +88,8 @@ def test_sample_shapes_with_and_without_labels(case):
 def test_sampling_replays_from_a_seed(case):
     gen, _ = case
     with torch.no_grad():
-        a = gen.sample(4, generator=torch.Generator().manual_seed(7))
-        b = gen.sample(4, generator=torch.Generator().manual_seed(7))
+        a = gen.sample(4, rng=torch.Generator().manual_seed(7))
+        b = gen.sample(4, rng=torch.Generator().manual_seed(7))
     torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
@@ -114,8 +114,8 @@ def test_save_and_load_round_trip_is_strict_and_exact(case, tmp_path):
     for key, value in gen.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], value, rtol=0, atol=0)
     with torch.no_grad():
-        a = gen.sample(3, generator=torch.Generator().manual_seed(1))
-        b = loaded.sample(3, generator=torch.Generator().manual_seed(1))
+        a = gen.sample(3, rng=torch.Generator().manual_seed(1))
+        b = loaded.sample(3, rng=torch.Generator().manual_seed(1))
     torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
@@ -144,3 +144,14 @@ def test_latent_bank_covers_the_data(case):
         gen.encode(data.x[:1], data.y[:1] if gen.conditional else None), Distribution
     )
     assert (bank.stds is not None) == gaussian
+
+
+def test_the_old_generator_keyword_still_draws_the_same_samples(case):
+    gen, _ = case
+    with torch.no_grad():
+        new = gen.sample(3, rng=torch.Generator().manual_seed(2))
+        with pytest.warns(DeprecationWarning, match="rng="):
+            old = gen.sample(3, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(old, new, rtol=0, atol=0)
+    with pytest.raises(TypeError, match="once"):
+        gen.sample(1, rng=torch.Generator(), generator=torch.Generator())

@@ -50,17 +50,17 @@ def test_beta_norm_weight():
 
 def test_sample_is_replayable_with_a_generator():
     vae = tiny_vae().eval()
-    a = vae.sample(6, generator=torch.Generator().manual_seed(3))
-    b = vae.sample(6, generator=torch.Generator().manual_seed(3))
-    c = vae.sample(6, generator=torch.Generator().manual_seed(4))
+    a = vae.sample(6, rng=torch.Generator().manual_seed(3))
+    b = vae.sample(6, rng=torch.Generator().manual_seed(3))
+    c = vae.sample(6, rng=torch.Generator().manual_seed(4))
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
 def test_per_sample_generators_make_each_sample_independent_of_its_batch():
     vae = tiny_vae().eval()
     gens = [torch.Generator().manual_seed(i) for i in range(4)]
-    batch = vae.sample(4, generator=gens)
-    alone = vae.sample(1, generator=[torch.Generator().manual_seed(2)])
+    batch = vae.sample(4, rng=gens)
+    alone = vae.sample(1, rng=[torch.Generator().manual_seed(2)])
     torch.testing.assert_close(batch[2:3], alone)
 
 

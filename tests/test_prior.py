@@ -119,7 +119,7 @@ def test_per_class_vqvaes_train_both_stages(digits):
     members = result.model.members
     assert len(members) == 3 and all(m.prior.trained for m in members)
     assert all(not m.conditional for m in members)  # each member's prior is its class's
-    samples = result.model.sample(4, labels=[0, 2, 1, 2], generator=torch.Generator())
+    samples = result.model.sample(4, labels=[0, 2, 1, 2], rng=torch.Generator())
     assert samples.shape == (4, 1, 8, 8)
 
 

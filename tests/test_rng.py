@@ -84,12 +84,12 @@ def test_classwise_sampling_with_streams_is_per_item():
     gen = ClasswiseGenerator.from_member(member, classes=["a", "b", "c"]).eval()
     labels = torch.tensor([0, 2, 1, 2])
     with torch.no_grad():
-        batch = gen.sample(4, labels=labels, generator=ItemStreams.for_items(0, [7, 8, 9, 10]))
-        alone = gen.sample(1, labels=labels[1:2], generator=ItemStreams.for_items(0, [8]))
+        batch = gen.sample(4, labels=labels, rng=ItemStreams.for_items(0, [7, 8, 9, 10]))
+        alone = gen.sample(1, labels=labels[1:2], rng=ItemStreams.for_items(0, [8]))
     torch.testing.assert_close(batch[1:2], alone, rtol=0, atol=1e-6)
 
 
 def test_randn_checks_the_number_of_streams():
     vae = VAE(VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(4,), hidden_dim=8))
     with pytest.raises(ValueError, match="one stream per sample"):
-        vae.sample(3, generator=ItemStreams.for_items(0, [1, 2]))
+        vae.sample(3, rng=ItemStreams.for_items(0, [1, 2]))

@@ -160,7 +160,7 @@ def test_prior_keeps_the_class_of_a_per_class_generator(classwise, digits):
     gens = [torch.Generator().manual_seed(s) for s in range(3)]
     with torch.no_grad():
         out = STRATEGIES["prior"](classwise, digits.x[:3], y, torch.zeros(3), gens, None)
-        member = classwise.members[7].sample(1, generator=[torch.Generator().manual_seed(2)])
+        member = classwise.members[7].sample(1, rng=[torch.Generator().manual_seed(2)])
     assert out.shape == (3, 1, 8, 8)
     # member 7 decodes in one batched pass with member 3: equal up to float rounding
     torch.testing.assert_close(out[2], member[0], rtol=0, atol=1e-6)

@@ -47,7 +47,7 @@ def test_tabular_vae_learns_real_tables(name):
     model = result.model
     # the squared error in standardised units starts near F (predicting the mean) and must fall
     assert result.history[-1]["train_recon"] < 0.6 * data.x.shape[1]
-    samples = model.sample(500, generator=torch.Generator().manual_seed(0))
+    samples = model.sample(500, rng=torch.Generator().manual_seed(0))
     assert samples.shape == (500, data.x.shape[1]) and samples.isfinite().all()
     # samples live in the data's units: each feature's mean within one data std
     gap = (samples.mean(0) - data.x.mean(0)).abs() / data.x.std(0)
@@ -68,7 +68,7 @@ def test_scaling_comes_from_the_data_and_round_trips(tmp_path):
     assert type(loaded) is TabularVAE
     assert torch.equal(loaded.offset, model.offset) and torch.equal(loaded.scale, model.scale)
     g1, g2 = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
-    assert torch.equal(model.sample(5, generator=g1), loaded.sample(5, generator=g2))
+    assert torch.equal(model.sample(5, rng=g1), loaded.sample(5, rng=g2))
     x = data.x[:5]
     assert torch.equal(model.reconstruct(x), loaded.reconstruct(x))
 
@@ -108,7 +108,7 @@ def test_csv_schema_one_hot_in_argmax_out(wine_csv):
     )
     model = result.model
     assert model.config.columns[-1]["categories"] == ["high", "low", "mid"]
-    samples = model.sample(300, generator=torch.Generator().manual_seed(0))
+    samples = model.sample(300, rng=torch.Generator().manual_seed(0))
     codes = samples[:, -1]
     assert set(codes.unique().tolist()) <= {0.0, 1.0, 2.0}  # argmax out: valid codes only
     assert len(codes.unique()) >= 2

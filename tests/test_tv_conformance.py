@@ -27,7 +27,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from learned_aug import Generator, LearnedAugment, bundled_names, load_generator
+from learned_aug import LearnedAugment, bundled_names, load_generator
 
 SIZE = (28, 28)
 
@@ -53,13 +53,6 @@ def fresh(aug: LearnedAugment, **kwargs) -> LearnedAugment:
     """``aug``'s generator and bank with other arguments (one loaded generator per module)."""
     kwargs.setdefault("strategy", aug.strategy)
     return LearnedAugment(aug.generator, bank=aug.bank, **kwargs)
-
-
-def classifies(aug: LearnedAugment) -> None:
-    """Images alone are classified by a label-conditioned generator: xfail until it can."""
-    gen = aug.generator
-    if gen.conditional and type(gen).class_log_likelihood is Generator.class_log_likelihood:
-        pytest.xfail(f"{type(gen).__name__}.class_log_likelihood is not implemented yet")
 
 
 def digits(mnist, n: int = 2) -> torch.Tensor:
@@ -107,7 +100,6 @@ KINDS = ["pil", "uint8", "float32", "float64", "tv-image", "batch", "batch-2x2",
 
 @pytest.mark.parametrize("kind", [*KINDS, "other-size"])
 def test_check_transform(loaded, kind, mnist):
-    classifies(loaded)
     check_transform(loaded, make_input(kind, mnist))
 
 
@@ -115,7 +107,6 @@ def test_default_arguments_run_on_images_alone_and_on_pairs(loaded, mnist):
     image = TF.to_pil_image(digits(mnist)[0])
     out, label = loaded(image, 3)
     assert isinstance(out, PIL.Image.Image) and label == 3
-    classifies(loaded)
     assert isinstance(loaded(image), PIL.Image.Image)
 
 
@@ -162,7 +153,6 @@ def make_sample(image_or_video, mnist) -> dict:
 @pytest.mark.parametrize("kind", ["uint8", "tv-image", "pil", "video"])
 @pytest.mark.parametrize("container", [dict, list, tuple])
 def test_sample_input_smoke(loaded, kind, container, mnist):
-    classifies(loaded)
     sample = make_sample(make_input(kind, mnist), mnist)
     inpt = sample if container is dict else container(sample.values())
     flat_in, spec_in = tree_flatten(inpt)
@@ -177,7 +167,6 @@ def test_sample_input_smoke(loaded, kind, container, mnist):
 
 
 def test_batched_vs_unbatched(loaded, mnist):
-    classifies(loaded)
     aug = fresh(loaded, strategy="reconstruct")  # deterministic: draws cannot differ
     image = digits(mnist)[0]
     expected = aug(image)
@@ -191,7 +180,6 @@ def test_batched_vs_unbatched(loaded, mnist):
 
 
 def test_several_images_of_a_sample_each_draw_their_own(loaded, mnist):
-    classifies(loaded)
     x = digits(mnist, 4)
     # Both explicit images: beside a tv_tensors.Image, torchvision leaves plain tensors alone.
     batch, single = tv_tensors.Image(x[:3]), tv_tensors.Image(x[3])
@@ -202,7 +190,6 @@ def test_several_images_of_a_sample_each_draw_their_own(loaded, mnist):
 
 
 def test_a_video_is_augmented_frame_by_frame(loaded, mnist):
-    classifies(loaded)
     frames = digits(mnist, 3)
     video = fresh(loaded, rng=1)(tv_tensors.Video(frames))
     assert isinstance(video, tv_tensors.Video)
@@ -211,7 +198,6 @@ def test_a_video_is_augmented_frame_by_frame(loaded, mnist):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.uint8])
 def test_inputs_are_cast_to_the_generators_dtype(loaded, mnist, dtype):
-    classifies(loaded)
     aug = copy.deepcopy(loaded).to(torch.float64)
     x = digits(mnist)
     x = x.to(dtype) / 255 if dtype.is_floating_point else x
@@ -220,7 +206,6 @@ def test_inputs_are_cast_to_the_generators_dtype(loaded, mnist, dtype):
 
 
 def test_compose_random_apply_random_choice_and_deepcopy(loaded, mnist):
-    classifies(loaded)
     image = tv_tensors.Image(digits(mnist)[0])
     expected = fresh(loaded, rng=3)(image)
     pipelines = [

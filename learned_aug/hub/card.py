@@ -253,7 +253,7 @@ def _sample_table(generator: Generator, n: int = 5, columns: int = 6, seed: int 
     labels = None
     if generator.conditional and generator.classes:
         labels = torch.arange(n) % len(generator.classes)
-    rows = generator.sample(n, labels=labels, generator=rng).cpu()
+    rows = generator.sample(n, labels=labels, rng=rng).cpu()
     shown = min(columns, rows.shape[1])
     head = ["class"] * (labels is not None) + [f"x{j}" for j in range(shown)]
     more = " (first columns)" if shown < rows.shape[1] else ""

@@ -12,6 +12,7 @@ import json
 import os
 import types
 import typing
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -187,7 +188,7 @@ class Generator(
     Example:
         >>> from learned_aug import VAE, VAEConfig
         >>> vae = VAE(VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(8,)))
-        >>> vae.sample(4, generator=torch.Generator().manual_seed(0)).shape
+        >>> vae.sample(4, rng=torch.Generator().manual_seed(0)).shape
         torch.Size([4, 1, 8, 8])
     """
 
@@ -268,13 +269,30 @@ class Generator(
         self,
         n: int,
         labels: Tensor | Sequence[int] | None = None,
+        rng: RandomSource = None,
+        *,
         generator: RandomSource = None,
     ) -> Tensor:
         """Draw ``n`` new samples (of the given classes, for a conditional generator).
 
-        ``generator``: a ``torch.Generator``, or one per sample (see ``randn``).
+        ``rng``: a ``torch.Generator``, or one stream per sample (see ``randn``). ``generator=``
+        is its old name, kept with a DeprecationWarning.
         """
         raise NotImplementedError
+
+    @staticmethod
+    def _rng(rng: RandomSource, generator: RandomSource) -> RandomSource:
+        """``rng``, or the deprecated ``generator=`` keyword that named it before."""
+        if generator is None:
+            return rng
+        if rng is not None:
+            raise TypeError("pass the random source once: rng= (generator= is its old name)")
+        warnings.warn(
+            "sample(generator=...) is deprecated: the random source is now rng=",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return generator
 
     def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
         """Training loss: a dict with the scalar ``"loss"`` and its named parts."""

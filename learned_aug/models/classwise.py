@@ -198,8 +198,11 @@ class ClasswiseGenerator(Generator):
             return self._batched.decode(z, self._labels(labels, len(z)))
         return _scatter(self._route(labels, len(z), lambda m, i: m.decode(_rows(z, i))), len(z))
 
-    def sample(self, n: int, labels=None, generator: RandomSource = None) -> Tensor:
+    def sample(
+        self, n: int, labels=None, rng: RandomSource = None, *, generator: RandomSource = None
+    ) -> Tensor:
         """``n`` samples; ``labels`` default to a balanced cycle over the classes."""
+        generator = self._rng(rng, generator)
         n = self._check_n(n)
         labels = self.sample_labels(n, labels)
         if n == 0:
@@ -215,10 +218,10 @@ class ClasswiseGenerator(Generator):
 
         def draw(member: nn.Module, idx: Tensor):
             if generator is None or isinstance(generator, torch.Generator) or idx is None:
-                return member.sample(n if idx is None else len(idx), generator=generator)
+                return member.sample(n if idx is None else len(idx), rng=generator)
             if isinstance(generator, ItemStreams):
-                return member.sample(len(idx), generator=generator.subset(idx))
-            return member.sample(len(idx), generator=[generator[i] for i in idx.tolist()])
+                return member.sample(len(idx), rng=generator.subset(idx))
+            return member.sample(len(idx), rng=[generator[i] for i in idx.tolist()])
 
         return _scatter(self._route(labels, n, draw), n)
 

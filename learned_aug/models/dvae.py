@@ -210,8 +210,10 @@ class DenoisingVAE(Generator):
     def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.vae.decode(z, labels)
 
-    def sample(self, n: int, labels=None, generator: RandomSource = None) -> Tensor:
-        return self.vae.sample(n, labels, generator)
+    def sample(
+        self, n: int, labels=None, rng: RandomSource = None, *, generator: RandomSource = None
+    ) -> Tensor:
+        return self.vae.sample(n, labels, self._rng(rng, generator))
 
     def class_log_likelihood(self, x: Tensor) -> Tensor:
         """``(B, K)`` ELBO of each clean image under each class (see ``VAE``); the encoder

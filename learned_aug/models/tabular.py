@@ -220,8 +220,11 @@ class TabularVAE(Generator):
             rows[:, i] = block.argmax(1).to(rows.dtype)
         return rows
 
-    def sample(self, n: int, labels=None, generator: RandomSource = None) -> Tensor:
+    def sample(
+        self, n: int, labels=None, rng: RandomSource = None, *, generator: RandomSource = None
+    ) -> Tensor:
         """Decode ``n`` latents drawn from N(0, I) (of the given classes when conditional)."""
+        generator = self._rng(rng, generator)
         n = self._check_n(n)
         labels = self.sample_labels(n, labels)
         return self.decode(self.randn(n, (self.config.latent_dim,), generator), labels)

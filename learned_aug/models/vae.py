@@ -308,8 +308,11 @@ class VAE(Generator):
         out = self.decode_logits(z, labels)
         return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out.clamp(0, 1)
 
-    def sample(self, n: int, labels=None, generator: RandomSource = None) -> Tensor:
+    def sample(
+        self, n: int, labels=None, rng: RandomSource = None, *, generator: RandomSource = None
+    ) -> Tensor:
         """Decode ``n`` latents drawn from the prior N(0, I)."""
+        generator = self._rng(rng, generator)
         n = self._check_n(n)
         labels = self.sample_labels(n, labels)
         return self.decode(self.prior_latents(n, generator), labels)

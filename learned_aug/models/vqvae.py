@@ -269,20 +269,22 @@ class VQVAE(Generator):
         self,
         n: int,
         labels=None,
-        generator: RandomSource = None,
+        rng: RandomSource = None,
         *,
         temperature: float | None = None,
         top_k: int | None = None,
+        generator: RandomSource = None,
     ) -> Tensor:
         """Draw code grids from the prior (of the given classes) and decode them.
 
         Args:
             n: number of samples.
             labels: class of each sample (a conditional prior; default: classes in turn).
-            generator: one ``torch.Generator``, or one per sample.
+            rng: one ``torch.Generator``, or one per sample (``generator=``: its old name).
             temperature: overrides ``config.temperature``; 0 is greedy.
             top_k: overrides ``config.top_k``; 0 keeps all codes.
         """
+        generator = self._rng(rng, generator)
         n = self._check_n(n)
         labels = self._sample_labels(n, labels)
         t = self.config.temperature if temperature is None else float(temperature)

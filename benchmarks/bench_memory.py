@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "Peak memory"
-GENERATOR = str(ROOT / "learned_aug" / "pretrained" / "mnist-vae")
+GENERATOR = str(ROOT / "pretrained" / "mnist-vae")
 SAMPLES, IMAGES, SYNTHETIC, BATCH = 10_000, 2048, 8192, 256
 
 

@@ -516,9 +516,9 @@ learned-aug evaluate --data mnist-5k --train-size 50 100 --seeds 5 --cnn-width 0
 
 - **Classifier width.** The default classifier of `learned-aug evaluate` is the paper's CNN
   (Conv64-Conv128-MaxPool-Drop0.5-Conv128-Conv128-MaxPool-Drop0.5-FC128-Drop0.5-FC). The grid
-  on this page was run on two CPU cores; at full width the paper's CNN
-  trains at about 4 steps per second there, and conventional augmentation needs thousands of
-  steps to pay off, so this grid uses the same architecture at a quarter of its conv channels
+  on this page was run on two CPU cores, where the full-width CNN is too slow for a grid
+  of this size (conventional augmentation needs thousands of steps to pay off), so this grid
+  uses the same architecture at a quarter of its conv channels
   (`cnn_width=0.25`: 16/32 channels) in bfloat16 autocast. Absolute numbers are therefore not
   the paper's network's; every condition is compared on the same network, seeds and test sets.
   A network this narrow has little room for the invariances conventional augmentation asks
@@ -540,8 +540,7 @@ learned-aug evaluate --data mnist-5k --train-size 50 100 --seeds 5 --cnn-width 0
   the re-run `vae` column equals the first grid's in all 25 runs. Runs replay exactly on the
   same kind of CPU with one thread per run, as the grid runs them; other CPUs or thread counts
   round floats differently, which moves a generator column by amounts of the size of seed
-  noise (the `cvae-a-post16` column moved from +1.30 to +1.43 points over `none` when the
-  transposed-convolution kernel changed between its two runs).
+  noise.
 - **Published numbers** come from a different implementation (Keras), the full MNIST test set
   and their own training length; compare the shape of the curves, not single cells.
 

@@ -2,33 +2,80 @@
 
 Generative autoencoders (VAE, beta-VAE, per-class VAEs) trained on a small labelled dataset and
 used like torchvision transforms and datasets.
+
+The names below load on first use (PEP 562), so that ``import learned_aug.cli`` (the
+``learned-aug`` command) parses its arguments without importing torch.
 """
 
-from learned_aug.data import LabelledData, load_dataset
-from learned_aug.datasets import SyntheticDataset
-from learned_aug.hub import bundled_names, load_generator
-from learned_aug.latent_bank import LatentBank, build_latent_bank
-from learned_aug.models import (
-    MODELS,
-    VAE,
-    VQVAE,
-    CheckpointError,
-    ClasswiseConfig,
-    ClasswiseGenerator,
-    DenoisingVAE,
-    DVAEConfig,
-    Generator,
-    GeneratorConfig,
-    TabularVAE,
-    TabularVAEConfig,
-    VAEConfig,
-    VQVAEConfig,
-    create_generator,
-)
-from learned_aug.sampling import STRATEGIES, ClassifierFilter, register_strategy
-from learned_aug.tabular_data import Column, TabularData, load_csv
-from learned_aug.training import FitResult, TrainingError, fit, fit_vqvae
-from learned_aug.transforms import LearnedAugment
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from learned_aug.data import Column, LabelledData, TabularData, load_csv, load_dataset
+    from learned_aug.datasets import SyntheticDataset
+    from learned_aug.hub import build_latent_bank, bundled_names, find_bank, load_generator
+    from learned_aug.latent_bank import LatentBank
+    from learned_aug.models import (
+        MODELS,
+        VAE,
+        VQVAE,
+        CheckpointError,
+        ClasswiseConfig,
+        ClasswiseGenerator,
+        DenoisingVAE,
+        DVAEConfig,
+        Generator,
+        GeneratorConfig,
+        TabularVAE,
+        TabularVAEConfig,
+        VAEConfig,
+        VQVAEConfig,
+        create_generator,
+    )
+    from learned_aug.sampling import STRATEGIES, ClassifierFilter, register_strategy
+    from learned_aug.training import FitResult, FitSettings, TrainingError, fit, fit_vqvae
+    from learned_aug.transforms import LearnedAugment
+
+# Each public name -> the module that defines it.
+_EXPORTS = {
+    "LabelledData": "learned_aug.data",
+    "load_dataset": "learned_aug.data",
+    "SyntheticDataset": "learned_aug.datasets",
+    "bundled_names": "learned_aug.hub",
+    "build_latent_bank": "learned_aug.hub",
+    "find_bank": "learned_aug.hub",
+    "load_generator": "learned_aug.hub",
+    "LatentBank": "learned_aug.latent_bank",
+    "MODELS": "learned_aug.models",
+    "VAE": "learned_aug.models",
+    "VQVAE": "learned_aug.models",
+    "CheckpointError": "learned_aug.models",
+    "ClasswiseConfig": "learned_aug.models",
+    "ClasswiseGenerator": "learned_aug.models",
+    "DenoisingVAE": "learned_aug.models",
+    "DVAEConfig": "learned_aug.models",
+    "Generator": "learned_aug.models",
+    "GeneratorConfig": "learned_aug.models",
+    "TabularVAE": "learned_aug.models",
+    "TabularVAEConfig": "learned_aug.models",
+    "VAEConfig": "learned_aug.models",
+    "VQVAEConfig": "learned_aug.models",
+    "create_generator": "learned_aug.models",
+    "STRATEGIES": "learned_aug.sampling",
+    "ClassifierFilter": "learned_aug.sampling",
+    "register_strategy": "learned_aug.sampling",
+    "Column": "learned_aug.data",
+    "TabularData": "learned_aug.data",
+    "load_csv": "learned_aug.data",
+    "FitResult": "learned_aug.training",
+    "FitSettings": "learned_aug.training",
+    "TrainingError": "learned_aug.training",
+    "fit": "learned_aug.training",
+    "fit_vqvae": "learned_aug.training",
+    "LearnedAugment": "learned_aug.transforms",
+}
 
 __version__ = "0.1.0"
 
@@ -45,6 +92,7 @@ __all__ = [
     "DVAEConfig",
     "DenoisingVAE",
     "FitResult",
+    "FitSettings",
     "Generator",
     "GeneratorConfig",
     "LabelledData",
@@ -61,6 +109,7 @@ __all__ = [
     "build_latent_bank",
     "bundled_names",
     "create_generator",
+    "find_bank",
     "fit",
     "fit_vqvae",
     "load_csv",
@@ -68,3 +117,16 @@ __all__ = [
     "load_generator",
     "register_strategy",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'learned_aug' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -1,4 +1,8 @@
-"""The ``learned-aug`` command line: fit | sample | info (and more, registered in COMMANDS)."""
+"""The ``learned-aug`` command line: fit | sample | info | evaluate | push (registered in COMMANDS).
+
+Parsing imports no torch (``learned-aug --help`` answers at once): the arguments are defined in
+``learned_aug.arguments``, and each command imports what it needs when it runs.
+"""
 
 from __future__ import annotations
 
@@ -8,31 +12,24 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from learned_aug import arguments
+
 Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 COMMANDS: dict[str, Command] = {}
 
 
-def command(name: str, help: str):
-    """Register a subcommand: the decorated function adds its arguments, ``run`` does the work."""
+def command(name: str, help: str, add_args: Callable[[argparse.ArgumentParser], None]):
+    """Register a subcommand: ``add_args`` adds its arguments, the decorated run does the work."""
 
-    def wrap(add_args: Callable[[argparse.ArgumentParser], None]):
-        def register_run(run: Callable[[argparse.Namespace], int]):
-            COMMANDS[name] = (help, add_args, run)
-            return run
+    def register(run: Callable[[argparse.Namespace], int]):
+        COMMANDS[name] = (help, add_args, run)
+        return run
 
-        return register_run
-
-    return wrap
+    return register
 
 
 # ------------------------------------------------------------------------------------ fit
-def _fit_args(p: argparse.ArgumentParser) -> None:
-    from learned_aug.training.command import add_args
-
-    add_args(p)
-
-
-@command("fit", "train a generator on an ImageFolder or a bundled dataset")(_fit_args)
+@command("fit", "train a generator on an ImageFolder or a bundled dataset", arguments.fit_args)
 def run_fit(args: argparse.Namespace) -> int:
     from learned_aug.training import distributed
     from learned_aug.training.command import run, without_option
@@ -48,40 +45,7 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------ sample
-def _sample_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("generator", help="a run folder, a bundled name or a Hub repo id")
-    p.add_argument("--revision", default=None, help="Hub branch, tag or commit of a repo id")
-    p.add_argument("-n", type=int, required=True, help="number of samples to write")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument(
-        "--out",
-        required=True,
-        help="output folder: an ImageFolder of PNGs, one subfolder per class "
-        "(samples.csv for a tabular generator)",
-    )
-    p.add_argument("--batch-size", type=int, default=256, help="samples per batch (default: 256)")
-    p.add_argument("--device", default="cpu", help="device to sample on (default: cpu)")
-    p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.add_argument(
-        "--shard",
-        type=_shard,
-        default=None,
-        help="write only shard i/N (items i, i+N, ...) so N processes fill one --out together; "
-        "default under torchrun: RANK/WORLD_SIZE",
-    )
-
-
-def _shard(text: str) -> tuple[int, int]:
-    from learned_aug.training.distributed import parse_shard
-
-    try:
-        return parse_shard(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-@command("sample", "write generated samples as an ImageFolder of PNGs")(_sample_args)
+@command("sample", "write generated samples as an ImageFolder of PNGs", arguments.sample_args)
 def run_sample(args: argparse.Namespace) -> int:
     from learned_aug.datasets import SyntheticDataset
     from learned_aug.hub import load_generator
@@ -93,7 +57,8 @@ def run_sample(args: argparse.Namespace) -> int:
     if shard is None and out.exists() and any(out.iterdir()) and not args.overwrite:
         raise FileExistsError(f"--out {str(out)!r} is not empty; pass --overwrite to write into it")
     generator = load_generator(args.generator, revision=args.revision, device=args.device)
-    dataset = SyntheticDataset(generator, n=args.n, seed=args.seed)
+    labels = "unlabelled" if args.unlabelled else "balanced"
+    dataset = SyntheticDataset(generator, n=args.n, seed=args.seed, labels=labels)
     indices = None if shard is None else shard_indices(args.n, *shard)
     write = dict(batch_size=args.batch_size, progress=not args.no_progress, indices=indices)
     if len(generator.sample_shape) == 1:  # tabular rows: one CSV (one per shard)
@@ -102,21 +67,14 @@ def run_sample(args: argparse.Namespace) -> int:
     else:
         dataset.to_folder(out, **write)
     part = "" if shard is None else f" (shard {shard[0]}/{shard[1]}: {len(indices)} items)"
-    print(
-        f"wrote {args.n if shard is None else len(indices)} samples{part} of "
-        f"{len(dataset.classes)} classes to {out}/"
-    )
+    kinds = "unlabelled" if args.unlabelled else f"of {len(dataset.classes)} classes"
+    count = args.n if shard is None else len(indices)
+    print(f"wrote {count} samples{part} {kinds} to {out}/")
     return 0
 
 
 # ------------------------------------------------------------------------------------ info
-def _info_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("generator", help="a run folder, a bundled name or a Hub repo id")
-    p.add_argument("--revision", default=None, help="Hub branch, tag or commit of a repo id")
-    p.add_argument("--json", action="store_true", help="print the description as JSON")
-
-
-@command("info", "describe a generator checkpoint")(_info_args)
+@command("info", "describe a generator checkpoint", arguments.info_args)
 def run_info(args: argparse.Namespace) -> int:
     from learned_aug.hub import load_generator
 
@@ -141,14 +99,10 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------ evaluate
-def _evaluate_args(p: argparse.ArgumentParser) -> None:
-    from learned_aug.evaluation.command import add_args
-
-    add_args(p)
-
-
-@command("evaluate", "does learned augmentation help? F1 over training sizes and seeds")(
-    _evaluate_args
+@command(
+    "evaluate",
+    "does learned augmentation help? F1 over training sizes and seeds",
+    arguments.evaluate_args,
 )
 def run_evaluate(args: argparse.Namespace) -> int:
     from learned_aug.evaluation.command import run
@@ -157,31 +111,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------ push
-def _push_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("folder", help="a generator folder, e.g. the --out of `learned-aug fit`")
-    p.add_argument("repo_id", help="the Hub repo to push to: user/name or org/name")
-    p.add_argument("--private", action="store_true", help="create the repo as private")
-    p.add_argument(
-        "--revision",
-        "--branch",
-        dest="branch",
-        default=None,
-        help="branch to push to, created if missing (default: main)",
-    )
-    p.add_argument("--commit-message", default=None, help="message of the Hub commit")
-    p.add_argument(
-        "--token", default=None, help="Hub token (default: HF_TOKEN or the `hf auth login` one)"
-    )
-    p.add_argument(
-        "--dry-run",
-        metavar="DIR",
-        default=None,
-        help="write the files that would be uploaded into DIR and push nothing",
-    )
-
-
-@command("push", "upload a generator to the Hugging Face Hub (safetensors + model card)")(
-    _push_args
+@command(
+    "push",
+    "upload a generator to the Hugging Face Hub (safetensors + model card)",
+    arguments.push_args,
 )
 def run_push(args: argparse.Namespace) -> int:
     from learned_aug.hub import check_repo_id, push_folder, stage_upload

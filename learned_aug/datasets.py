@@ -15,49 +15,33 @@ from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
+from learned_aug.data import write_csv
+from learned_aug.dataset_items import (
+    UNLABELLED,
+    ConstantLabels,
+    CyclicLabels,
+    as_index,
+    check_like_classes,
+    convert,
+    no_class_message,
+    resolve_labels,
+    resolve_output,
+)
 from learned_aug.functional import for_inference
+from learned_aug.hub import find_bank, load_generator, resolve
 from learned_aug.latent_bank import LatentBank
 from learned_aug.models import Generator
-from learned_aug.rng import ItemStreams
+from learned_aug.rng import check_alpha
 from learned_aug.sampling import (
     ClassifierFilter,
-    Latents,
     Strategy,
     StrategyFn,
-    check_alpha,
-    draw_alpha,
+    dataset_strategy,
+    draw_items,
     get_strategy,
 )
 
-OUTPUTS = ("pil", "tensor")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]")
-
-
-class CyclicLabels(Sequence[int]):
-    """The labels 0, 1, ..., k-1, 0, 1, ... of ``n`` items, computed on demand, never stored."""
-
-    def __init__(self, n: int, k: int):
-        self.n, self.k = n, max(k, 1)
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [j % self.k for j in range(*i.indices(self.n))]
-        if not -self.n <= i < self.n:
-            raise IndexError(f"index {i} out of range for {self.n} labels")
-        return (i % self.n) % self.k
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence) or isinstance(other, str) or len(other) != self.n:
-            return False
-        return all(a == b for a, b in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"CyclicLabels(n={self.n}, k={self.k})"
 
 
 def safe_class_dir(root: Path, name: str) -> Path:
@@ -82,39 +66,10 @@ def class_dirs(root: Path, classes: Sequence[str]) -> list[Path]:
     return dirs
 
 
-def _resolve_labels(
-    classes: list[str] | None, n: int, labels
-) -> tuple[Tensor | CyclicLabels, list[str]]:
-    """Per-item labels (known without generating) and class names; ``None`` classes: unlabelled."""
-    if labels is None or (isinstance(labels, str) and labels == "balanced"):
-        return CyclicLabels(n, len(classes or [0])), classes or ["synthetic"]
-    if isinstance(labels, str):
-        raise ValueError(
-            f"labels must be None, 'balanced' or a sequence of class indices, got {labels!r}"
-        )
-    if classes is None:
-        raise ValueError(
-            "labels were given, but the generator is unconditional and the strategy does not "
-            "start from labelled bank codes: it cannot draw given classes"
-        )
-    k = len(classes)
-    labels = torch.as_tensor(labels, dtype=torch.long).flatten()
-    if len(labels) != n:
-        raise ValueError(f"labels must hold n={n} class indices, got {len(labels)}")
-    if n and (labels.min() < 0 or labels.max() >= k):
-        raise ValueError(
-            f"labels must lie in [0, {k - 1}] for classes {classes}, got "
-            f"[{int(labels.min())}, {int(labels.max())}]"
-        )
-    return labels, classes
-
-
 def _resolve_generator(generator: Generator | str | Path) -> tuple[Generator, str | None]:
     """The generator, and the folder or Hub id it was loaded from (where its bank may be)."""
     location = None
     if isinstance(generator, (str, Path)):
-        from learned_aug.hub import load_generator, resolve
-
         location = resolve(generator)
         generator = load_generator(location)
     if not isinstance(generator, Generator):
@@ -124,13 +79,18 @@ def _resolve_generator(generator: Generator | str | Path) -> tuple[Generator, st
     return generator, location
 
 
-def _resolve_bank(bank, location: str | None, strategy: Strategy) -> LatentBank | None:
+def _find_bank(bank, location: str | None) -> LatentBank | None:
+    """The bank given (or its path), else the one saved beside a named generator."""
     if isinstance(bank, (str, Path)):
         bank = LatentBank.load(bank)
     elif bank is None and location is not None:
-        bank = LatentBank.find(location)
+        bank = find_bank(location)
     if bank is not None and not isinstance(bank, LatentBank):
         raise TypeError(f"bank must be a LatentBank, a path or None, got {type(bank).__name__}")
+    return bank
+
+
+def _check_bank(bank: LatentBank | None, strategy: Strategy) -> LatentBank | None:
     if bank is None and (strategy.needs_source or strategy.needs_bank):
         raise ValueError(
             f"strategy {strategy.name!r} starts from the codes of real examples and needs a "
@@ -172,19 +132,35 @@ class SyntheticDataset(Dataset):
     O(chunk) whatever ``n``. ``targets``, ``classes`` and ``class_to_idx`` are known without
     generating anything.
 
+    A label always names the class a sample was made for. A generator that cannot say (an
+    unconditional one, with a strategy that does not start from labelled bank codes) is refused
+    unless ``relabel=True`` lets a classifier label its samples, or ``labels="unlabelled"``
+    asks for samples without a class (target ``-1``).
+
+    Items join real data in a ``ConcatDataset`` with the defaults: without a ``transform`` they
+    are float tensors CHW in [0, 1], like ``load_dataset``'s; with one, the transform gets PIL
+    images, as a torchvision dataset's transform does (pass the same ``transform=`` to both).
+    ``like=real`` matches ``real``'s items (tensor dtype or PIL mode, shape, class names).
+
     Args:
         generator: a Generator, or a name ``load_generator`` resolves.
         n: number of samples.
-        labels: ``None`` / ``"balanced"`` (classes in turn) or a sequence of n class indices.
+        labels: ``None`` / ``"balanced"`` (classes in turn), a sequence of n class indices, or
+            ``"unlabelled"``: every target is ``-1`` (``UNLABELLED``), which no loss or folder
+            takes for a class; ``classes`` is then empty.
         seed: the dataset's seed.
         transform: applied to each image (after conversion to ``output``).
         target_transform: applied to each label.
-        output: ``"pil"`` (like torchvision datasets) or ``"tensor"`` (float CHW in [0, 1]).
+        output: ``"auto"`` (the default: ``"pil"`` when there is a ``transform``, else
+            ``"tensor"``), ``"pil"`` or ``"tensor"`` (float CHW in [0, 1]).
         chunk_size: samples generated per batch for sequential access.
-        strategy: how each sample is made (``learned_aug.sampling.STRATEGIES``): ``"prior"`` (the
-            default: ``generator.sample``), or a strategy that starts from the code of a real
-            example drawn from the latent bank (of the item's class when the bank is labelled):
-            ``"reconstruct"``, ``"noise"``, ``"interpolate"``, ``"extrapolate"``.
+        strategy: how each sample is made (``learned_aug.sampling.STRATEGIES``). By default
+            ``"posterior"`` where the generator's latent bank holds posterior standard deviations
+            (``fit`` saves one with every run): a draw from q(z | x_i) of a random training
+            example of the item's class, the aggregate posterior the results page measures;
+            else ``"prior"`` (``generator.sample``). Others: ``"gmm"`` (a per-class Gaussian
+            mixture over the codes), ``"reconstruct"``, ``"noise"``, ``"interpolate"``,
+            ``"extrapolate"`` (see ``learned_aug.sampling.dataset_strategy``).
         strength: the strategy's alpha, a number or a ``(low, high)`` range drawn per item.
         bank: the latent bank (found beside the generator when ``generator`` is a name).
         strategy_kwargs: keyword arguments of the strategy (``k`` neighbours, ...).
@@ -195,15 +171,22 @@ class SyntheticDataset(Dataset):
         relabel: label each sample with the classifier's prediction instead (for unconditional
             generators); then ``targets`` generates every item once to know them.
         max_tries: draws per item at most when filtering.
+        like: a dataset (without a transform) these samples will join: its first item sets the
+            item type, dtype or PIL mode, and must have the generator's shape; its ``classes``,
+            if it has them, must equal the generator's.
 
     Example:
-        >>> from torch.utils.data import ConcatDataset
-        >>> from learned_aug import SyntheticDataset, VAE, VAEConfig
+        >>> from torch.utils.data import ConcatDataset, DataLoader
+        >>> from learned_aug import LabelledData, SyntheticDataset, VAE, VAEConfig
         >>> gen = VAE(VAEConfig(image_size=(8, 8), latent_dim=2, classes=["a", "b"], num_classes=2))
-        >>> synthetic = SyntheticDataset(gen, n=10, seed=0)
+        >>> real = LabelledData(torch.rand(6, 1, 8, 8), torch.tensor([0, 1] * 3), ["a", "b"])
+        >>> synthetic = SyntheticDataset(gen, n=10, seed=0, like=real)
         >>> image, label = synthetic[3]
-        >>> image.size, label, synthetic.classes
-        ((8, 8), 1, ['a', 'b'])
+        >>> image.shape, label, synthetic.classes
+        (torch.Size([1, 8, 8]), 1, ['a', 'b'])
+        >>> x, y = next(iter(DataLoader(ConcatDataset([real, synthetic]), batch_size=16)))
+        >>> x.shape, y.tolist()[-4:]
+        (torch.Size([16, 1, 8, 8]), [0, 1, 0, 1])
     """
 
     def __init__(
@@ -214,10 +197,10 @@ class SyntheticDataset(Dataset):
         seed: int = 0,
         transform: Callable | None = None,
         target_transform: Callable | None = None,
-        output: str = "pil",
+        output: str = "auto",
         chunk_size: int = 256,
         *,
-        strategy: str | Strategy | StrategyFn = "prior",
+        strategy: str | Strategy | StrategyFn | None = None,
         strength: float | tuple[float, float] | None = None,
         bank: LatentBank | str | Path | None = None,
         strategy_kwargs: dict[str, Any] | None = None,
@@ -225,33 +208,52 @@ class SyntheticDataset(Dataset):
         threshold: float = 0.5,
         relabel: bool = False,
         max_tries: int = 10,
+        like: Any = None,
     ):
         generator, location = _resolve_generator(generator)
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"n must be a non-negative int, got {n!r}")
-        if output not in OUTPUTS:
-            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+        self.output, self._convert_to = resolve_output(
+            output, like, transform, generator.sample_shape
+        )
         self.generator = for_inference(generator)
-        self.n, self.seed, self.output, self.chunk_size = n, int(seed), output, chunk_size
+        self.n, self.seed, self.chunk_size = n, int(seed), chunk_size
         self.transform, self.target_transform = transform, target_transform
-        self._strategy = get_strategy(strategy)
+        found = _find_bank(bank, location)
+        self._strategy = get_strategy(
+            dataset_strategy(generator, found) if strategy is None else strategy
+        )
         self.strategy = self._strategy.name
         default = self._strategy.default_alpha or 0.0
         self.strength = check_alpha(strength if strength is not None else default, "strength")
         self.strategy_kwargs = dict(strategy_kwargs or {})
-        self.bank = _resolve_bank(bank, location, self._strategy)
+        self.bank = _check_bank(found, self._strategy)
         # Labels condition the generator, or pick the class of the bank codes a sample starts from.
+        from_bank = self._strategy.needs_source or self._strategy.needs_bank
         self._conditioned = generator.conditional or bool(
-            self._strategy.needs_source and self.bank is not None and self.bank.labelled
+            from_bank and self.bank is not None and self.bank.labelled
         )
         bank_classes = self.bank.classes if self.bank is not None else []
         known = (generator.classes or bank_classes) if self._conditioned else None
-        self._labels, self.classes = _resolve_labels(known, n, labels)
         self.filter = _make_filter(classifier, threshold, relabel, max_tries, self._conditioned)
-        if self.filter is not None and self.filter.relabel:
+        relabelled = self.filter is not None and self.filter.relabel
+        self.unlabelled = isinstance(labels, str) and labels == "unlabelled"
+        if self.unlabelled and relabelled:
+            raise ValueError(
+                "labels='unlabelled' asks for no labels, relabel=True for the "
+                "classifier's: pass one of them"
+            )
+        if known is None and not (self.unlabelled or relabelled):
+            raise ValueError(no_class_message(type(generator).__name__, self.strategy))
+        self._labels, self.classes = resolve_labels(known, n, labels)
+        if relabelled:
             self.classes = _relabel_classes(generator, self.bank)
+        if self.unlabelled:
+            self.classes = []
+        if like is not None:
+            check_like_classes(like, self.classes)
         self._relabelled: Tensor | None = None
         self._cache: OrderedDict[int, tuple[Tensor, Tensor]] = OrderedDict()
 
@@ -269,6 +271,8 @@ class SyntheticDataset(Dataset):
                 ]
                 self._relabelled = torch.cat(parts) if parts else torch.empty(0, dtype=torch.long)
             return self._relabelled.tolist()
+        if self.unlabelled:
+            return ConstantLabels(self.n, UNLABELLED)
         return self._labels if isinstance(self._labels, CyclicLabels) else self._labels.tolist()
 
     @property
@@ -285,20 +289,17 @@ class SyntheticDataset(Dataset):
 
     def _attempt(self, indices: Tensor, attempt: int, requested: Tensor) -> Tensor:
         """One try at the samples of ``indices``: each drawn from its own (seed, i, try) stream."""
-        rngs = ItemStreams.for_items(self.seed, indices, attempt)
-        labels = requested if self._conditioned else None
-        alpha = draw_alpha(self.strength, len(indices), rngs)
-        if self._strategy.needs_source:
-            assert self.bank is not None  # checked in __init__
-            source: Tensor | Latents = Latents(
-                self.bank.codes[self.bank.pick(len(indices), labels, rngs)]
-            )
-        else:
-            source = Latents(torch.empty(len(indices), 0))
-        out = self._strategy(
-            self.generator, source, labels, alpha, rngs, self.bank, **self.strategy_kwargs
+        return draw_items(
+            self.generator,
+            self._strategy,
+            indices,
+            requested if self._conditioned else None,
+            seed=self.seed,
+            strength=self.strength,
+            bank=self.bank,
+            attempt=attempt,
+            options=self.strategy_kwargs,
         )
-        return out.cpu()
 
     @torch.no_grad()
     def _generate(self, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
@@ -306,35 +307,40 @@ class SyntheticDataset(Dataset):
         indices = self._check_indices(indices)
         labels = self._requested(indices)
         samples = self._attempt(indices, 0, labels)
-        if self.filter is None:
-            return samples, labels
-        return self.filter.apply(
-            samples,
-            labels,
-            lambda rows, t: self._attempt(indices[rows], t, labels[rows]),
-        )
+        if self.filter is not None:
+            samples, labels = self.filter.apply(
+                samples,
+                labels,
+                lambda rows, t: self._attempt(indices[rows], t, labels[rows]),
+            )
+        if self.unlabelled:  # the class a sample was drawn for is not reported
+            labels = torch.full_like(labels, UNLABELLED)
+        return samples, labels
 
     def generate(self, indices: Sequence[int]) -> Tensor:
         """The samples of ``indices`` as one float batch in [0, 1], in one batched pass."""
         return self._generate(indices)[0]
 
-    def _check_indices(self, indices: Sequence[int]) -> Tensor:
+    def _check_indices(self, indices: Sequence[int] | Tensor) -> Tensor:
         """``indices`` as an int64 tensor of in-range non-negative indices (negative ones count
         from the end)."""
-        idx = torch.as_tensor(indices, dtype=torch.long).reshape(-1)
-        idx = torch.where(idx < 0, idx + self.n, idx)
-        if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= self.n):
-            bad = next(int(i) for i in indices if not -self.n <= int(i) < self.n)
+        if isinstance(indices, Tensor) and not (
+            indices.is_floating_point() or indices.is_complex() or indices.dtype == torch.bool
+        ):
+            idx = indices.to(torch.long).reshape(-1)
+        else:
+            idx = torch.tensor([as_index(i) for i in indices], dtype=torch.long)
+        outside = (idx < -self.n) | (idx >= self.n)
+        if bool(outside.any()):
+            bad = int(idx[outside][0])
             raise IndexError(f"index {bad} out of range for a SyntheticDataset of n={self.n}")
-        return idx
+        return torch.where(idx < 0, idx + self.n, idx)
 
-    def _check_index(self, i: int) -> int:
-        i = int(i)
-        if i < 0:
-            i += self.n
-        if not 0 <= i < self.n:
+    def _check_index(self, index: int) -> int:
+        i = as_index(index)
+        if not -self.n <= i < self.n:
             raise IndexError(f"index {i} out of range for a SyntheticDataset of n={self.n}")
-        return i
+        return i + self.n if i < 0 else i
 
     def _chunk(self, c: int) -> tuple[Tensor, Tensor]:
         if c not in self._cache:
@@ -345,9 +351,7 @@ class SyntheticDataset(Dataset):
         return self._cache[c]
 
     def _item(self, sample: Tensor, label: int) -> tuple[Any, Any]:
-        image: Any = sample
-        if self.output == "pil" and sample.dim() == 3:
-            image = TF.to_pil_image(TF.to_dtype(sample.clamp(0, 1), torch.uint8, scale=True))
+        image = convert(sample, self.output, self._convert_to)
         if self.transform is not None:
             image = self.transform(image)
         if self.target_transform is not None:
@@ -363,7 +367,8 @@ class SyntheticDataset(Dataset):
         """A DataLoader's batch of indices, generated in one batched pass."""
         samples, labels = self._generate(indices)
         items = zip(samples.unbind(), labels.tolist(), strict=True)
-        if self.output == "tensor" and self.transform is None and self.target_transform is None:
+        plain = self.output == "tensor" and self._convert_to is None
+        if plain and self.transform is None and self.target_transform is None:
             return list(items)
         return [self._item(s, y) for s, y in items]
 
@@ -383,7 +388,9 @@ class SyntheticDataset(Dataset):
         """Write the samples as an ImageFolder of PNGs: ``root/<class>/<index>.png``.
 
         ``indices`` writes only those items (a shard); file names are the item indices, so
-        shards written by several processes fill one folder without clashes.
+        shards written by several processes fill one folder without clashes. Unlabelled
+        samples go straight into ``root/``, in no class folder: ``ImageFolder`` refuses such a
+        folder rather than give its images a class.
         """
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
@@ -397,7 +404,8 @@ class SyntheticDataset(Dataset):
                 part = order[start : start + batch_size]
                 samples, labels = self._generate(part)
                 for i, sample, y in zip(part, samples, labels.tolist(), strict=True):
-                    _save_png(sample, dirs[y] / f"{i:0{width}d}.png")
+                    folder = root if y == UNLABELLED else dirs[y]
+                    _save_png(sample, folder / f"{i:0{width}d}.png")
                 bar.update(len(part))
         return root
 
@@ -412,12 +420,15 @@ class SyntheticDataset(Dataset):
         """Write tabular samples as a CSV: the generator's columns, then the class name.
 
         Categorical columns are written by category name, so the file reloads with
-        ``learned_aug.tabular_data.load_csv`` under the same schema.
+        ``learned_aug.data.load_csv`` under the same schema.
         """
-        from learned_aug.tabular_data import write_csv
-
         if len(self.generator.sample_shape) != 1:
             raise ValueError("to_csv writes tabular samples; use to_folder for images")
+        if self.unlabelled:
+            raise ValueError(
+                "to_csv writes a class column, and these samples are unlabelled "
+                "(labels='unlabelled'): use a class-aware generator or relabel=True"
+            )
         order = list(range(self.n)) if indices is None else self._check_indices(indices).tolist()
         rows, labels = [], []
         with tqdm(total=len(order), desc="sample", unit="row", disable=not progress) as bar:

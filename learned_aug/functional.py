@@ -1,13 +1,15 @@
 """Stateless kernels behind ``LearnedAugment``.
 
-The one place where what users hold (PIL images of mode L or RGB, uint8 or float tensors CHW
-or BCHW, ``tv_tensors.Image``) is turned into what a generator reads — a float batch
-``(B, C, H, W)`` in ``[0, 1]`` at the generator's size — and back into the input's own type, mode,
-dtype, value range and size. Randomness comes in explicitly (a ``torch.Generator``).
+The one place where what users hold (PIL images of mode L or RGB, uint8 or float tensors
+``[..., C, H, W]``, ``tv_tensors.Image`` and ``tv_tensors.Video``) is turned into what a generator
+reads — a float batch ``(B, C, H, W)`` in ``[0, 1]`` at the generator's size and in its parameter
+dtype — and back into the input's own type, mode, dtype, value range and shape. Randomness comes
+in explicitly (a ``torch.Generator``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,12 +19,16 @@ from torch import Tensor
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as TF
 
-from learned_aug.models.base import Generator, RandomSource
+from learned_aug.data import resize_batch
+from learned_aug.models import Generator
+from learned_aug.rng import RandomSource
 from learned_aug.sampling import Strategy
 
 PIL_MODES = ("L", "RGB")
 # Float images are in [0, 1] by torchvision's convention; allow rounding error around it.
 RANGE_TOLERANCE = 1e-3
+# Strategies that never read the class: images given without one are not classified for them.
+# (This would sit better as a flag of sampling.Strategy.)
 
 
 def for_inference(model: Generator) -> Generator:
@@ -32,15 +38,17 @@ def for_inference(model: Generator) -> Generator:
     return model.eval()
 
 
-def resize_batch(x: Tensor, size: tuple[int, ...]) -> Tensor:
-    """``x`` (..., H, W) resized to ``size`` with antialiased bilinear interpolation."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return TF.resize(x, list(size), antialias=True)
+def is_image(inpt: Any) -> bool:
+    """Whether ``inpt`` is what LearnedAugment augments: a PIL image, a ``tv_tensors.Image`` or
+    ``tv_tensors.Video``, or a plain tensor (torchvision's rule picks which plain tensor of a
+    sample is the image). Boxes, masks, keypoints and other tv_tensors are not."""
+    if isinstance(inpt, (PIL.Image.Image, tv_tensors.Image, tv_tensors.Video)):
+        return True
+    return isinstance(inpt, Tensor) and not isinstance(inpt, tv_tensors.TVTensor)
 
 
 def as_tensor(inpt: Any) -> Tensor:
-    """A plain tensor CHW or BCHW of the input's dtype, from a PIL image or any tensor."""
+    """A plain tensor ``[..., C, H, W]`` of the input's dtype, from a PIL image or any tensor."""
     if isinstance(inpt, PIL.Image.Image):
         if inpt.mode not in PIL_MODES:
             raise ValueError(
@@ -50,17 +58,66 @@ def as_tensor(inpt: Any) -> Tensor:
         return TF.pil_to_tensor(inpt)
     if isinstance(inpt, Tensor):
         x = inpt.as_subclass(Tensor)
-        if x.dim() not in (3, 4):
+        if x.dim() < 3:
             raise ValueError(
-                f"image tensors must be CHW or BCHW, got shape {tuple(x.shape)}; add the channel "
-                "dimension with x.unsqueeze(0)"
+                f"image tensors must be [..., C, H, W] (CHW, BCHW, ...), got shape "
+                f"{tuple(x.shape)}; add the channel dimension with x.unsqueeze(0). In a sample, "
+                "torchvision takes the first plain tensor for the image: put the image first or "
+                "wrap it in tv_tensors.Image"
             )
         return x
     raise TypeError(f"expected a PIL image or a tensor, got {type(inpt).__name__}")
 
 
-def to_model(x: Tensor, sample_shape: tuple[int, ...], *, resize: bool = True) -> Tensor:
-    """A batch ``(B, C, H, W)`` of any image dtype -> float32 in [0, 1] at the generator's size."""
+def leading_shape(inpt: Any) -> tuple[int, ...]:
+    """The dimensions before ``(C, H, W)``: ``()`` for one image, ``(B,)`` for a batch, ``(T,)``
+    for a video..."""
+    if isinstance(inpt, Tensor) and inpt.dim() >= 3:
+        return tuple(inpt.shape[:-3])
+    return () if isinstance(inpt, PIL.Image.Image) else tuple(as_tensor(inpt).shape[:-3])
+
+
+def fit_labels(label: Any, leading: tuple[int, ...], num_classes: int) -> Tensor | None:
+    """``label`` as one class index per image ``(n,)``, or ``None`` where it does not fit.
+
+    It fits when it is an int or a 0-d integer tensor (the class of every image), or an integer
+    tensor whose shape starts the image's leading dimensions (``(B,)`` for ``(B, C, H, W)``,
+    repeated over the frames of ``(B, T, C, H, W)``), with values in ``[0, num_classes)``
+    (``num_classes`` 0: any value >= 0). So a per-box ``labels`` tensor of one image never fits.
+    """
+    n = math.prod(leading)
+    if isinstance(label, int) and not isinstance(label, bool):
+        fits = label >= 0 and (label < num_classes or not num_classes)
+        return torch.full((n,), label, dtype=torch.long) if fits else None
+    if not isinstance(label, Tensor) or label.is_floating_point() or label.is_complex():
+        return None
+    if label.dtype == torch.bool or tuple(label.shape) != leading[: label.dim()]:
+        return None
+    if label.numel() == 1:  # one read instead of a reduction
+        low = high = int(label)
+    else:
+        low, high = (int(v) for v in label.aminmax()) if label.numel() else (0, 0)
+    if low < 0 or (num_classes and high >= num_classes):
+        return None
+    extra = (1,) * (len(leading) - label.dim())
+    return label.to("cpu", torch.long).reshape((*label.shape, *extra)).expand(leading).reshape(n)
+
+
+def infers_labels(model: Generator, strategy: Strategy) -> bool:
+    """Whether images given without a label are classified first (the generative classifier):
+    the generator is label-conditioned and the strategy reads the labels."""
+    return model.conditional and strategy.reads_labels
+
+
+def to_model(
+    x: Tensor,
+    sample_shape: tuple[int, ...],
+    *,
+    resize: bool = True,
+    dtype: torch.dtype = torch.float32,
+) -> Tensor:
+    """A batch ``(B, C, H, W)`` of any image dtype -> ``dtype`` in [0, 1], at the generator's
+    size."""
     channels, size = sample_shape[0], tuple(sample_shape[1:])
     if x.shape[1] != channels:
         raise ValueError(
@@ -88,8 +145,8 @@ def to_model(x: Tensor, sample_shape: tuple[int, ...], *, resize: bool = True) -
                 f"float images must hold values in [0, 1], got values in [{lo:.3g}, {hi:.3g}]; "
                 "apply LearnedAugment before v2.Normalize, and scale 0..255 floats by 1/255"
             )
-        return resize_batch(x.float(), size).clamp(0, 1)
-    x = x.float().div_(torch.iinfo(x.dtype).max)
+        return resize_batch(x.to(dtype), size).clamp(0, 1)
+    x = x.to(dtype).div_(torch.iinfo(x.dtype).max)
     if tuple(x.shape[-2:]) == size:
         return x
     return resize_batch(x, size).clamp(0, 1)  # antialiased resizing may overshoot [0, 1]
@@ -113,22 +170,6 @@ def rewrap(x: Tensor, like: Any) -> Any:
     return x
 
 
-def batch_labels(label: Any, n: int) -> Tensor | None:
-    """A label (an int, a 0-d tensor, or ``n`` labels) as an ``(n,)`` long tensor."""
-    if label is None:
-        return None
-    if isinstance(label, int):
-        return torch.full((n,), label, dtype=torch.long)
-    labels = torch.as_tensor(label, dtype=torch.long).cpu()
-    if labels.dim() == 0 or labels.numel() == 1:
-        return labels.reshape(1).expand(n)
-    if labels.shape != (n,):
-        raise ValueError(
-            f"a batch of {n} images needs one label or {n} labels, got shape {tuple(labels.shape)}"
-        )
-    return labels
-
-
 @torch.no_grad()
 def learned_augment(
     inpt: Any,
@@ -143,25 +184,33 @@ def learned_augment(
     resize: bool = True,
     options: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Augment one image or batch with ``strategy``; returns the input's type, dtype and size.
+    """Augment images ``[..., C, H, W]`` with ``strategy``; returns the input's type, dtype and
+    shape.
+
+    The leading dimensions are flattened into one batch (the frames of a video are images like
+    any other) and restored afterwards; an empty batch comes back as it is. Images without
+    ``labels`` are classified by the generator (``model.infer_labels``, at its size) when it is
+    label-conditioned and the strategy reads labels.
 
     Args:
-        inpt: a PIL image (L or RGB), a tensor CHW / BCHW (uint8 or float in [0, 1]), or a
-            ``tv_tensors.Image``.
+        inpt: a PIL image (L or RGB), a tensor ``[..., C, H, W]`` (uint8 or float in [0, 1]),
+            a ``tv_tensors.Image`` or a ``tv_tensors.Video``.
         model: the generator.
         strategy: the strategy to apply (see ``learned_aug.sampling``).
-        labels: ``(B,)`` class indices, or ``None``.
-        alpha: ``(B,)`` strengths.
-        apply: ``(B,)`` bools: the examples to augment; the others come back unchanged.
-            ``None`` augments every example.
+        labels: ``(n,)`` class indices, ``n`` the number of images (leading dimensions
+            flattened), or ``None``.
+        alpha: ``(n,)`` strengths.
+        apply: ``(n,)`` bools: the images to augment; the others come back unchanged.
+            ``None`` augments every image.
         rng: randomness of the strategy (a ``torch.Generator``).
         bank: the generator's latent bank, for strategies that need one.
         resize: resize images of another size to the generator's and back; ``False`` refuses.
         options: keyword arguments of the strategy (``k`` for interpolation).
     """
     x = as_tensor(inpt)
-    batched = x.dim() == 4
-    xb = x if batched else x.unsqueeze(0)
+    xb = x if x.dim() == 4 else x.reshape(-1, *x.shape[-3:])
+    if not len(xb):
+        return inpt
     idx = None  # None: every image (p = 1, the common case: no gather, no scatter)
     if apply is not None:
         if len(apply) != len(xb):
@@ -170,20 +219,23 @@ def learned_augment(
             return inpt
         if not bool(apply.all()):
             idx = apply.nonzero().squeeze(1)
-    device = model.device
-    if idx is None:
-        source, sub_labels, sub_alpha = xb, labels, alpha
-    else:
+    source, sub_labels, sub_alpha = xb, labels, alpha
+    if idx is not None:
         source, sub_alpha = xb[idx.to(xb.device)], alpha[idx]
         sub_labels = None if labels is None else labels[idx]
-    images = to_model(source.to(device), tuple(model.sample_shape), resize=resize)
+    device = model.device
+    images = to_model(
+        source.to(device), tuple(model.sample_shape), resize=resize, dtype=model.dtype
+    )
     if sub_labels is not None:
         sub_labels = sub_labels.to(device)
+    elif infers_labels(model, strategy):
+        sub_labels = model.infer_labels(images)
     out = strategy(model, images, sub_labels, sub_alpha, rng, bank, **(options or {}))
     out = from_model(out, x.dtype, tuple(x.shape[-2:])).to(x.device)
     if idx is not None:
         out = _index_copy(xb.clone(), idx.to(xb.device), out)
-    return rewrap(out if batched else out[0], inpt)
+    return rewrap(out.reshape(x.shape), inpt)
 
 
 # index_copy_ has no kernel for the unsigned types past uint8: copy their bits as signed ones.

@@ -113,3 +113,53 @@ class ItemStreams:
         u = (self.words(2 * m) >> _U64(11)).astype(np.float64) * 2.0**-53
         z = np.sqrt(-2.0 * np.log1p(-u[:, :m])) * np.cos(2.0 * np.pi * u[:, m:])
         return torch.from_numpy(z.astype(np.float32)).view(len(self), *shape)
+
+
+# --------------------------------------------------------------------- randomness of a batch
+RandomSource = torch.Generator | Sequence[torch.Generator] | ItemStreams | None
+"""Where a batch's randomness comes from: torch's global RNG (``None``), one
+``torch.Generator`` for the batch, or one stream per example (a sequence of generators, or
+:class:`ItemStreams`), so that example ``i`` depends on its own stream alone."""
+
+
+def uniform(n: int, rng: RandomSource) -> Tensor:
+    """``n`` draws from U[0, 1) on the CPU: from one generator, or one from each of ``n``."""
+    if rng is None or isinstance(rng, torch.Generator):
+        return torch.rand(n, generator=rng)
+    if isinstance(rng, ItemStreams) and len(rng) == n:
+        return rng.rand()
+    if len(rng) != n:
+        raise ValueError(f"rng must hold one torch.Generator per example ({n}), got {len(rng)}")
+    return torch.tensor([float(torch.rand((), generator=g)) for g in rng])
+
+
+def check_alpha(alpha: object, name: str = "alpha") -> tuple[float, float]:
+    """``alpha`` as a ``(low, high)`` range: a number ``a`` is ``(a, a)``; both must be >= 0.
+
+    Example:
+        >>> check_alpha(0.3), check_alpha((0.0, 0.5))
+        ((0.3, 0.3), (0.0, 0.5))
+    """
+    if isinstance(alpha, (int, float)) and not isinstance(alpha, bool):
+        low = high = float(alpha)
+    elif (
+        isinstance(alpha, Sequence)
+        and len(alpha) == 2
+        and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in alpha)
+    ):
+        low, high = float(alpha[0]), float(alpha[1])
+    else:
+        raise TypeError(f"{name} must be a number or a (low, high) pair of numbers, got {alpha!r}")
+    if not (math.isfinite(low) and math.isfinite(high)) or not 0.0 <= low <= high:
+        raise ValueError(f"{name} must satisfy 0 <= low <= high (finite), got {alpha!r}")
+    return low, high
+
+
+def draw_alpha(alpha: tuple[float, float], n: int, rng: RandomSource) -> Tensor:
+    """``n`` strengths from the range ``alpha``; a fixed alpha consumes no randomness."""
+    low, high = alpha
+    if low == high:
+        return torch.full((n,), low)
+    if rng is None or isinstance(rng, torch.Generator):
+        return torch.empty(n).uniform_(low, high, generator=rng)
+    return low + (high - low) * uniform(n, rng)

@@ -17,24 +17,26 @@ Every strategy has one signature, ``strategy(model, images, labels, alpha, rng, 
 The literature they come from: reconstruction and prior sampling (Garay-Maestre et al. 2019;
 van den Oord et al. 2017), and noise, interpolation and extrapolation in latent space toward a
 same-class neighbour (Iser 2023): z' = mu_i + eps, eps ~ N(0, alpha^2 I); z' = mu_i +/- alpha
-(mu_k - mu_i). Other generator kinds add theirs with :func:`register_strategy`.
+(mu_k - mu_i); the aggregate posterior, a draw from q(z | x_i) of a training example
+(``"posterior"``), and a per-class Gaussian mixture fitted to the bank's codes (``"gmm"``; Chadebec
+et al. 2022). Other generator kinds add theirs with :func:`register_strategy`.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
+from torch.distributions import Distribution
 
-from learned_aug.models.base import Generator, RandomSource
-from learned_aug.rng import ItemStreams
-
-if TYPE_CHECKING:
-    from learned_aug.latent_bank import LatentBank
+from learned_aug.latent_bank import LatentBank
+from learned_aug.models import Generator
+from learned_aug.rng import ItemStreams, RandomSource, uniform
+from learned_aug.rng import check_alpha as check_alpha  # their old import path
+from learned_aug.rng import draw_alpha as draw_alpha
 
 Alpha = float | tuple[float, float]
 
@@ -43,12 +45,17 @@ Alpha = float | tuple[float, float]
 class Latents:
     """Latent codes standing in for a batch of images (rows of a latent bank).
 
+    Args:
+        z: the codes (posterior means for a Gaussian latent).
+        sigma: the posterior standard deviations, shaped like ``z``, where the bank has them.
+
     Example:
         >>> Latents(torch.zeros(4, 3)).z.shape
         torch.Size([4, 3])
     """
 
     z: Tensor
+    sigma: Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.z)
@@ -78,6 +85,9 @@ class Strategy:
         needs_source: it reads the examples it is given (``False`` for ``"prior"``, which draws
             fresh samples and only uses how many there are).
         needs_bank: it needs a latent bank (neighbour search).
+        reads_labels: it reads the examples' labels (class-aware generators are conditioned on
+            them); ``LearnedAugment`` classifies images given without one only then.
+        key: the name it is registered under in :data:`STRATEGIES`.
 
     Example:
         >>> STRATEGIES["interpolate"].needs_bank
@@ -88,10 +98,13 @@ class Strategy:
     default_alpha: Alpha | None = None
     needs_source: bool = True
     needs_bank: bool = False
+    reads_labels: bool = True
+    key: str | None = None
 
     @property
     def name(self) -> str:
-        return getattr(self.fn, "__name__", repr(self.fn))
+        """The registered name (``"vq-resample"``), else the function's name."""
+        return self.key or getattr(self.fn, "__name__", repr(self.fn))
 
     def __call__(self, model, images, labels, alpha, rng, bank, **options) -> Tensor:
         return self.fn(model, images, labels, alpha, rng, bank, **options)
@@ -106,13 +119,16 @@ def register_strategy(
     default_alpha: Alpha | None = None,
     needs_source: bool = True,
     needs_bank: bool = False,
+    reads_labels: bool = True,
 ) -> Callable[[StrategyFn], StrategyFn]:
     """Decorator: register a strategy function under ``name`` in :data:`STRATEGIES`."""
 
     def wrap(fn: StrategyFn) -> StrategyFn:
         if name in STRATEGIES and STRATEGIES[name].fn is not fn:
             raise ValueError(f"a strategy named {name!r} is already registered")
-        STRATEGIES[name] = Strategy(fn, default_alpha, needs_source, needs_bank)
+        STRATEGIES[name] = Strategy(
+            fn, default_alpha, needs_source, needs_bank, reads_labels, key=name
+        )
         return fn
 
     return wrap
@@ -150,45 +166,20 @@ def default_strategy(model: Generator) -> str:
     return "vq-resample" if callable(getattr(kind, "resample", None)) else "noise"
 
 
+def dataset_strategy(model: Generator, bank: LatentBank | None) -> str:
+    """The strategy ``SyntheticDataset`` uses when none is named: ``"posterior"`` (the aggregate
+    posterior, where the decoder was trained) when the latent bank holds the posterior's standard
+    deviations, else the generator's own ``"prior"``.
+
+    Example:
+        >>> from learned_aug import VAE, VAEConfig
+        >>> dataset_strategy(VAE(VAEConfig(image_size=(8, 8), latent_dim=2)), None)
+        'prior'
+    """
+    return "posterior" if bank is not None and bank.stds is not None else "prior"
+
+
 # ------------------------------------------------------------------------ helpers
-def check_alpha(alpha: Any, name: str = "alpha") -> tuple[float, float]:
-    """``alpha`` as a ``(low, high)`` range: a number ``a`` is ``(a, a)``; both must be >= 0."""
-    if isinstance(alpha, (int, float)) and not isinstance(alpha, bool):
-        low = high = float(alpha)
-    elif (
-        isinstance(alpha, Sequence)
-        and len(alpha) == 2
-        and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in alpha)
-    ):
-        low, high = float(alpha[0]), float(alpha[1])
-    else:
-        raise TypeError(f"{name} must be a number or a (low, high) pair of numbers, got {alpha!r}")
-    if not (math.isfinite(low) and math.isfinite(high)) or not 0.0 <= low <= high:
-        raise ValueError(f"{name} must satisfy 0 <= low <= high (finite), got {alpha!r}")
-    return low, high
-
-
-def uniform(n: int, rng: RandomSource) -> Tensor:
-    """``n`` draws from U[0, 1) on the CPU: from one generator, or one from each of ``n``."""
-    if rng is None or isinstance(rng, torch.Generator):
-        return torch.rand(n, generator=rng)
-    if isinstance(rng, ItemStreams) and len(rng) == n:
-        return rng.rand()
-    if len(rng) != n:
-        raise ValueError(f"rng must hold one torch.Generator per example ({n}), got {len(rng)}")
-    return torch.tensor([float(torch.rand((), generator=g)) for g in rng])
-
-
-def draw_alpha(alpha: tuple[float, float], n: int, rng: RandomSource) -> Tensor:
-    """``n`` strengths from the range ``alpha``; a fixed alpha consumes no randomness."""
-    low, high = alpha
-    if low == high:
-        return torch.full((n,), low)
-    if rng is None or isinstance(rng, torch.Generator):
-        return torch.empty(n).uniform_(low, high, generator=rng)
-    return low + (high - low) * uniform(n, rng)
-
-
 def model_labels(model: Generator, labels: Tensor | None) -> Tensor | None:
     """The labels the model is given: only a class-conditional model reads them."""
     return labels if model.conditional else None
@@ -277,7 +268,7 @@ def prior(model, images, labels, alpha, rng, bank, **options) -> Tensor:
     return model.sample(len(images), labels=labels, generator=rng)
 
 
-@register_strategy("vq-resample", default_alpha=(0.0, 1.0))
+@register_strategy("vq-resample", default_alpha=(0.0, 1.0), reads_labels=False)
 def vq_resample(model, images, labels, alpha, rng, bank, *, top_k: int = 4, **options) -> Tensor:
     """VQ-VAE reconstruction with variation: each code drawn among its ``top_k`` nearest codes
     at temperature alpha (0 is the plain reconstruction; see ``VQVAE.resample``)."""
@@ -287,6 +278,89 @@ def vq_resample(model, images, labels, alpha, rng, bank, *, top_k: int = 4, **op
         )
     source = images.z.round().long() if isinstance(images, Latents) else images
     return model.resample(source, alpha, top_k=top_k, generator=rng)
+
+
+@register_strategy("posterior", default_alpha=1.0)
+def posterior(model, images, labels, alpha, rng, bank, **options) -> Tensor:
+    """A draw from each example's posterior q(z | x), widened by alpha: mu + alpha sigma eps.
+
+    Started from bank rows (``SyntheticDataset``: a random training example of the class, so
+    the samples follow the aggregate posterior, where the decoder was trained) or from images
+    (``LearnedAugment``: a variant near each image).
+    """
+    if isinstance(images, Latents):
+        if images.sigma is None:
+            raise ValueError(
+                "strategy 'posterior' needs the posterior standard deviations, and this latent "
+                "bank has none (it predates them, or the latent is not Gaussian): rebuild it with "
+                "learned_aug.build_latent_bank(generator_folder, data)"
+            )
+        mu, sigma = images.z, images.sigma
+    else:
+        q = model.encode(images, model_labels(model, labels))
+        if not isinstance(q, Distribution):
+            raise TypeError(
+                f"strategy 'posterior' needs a Gaussian posterior; {type(model).__name__} "
+                "encodes to codes: use 'vq-resample'"
+            )
+        mu, sigma = q.mean, q.stddev
+    mu = _continuous(mu, "posterior")
+    sigma = sigma.to(mu.device, mu.dtype)
+    eps = model.randn(len(mu), tuple(mu.shape[1:]), rng).to(mu.dtype)
+    return model.decode(add_noise(mu, alpha, sigma * eps), model_labels(model, labels))
+
+
+@register_strategy("gmm", default_alpha=1.0, needs_source=False, needs_bank=True)
+def gmm(model, images, labels, alpha, rng, bank, *, components: int = 10, **options) -> Tensor:
+    """A fresh latent from a diagonal Gaussian mixture fitted to the class's bank codes
+    (Chadebec et al. 2022), its spread scaled by alpha; then decoded for that class."""
+    if bank is None:
+        raise ValueError("strategy 'gmm' fits mixtures to a latent bank: pass bank=...")
+    n = len(images)
+    u, z = uniform(n, rng), None
+    eps = model.randn(n, tuple(bank.codes.shape[1:]), rng).flatten(1).cpu()
+    classes = labels.cpu() if labels is not None and bank.labelled else torch.full((n,), -1)
+    for k in classes.unique().tolist():
+        rows = (classes == k).nonzero().squeeze(1)
+        weights, means, stds = bank.mixture(int(k), components)
+        pick = torch.searchsorted(weights.cumsum(0), u[rows] * float(weights.sum()))
+        pick = pick.clamp(max=len(weights) - 1)
+        draw = add_noise(means[pick], alpha[rows], stds[pick] * eps[rows])
+        z = draw.new_empty(n, draw.shape[1]) if z is None else z
+        z[rows] = draw
+    z = (z if z is not None else eps).view(n, *bank.codes.shape[1:]).to(model.device)
+    return model.decode(z, model_labels(model, labels))
+
+
+# ------------------------------------------------------------------------ items
+def draw_items(
+    model: Generator,
+    strategy: Strategy,
+    indices: Tensor,
+    labels: Tensor | None,
+    *,
+    seed: int,
+    strength: tuple[float, float],
+    bank: LatentBank | None,
+    attempt: int = 0,
+    options: dict[str, Any] | None = None,
+) -> Tensor:
+    """Generated items ``indices``, item ``i`` a pure function of ``(seed, i, attempt)``.
+
+    What ``SyntheticDataset`` serves: each item draws its strength, its bank row (for a strategy
+    that starts from a real example: of its class where the bank is labelled) and its noise from
+    its own counter-based stream, so it is the same whatever batch it is drawn in.
+    """
+    rngs = ItemStreams.for_items(seed, indices, attempt)
+    alpha = draw_alpha(strength, len(indices), rngs)
+    if strategy.needs_source:
+        if bank is None:
+            raise ValueError(f"strategy {strategy.name!r} starts from bank codes: pass bank=...")
+        rows = bank.pick(len(indices), labels, rngs)
+        source = Latents(bank.codes[rows], None if bank.stds is None else bank.stds[rows])
+    else:
+        source = Latents(torch.empty(len(indices), 0))
+    return strategy(model, source, labels, alpha, rngs, bank, **(options or {})).cpu()
 
 
 # ------------------------------------------------------------------------ filtering

@@ -2,41 +2,102 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-import PIL.Image
 import torch
 from torch import Tensor
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import Transform
-from torchvision.transforms.v2._utils import has_any, is_pure_tensor
 
-from learned_aug import functional as F
+from learned_aug import functional as LF
+from learned_aug.hub import find_bank, load_generator, resolve
 from learned_aug.latent_bank import LatentBank
-from learned_aug.models.base import Generator
-from learned_aug.sampling import Strategy, StrategyFn, check_alpha, draw_alpha, get_strategy
+from learned_aug.models import Generator
+from learned_aug.rng import check_alpha, draw_alpha
+from learned_aug.sampling import Strategy, StrategyFn, default_strategy, get_strategy
 
-DEFAULT_STRATEGY = "noise"
+LabelsGetter = Callable[[Any], Any]
+LABEL_KEYS = ("label", "labels", "target")
+
+# The label labels_getter found in the sample now being transformed, for make_params (see
+# LearnedAugment.forward). A context variable, so that threads transforming at once each see
+# their own sample's label.
+_SAMPLE_LABEL: ContextVar[Any] = ContextVar("learned_aug_sample_label", default=None)
 
 
-def is_label(inpt: Any) -> bool:
-    """A class label in a sample: a Python int, or an integer tensor with at most one dimension."""
-    if isinstance(inpt, bool):
+def is_label(value: Any) -> bool:
+    """A class label candidate: a Python int (not a bool), or a plain integer tensor."""
+    if isinstance(value, bool):
         return False
-    if isinstance(inpt, int):
+    if isinstance(value, int):
         return True
     return (
-        is_pure_tensor(inpt)
-        and inpt.dim() <= 1
-        and not inpt.is_floating_point()
-        and not inpt.is_complex()
+        isinstance(value, Tensor)
+        and not isinstance(value, tv_tensors.TVTensor)
+        and not (value.is_floating_point() or value.is_complex() or value.dtype == torch.bool)
     )
 
 
-def _batch_size(image: Any) -> int:
-    return image.shape[0] if isinstance(image, Tensor) and image.dim() == 4 else 1
+def default_labels_getter(sample: Any) -> Any:
+    """The label of a sample where torchvision's MixUp/CutMix look for one, or ``None``.
+
+    Only the second item of a 2-tuple or 2-list ``(image, label)``, or the value of a dict's
+    ``"label"``, ``"labels"`` or ``"target"`` key (any case; the first such key), and only when
+    it is an int or an integer tensor. Any other integer in a sample is not a label.
+
+    Example:
+        >>> default_labels_getter(("image", 7)), default_labels_getter({"image": 0, "Label": 3})
+        (7, 3)
+        >>> default_labels_getter((5, "image", 7)) is None
+        True
+    """
+    if isinstance(sample, (tuple, list)) and len(sample) == 2:
+        value = sample[1]
+    elif isinstance(sample, Mapping):
+        key = next((k for k in sample if isinstance(k, str) and k.lower() in LABEL_KEYS), None)
+        value = None if key is None else sample[key]
+    else:
+        return None
+    return value if is_label(value) else None
+
+
+def no_labels(sample: Any) -> None:
+    """The getter of ``labels_getter=None``: a sample never has a label."""
+    return None
+
+
+def _labels_getter(value: Any) -> LabelsGetter:
+    if isinstance(value, str):
+        if value != "default":
+            raise ValueError(f"labels_getter must be 'default', a callable or None, got {value!r}")
+        return default_labels_getter
+    if value is None:
+        return no_labels
+    if not callable(value):
+        raise TypeError(
+            f"labels_getter must be 'default', a callable or None, got {type(value).__name__}"
+        )
+    return value
+
+
+def _image_generator(generator: Generator | str | Path) -> Generator:
+    """The generator (loaded when named), checked to make images."""
+    if isinstance(generator, (str, Path)):
+        generator = load_generator(generator)
+    if not isinstance(generator, Generator):
+        raise TypeError(
+            f"generator must be a learned_aug Generator or a name, got {type(generator).__name__}"
+        )
+    if len(generator.sample_shape) != 3:
+        raise ValueError(
+            f"LearnedAugment augments images, but this generator makes samples of shape "
+            f"{generator.sample_shape}; use SyntheticDataset for tabular generators"
+        )
+    return generator
 
 
 def _rng(seed: int | torch.Generator | None) -> torch.Generator | None:
@@ -51,19 +112,33 @@ class LearnedAugment(Transform):
     """Augment images with a trained generator, like any torchvision v2 transform.
 
     Each image is replaced by the generator's variation of it, made by ``strategy`` (see
-    ``learned_aug.sampling.STRATEGIES``): ``"noise"`` (the default: decode the image's code plus
-    a small Gaussian step, strength in [0, 0.3]; it needs no bank and stays near real codes,
-    where generated samples help most), ``"reconstruct"``, ``"interpolate"`` / ``"extrapolate"``
-    toward / away from a same-class neighbour in the latent bank, or ``"prior"`` (a fresh sample
-    of the class). Inputs: PIL images (L or RGB), uint8 or float tensors CHW or BCHW,
-    ``tv_tensors.Image``, and samples such as ``(image, label)`` or dicts; the output has the
-    input's type, mode, dtype and size. The first integer in a sample (an int or a 0-d / 1-d
-    integer tensor) is its label: it passes through unchanged and conditions class-conditional
-    and per-class generators. A BCHW batch runs as one batched forward pass.
+    ``learned_aug.sampling.STRATEGIES``). The default is the generator kind's own
+    (``learned_aug.sampling.default_strategy``): ``"noise"`` for a continuous latent (decode the
+    image's code plus a small Gaussian step, strength in [0, 0.3]; it needs no bank and stays
+    near real codes, where generated samples help most) and ``"vq-resample"`` for a VQ-VAE.
+    Others: ``"reconstruct"``, ``"interpolate"`` / ``"extrapolate"`` toward / away from a
+    same-class neighbour in the latent bank, ``"prior"`` (a fresh sample of the class).
+
+    Inputs are what torchvision's photometric transforms take: PIL images (L or RGB), uint8 or
+    float tensors ``[..., C, H, W]`` (the leading dimensions are flattened into one batch, run
+    as one forward pass, and restored), ``tv_tensors.Image``, ``tv_tensors.Video`` (every frame
+    is augmented as an image of its own: draws are not shared across frames), and samples
+    (tuples, dicts) holding several of them, each image drawing its own parameters. Each output
+    has its input's type, mode, dtype and shape; an empty batch comes back unchanged; boxes,
+    masks, keypoints and everything else pass through untouched.
+
+    Labels: a label-conditioned generator (class-conditional or per-class) uses the sample's
+    label where ``labels_getter`` finds one that fits: an int or a 0-d integer tensor, or one
+    label per image (``(B,)`` for a ``(B, C, H, W)`` batch), within the generator's classes.
+    Otherwise (an image alone, as a dataset's ``transform=`` sees it, a per-box ``labels``
+    tensor, a label out of range) the image is classified by the generator itself, at the
+    generator's size: the generative classifier (``Generator.infer_labels``). Labels always
+    pass through unchanged.
 
     Args:
         generator: a trained Generator, or a name / folder / Hub id (see ``from_pretrained``).
-        strategy: a name in ``STRATEGIES``, or a function with the strategy signature.
+        strategy: a name in ``STRATEGIES``, or a function with the strategy signature;
+            ``None``: the generator kind's default.
         strength: the strategy's alpha: a number, or a ``(low, high)`` range drawn per image;
             ``None`` uses the strategy's default.
         p: probability that each image is augmented (the others pass through unchanged).
@@ -75,6 +150,10 @@ class LearnedAugment(Transform):
         resize: resize images of another size to the generator's size and back; ``False``
             raises instead.
         strategy_kwargs: keyword arguments of the strategy (``k`` neighbours, ...).
+        labels_getter: where a sample's label is, as in torchvision's MixUp / CutMix:
+            ``"default"`` (:func:`default_labels_getter`: the second item of a 2-tuple
+            ``(image, label)`` or a dict's ``"label"`` / ``"labels"`` / ``"target"`` key), a
+            callable ``sample -> label or None``, or ``None`` (never read a label: classify).
 
     Example:
         >>> import torch
@@ -91,7 +170,7 @@ class LearnedAugment(Transform):
     def __init__(
         self,
         generator: Generator | str | Path,
-        strategy: str | Strategy | StrategyFn = DEFAULT_STRATEGY,
+        strategy: str | Strategy | StrategyFn | None = None,
         strength: float | tuple[float, float] | None = None,
         p: float = 1.0,
         *,
@@ -99,27 +178,15 @@ class LearnedAugment(Transform):
         rng: int | torch.Generator | None = None,
         resize: bool = True,
         strategy_kwargs: Mapping[str, Any] | None = None,
+        labels_getter: str | LabelsGetter | None = "default",
     ):
         super().__init__()
-        if isinstance(generator, (str, Path)):
-            from learned_aug.hub import load_generator
-
-            generator = load_generator(generator)
-        if not isinstance(generator, Generator):
-            raise TypeError(
-                f"generator must be a learned_aug Generator or a name, got "
-                f"{type(generator).__name__}"
-            )
-        if len(generator.sample_shape) != 3:
-            raise ValueError(
-                f"LearnedAugment augments images, but this generator makes samples of shape "
-                f"{generator.sample_shape}; use SyntheticDataset for tabular generators"
-            )
+        generator = _image_generator(generator)
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
             raise ValueError(f"p must be a number in [0, 1], got {p!r}")
         if bank is not None and not isinstance(bank, LatentBank):
             raise TypeError(f"bank must be a LatentBank or None, got {type(bank).__name__}")
-        self._strategy = get_strategy(strategy)
+        self._strategy = get_strategy(default_strategy(generator) if strategy is None else strategy)
         if self._strategy.needs_bank and bank is None:
             raise ValueError(
                 f"strategy {self._strategy.name!r} needs a latent bank, and none was given: "
@@ -131,7 +198,10 @@ class LearnedAugment(Transform):
         )
         self.strategy, self.p, self.resize = self._strategy.name, float(p), bool(resize)
         self.strategy_kwargs = dict(strategy_kwargs or {})
-        self.generator = F.for_inference(generator)
+        self._labels_getter = _labels_getter(labels_getter)
+        self.labels_getter = labels_getter
+        self.generator = LF.for_inference(generator)
+        self._num_classes = len(generator.classes)
         self.bank = bank
         self._rng = _rng(rng)
 
@@ -143,12 +213,10 @@ class LearnedAugment(Transform):
 
         ``kwargs`` go to ``LearnedAugment`` (``strategy``, ``strength``, ``p``, ``rng``, ...).
         """
-        from learned_aug.hub import load_generator, resolve
-
         location = resolve(name_or_path)
         generator = load_generator(location, device=device)
         if kwargs.get("bank") is None:
-            bank = LatentBank.find(location)
+            bank = find_bank(location)
             kwargs["bank"] = None if bank is None else bank.to(device)
         return cls(generator, **kwargs)
 
@@ -158,59 +226,56 @@ class LearnedAugment(Transform):
         self.generator.eval()
         return self
 
-    def _needs_transform_list(self, flat_inputs: list[Any]) -> list[bool]:
-        # torchvision's rule for images (explicit images win, else the first pure tensor), plus
-        # the first label, so that make_params sees it; transform() returns labels unchanged.
-        transform_pure_tensor = not has_any(
-            flat_inputs, tv_tensors.Image, tv_tensors.Video, PIL.Image.Image
-        )
-        needs, seen_label = [], False
-        for inpt in flat_inputs:
-            if is_label(inpt):
-                needs.append(not seen_label)
-                seen_label = True
-            elif isinstance(inpt, (PIL.Image.Image, tv_tensors.Image)):
-                needs.append(True)
-            elif is_pure_tensor(inpt) and transform_pure_tensor:
-                needs.append(True)
-                transform_pure_tensor = False
-            else:
-                needs.append(False)
-        return needs
+    def forward(self, *inputs: Any) -> Any:
+        # torchvision says not to override forward, and its own MixUp, CutMix and
+        # SanitizeBoundingBoxes do, for the same reason: a label is found from the sample's
+        # structure (the second item of a pair, a dict key), and forward alone sees it;
+        # make_params gets the flattened leaves, where a label is an int like any other. This
+        # override only reads the label and hands the call to Transform.forward unchanged, so
+        # flattening, torchvision's choice of which leaves are images, make_params and
+        # transform stay torchvision's, and no private torchvision API is used (overriding
+        # the private _needs_transform_list was the alternative).
+        label = self._labels_getter(inputs if len(inputs) > 1 else inputs[0])
+        if label is not None and not isinstance(label, (int, Tensor)):
+            raise TypeError(
+                f"labels_getter must return an int, an integer tensor or None, got "
+                f"{type(label).__name__}"
+            )
+        token = _SAMPLE_LABEL.set(label)
+        try:
+            return super().forward(*inputs)
+        finally:
+            _SAMPLE_LABEL.reset(token)
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
-        images = [x for x in flat_inputs if not is_label(x)]
-        labels = next((x for x in flat_inputs if is_label(x)), None)
-        n = _batch_size(images[0]) if images else 1
+        # One set of draws per image, keyed by the image object: several images of a sample
+        # (of any batch sizes) each get their own.
+        label = _SAMPLE_LABEL.get()
+        return {id(x): self._draw(x, label) for x in flat_inputs if LF.is_image(x)}
+
+    def _draw(self, image: Any, label: Any) -> dict[str, Any]:
+        leading = LF.leading_shape(image)
+        n = math.prod(leading)
         # p = 1, the common case, draws nothing and augments every image (apply None).
         apply = None if self.p >= 1.0 else torch.rand(n, generator=self._rng) < self.p
         alpha = draw_alpha(self.strength, n, self._rng)
         # The strategy's own draws (noise, neighbour choice) replay from this seed.
         seed = int(torch.randint(2**62, (), generator=self._rng))
-        return {
-            "n": n,
-            "labels": F.batch_labels(labels, n),
-            "apply": apply,
-            "alpha": alpha,
-            "seed": seed,
-        }
+        labels = None if label is None else LF.fit_labels(label, leading, self._num_classes)
+        return {"labels": labels, "apply": apply, "alpha": alpha, "seed": seed}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        if is_label(inpt):
-            return inpt
-        if _batch_size(inpt) != params["n"]:
-            raise ValueError(
-                "LearnedAugment transforms one image or one batch per sample; got images of "
-                f"batch sizes {params['n']} and {_batch_size(inpt)}"
-            )
-        return F.learned_augment(
+        draw = params.get(id(inpt))
+        if draw is None:  # boxes, masks, keypoints: passed through, as torchvision's
+            return inpt  # photometric transforms do
+        return LF.learned_augment(
             inpt,
             self.generator,
             self._strategy,
-            labels=params["labels"],
-            alpha=params["alpha"],
-            apply=params["apply"],
-            rng=torch.Generator().manual_seed(params["seed"]),
+            labels=draw["labels"],
+            alpha=draw["alpha"],
+            apply=draw["apply"],
+            rng=torch.Generator().manual_seed(draw["seed"]),
             bank=self.bank,
             resize=self.resize,
             options=self.strategy_kwargs,

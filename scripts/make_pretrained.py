@@ -1,9 +1,11 @@
 """Regenerate the pretrained generators that ship inside learned-aug, from scratch.
 
 Each checkpoint is trained with the package's own ``fit`` on bundled real data, measured, and
-written to ``learned_aug/pretrained/<name>/`` as ``config.json``, ``model.safetensors``,
-``README.md`` (a model card with the command, metrics and sample grid), ``samples.png`` and
-``latent_bank.safetensors`` (the training codes that interpolation and extrapolation use).
+written to the repository's top-level ``pretrained/<name>/``, as released to the Hub:
+``config.json``, ``model.safetensors``, ``README.md`` (a model card with the command, metrics
+and sample grid), ``samples.png``, ``latent_bank.safetensors`` (the training codes that
+interpolation and extrapolation use) and ``training.json`` (the command that made it and the
+exact ``fit`` call). The wheel copies ``pretrained/`` into the package (see setup.py).
 
     python scripts/make_pretrained.py                  # all of them (a few minutes each, CPU)
     python scripts/make_pretrained.py --only mnist-vae # one
@@ -30,7 +32,6 @@ import torch
 from learned_aug import fit, load_dataset
 from learned_aug.card import SAMPLES_NAME, TRAINING_JSON, write_model_card
 from learned_aug.data import LabelledData, stratified_split
-from learned_aug.hub import PRETRAINED_DIR
 from learned_aug.latent_bank import BANK_NAME, build_latent_bank
 from learned_aug.models import MODELS, Generator
 from learned_aug.models.base import CONFIG_NAME, WEIGHTS_NAME
@@ -38,6 +39,7 @@ from learned_aug.models.base import CONFIG_NAME, WEIGHTS_NAME
 # training.json ships too: the card is rebuilt from it (--cards-only) without training again.
 SHIPPED = (CONFIG_NAME, WEIGHTS_NAME, "README.md", SAMPLES_NAME, BANK_NAME, TRAINING_JSON)
 SEED = 0
+PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"
 
 
 @dataclass
@@ -259,7 +261,7 @@ def build(name: str, spec: Spec, dest: Path, work: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=sorted(SPECS), help="checkpoints to build")
-    parser.add_argument("--dest", type=Path, default=PRETRAINED_DIR, help="output folder")
+    parser.add_argument("--dest", type=Path, default=PRETRAINED, help="output folder")
     parser.add_argument("--list", action="store_true", help="list the checkpoints and exit")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default: 2)")
     parser.add_argument(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 import torch
@@ -15,6 +16,10 @@ from learned_aug.data import LabelledData, load_dataset
 settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+# The precision choice (learned_aug.speed) caches timings: never in the user's real cache.
+os.environ.setdefault("LEARNED_AUG_CACHE", tempfile.mkdtemp(prefix="learned-aug-cache-"))
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -220,3 +221,105 @@ def test_the_cli_refuses_a_bad_csv_before_replacing_a_run(run, tmp_path, capsys)
     assert main([*argv, "--out", str(run), "--overwrite", "--no-progress"]) == 2
     assert "missing value" in capsys.readouterr().err
     assert _snapshot(run) == before
+
+
+# ----------------------------------------------------------------------------- SyntheticDataset
+@pytest.fixture(scope="module")
+def two_class_gen():
+    return create_generator("vae", (1, 8, 8), ["a", "b"], per_class=True, **TINY)
+
+
+@pytest.mark.parametrize("index", [2.5, "3", True, torch.tensor(1.0), None])
+def test_a_synthetic_index_that_is_no_integer_is_a_type_error_naming_it(two_class_gen, index):
+    dataset = SyntheticDataset(two_class_gen, n=10)
+    named = f"indices must be integers, got {index!r} ({type(index).__name__})"
+    with pytest.raises(TypeError, match=re.escape(named)):
+        dataset[index]
+    with pytest.raises(TypeError, match="indices must be integers"):
+        dataset.__getitems__([1, index])
+    with pytest.raises(TypeError, match="indices must be integers"):
+        dataset.targets[index]
+
+
+@pytest.mark.parametrize("index", [-11, 10, 10**12])
+def test_a_synthetic_index_out_of_range_is_reported_as_given(two_class_gen, index):
+    dataset = SyntheticDataset(two_class_gen, n=10)
+    message = rf"index {index} out of range for a SyntheticDataset of n=10"
+    with pytest.raises(IndexError, match=message):
+        dataset[index]
+    with pytest.raises(IndexError, match=message):
+        dataset.__getitems__([0, index])
+    assert dataset[-10][1] == dataset[0][1] and dataset[-1][1] == dataset[9][1]
+    assert dataset[torch.tensor(3)][1] == dataset.targets[3] == 1  # an integer tensor is fine
+
+
+def test_synthetic_labels_and_output_name_what_is_accepted(two_class_gen, tmp_path):
+    with pytest.raises(ValueError, match=r"'balanced', 'unlabelled' or a sequence.*got 'none'"):
+        SyntheticDataset(two_class_gen, n=2, labels="none")
+    with pytest.raises(ValueError, match=r"output must be one of \('auto', 'pil', 'tensor'\)"):
+        SyntheticDataset(two_class_gen, n=2, output="numpy")
+    with pytest.raises(ValueError, match=r"relabel=True.*pass one of them"):
+        SyntheticDataset(two_class_gen, n=2, labels="unlabelled", classifier=len, relabel=True)
+    unlabelled = SyntheticDataset(
+        create_generator("tabular-vae", (3,), []), n=2, labels="unlabelled"
+    )
+    with pytest.raises(ValueError, match=r"class column.*unlabelled"):
+        unlabelled.to_csv(tmp_path / "rows.csv", progress=False)
+
+
+def test_like_refuses_real_data_it_cannot_match(two_class_gen):
+    real = LabelledData(torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 0, 1]), ["a", "b"])
+    swapped = LabelledData(real.x, real.y, ["b", "a"])
+    with pytest.raises(ValueError, match=r"like= names its classes \['b', 'a'\].*\['a', 'b'\]"):
+        SyntheticDataset(two_class_gen, n=2, like=swapped)
+    bigger = LabelledData(torch.rand(4, 1, 9, 9), real.y, ["a", "b"])
+    with pytest.raises(ValueError, match=r"shape \(1, 9, 9\).*\(1, 8, 8\)"):
+        SyntheticDataset(two_class_gen, n=2, like=bigger)
+    with pytest.raises(ValueError, match=r"output='pil' disagrees with like="):
+        SyntheticDataset(two_class_gen, n=2, like=real, output="pil")
+    with pytest.raises(ValueError, match="empty LabelledData"):
+        SyntheticDataset(two_class_gen, n=2, like=real.subset([]))
+    with pytest.raises(TypeError, match="PIL image or a tensor, got str"):
+        SyntheticDataset(two_class_gen, n=2, like=[("x", 0)])
+    from torchvision.datasets import FakeData
+
+    transformed = FakeData(size=2, image_size=(1, 8, 8), transform=lambda image: image)
+    with pytest.raises(ValueError, match=r"has one.*pass the same transform="):
+        SyntheticDataset(two_class_gen, n=2, like=transformed)
+
+
+def test_sample_refuses_an_unconditional_generator_unless_unlabelled(run, tmp_path, capsys):
+    argv = ["sample", str(run), "-n", "4", "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot say which class" in err and "--unlabelled" in err
+    assert main([*argv, "--out", str(tmp_path / "b"), "--unlabelled"]) == 0
+    assert "4 samples unlabelled" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [f"{i}.png" for i in range(4)]
+
+
+@pytest.mark.parametrize(
+    ("labels_getter", "error", "message"),
+    [
+        ("first", ValueError, r"labels_getter must be 'default', a callable or None, got 'first'"),
+        (3, TypeError, r"labels_getter must be 'default', a callable or None, got int"),
+    ],
+)
+def test_a_labels_getter_of_another_kind_is_refused(labels_getter, error, message):
+    vae = VAE(VAEConfig(image_size=(8, 8), **TINY))
+    with pytest.raises(error, match=message):
+        LearnedAugment(vae, labels_getter=labels_getter)
+
+
+def test_a_labels_getter_returning_no_label_says_what_it_must_return():
+    vae = VAE(VAEConfig(image_size=(8, 8), **TINY))
+    aug = LearnedAugment(vae, labels_getter=lambda sample: "seven")
+    with pytest.raises(TypeError, match=r"labels_getter must return an int, an integer .*got str"):
+        aug(torch.rand(1, 8, 8), 7)
+
+
+def test_a_label_taken_for_the_image_says_where_torchvision_looks():
+    vae = VAE(VAEConfig(image_size=(8, 8), **TINY))
+    sample = {"label": torch.tensor(3), "image": torch.rand(1, 8, 8)}  # the label comes first
+    with pytest.raises(ValueError, match=r"got shape \(\).*put the image first"):
+        LearnedAugment(vae)(sample)

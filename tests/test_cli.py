@@ -8,6 +8,7 @@ import sys
 import pytest
 from torchvision.datasets import ImageFolder
 
+from learned_aug import names
 from learned_aug.cli import COMMANDS, build_parser, main
 
 TINY_FLAGS = ["--latent-dim", "3", "--no-progress", "--epochs", "2"]
@@ -85,10 +86,51 @@ def test_every_subcommand_explains_its_flags(name):
 
 
 def test_sample_writes_a_csv_for_a_tabular_generator(tmp_path):
-    from learned_aug.tabular_data import load_csv
+    from learned_aug.data import load_csv
 
     out = tmp_path / "rows"
     assert main(["sample", "wine-vae", "-n", "30", "--out", str(out), "--no-progress"]) == 0
     table = load_csv(out / "samples.csv", label_column="label")
     assert len(table) == 30 and table.x.shape[1] == 13
     assert sorted(table.classes) == ["class_0", "class_1", "class_2"]
+
+
+# Parsing --help in a fresh interpreter, then listing what it imported: torch, torchvision and
+# the registries must wait until a command runs.
+HELP_IMPORTS = """
+import contextlib, io, sys
+from learned_aug.cli import COMMANDS, main
+for argv in [["--help"], *([name, "--help"] for name in COMMANDS)]:
+    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):
+        main(argv)
+    assert out.getvalue().startswith("usage: learned-aug"), argv
+heavy = ("torch", "torchvision", "numpy", "PIL", "huggingface_hub", "learned_aug.models")
+print(sorted(m for m in sys.modules if m.startswith(heavy)))
+"""
+
+
+def test_help_of_every_command_imports_no_torch():
+    out = subprocess.run(
+        [sys.executable, "-c", HELP_IMPORTS], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_names_the_cli_offers_equal_the_registries():
+    from learned_aug.conventional import CONVENTIONAL
+    from learned_aug.data import BUNDLED
+    from learned_aug.evaluation import CONDITIONS, protocol
+    from learned_aug.models import MODELS
+    from learned_aug.training.loop import OPTIMIZERS
+
+    assert tuple(sorted(MODELS)) == names.MODEL_NAMES
+    assert tuple(sorted(CONVENTIONAL)) == names.CONVENTIONAL_NAMES
+    assert tuple(sorted(OPTIMIZERS)) == names.OPTIMIZER_NAMES
+    assert tuple(BUNDLED) == names.DATASET_NAMES
+    assert names.PAPER_CONDITIONS == protocol.PAPER_CONDITIONS
+    assert names.DEFAULT_SIZES == protocol.DEFAULT_SIZES
+    assert set(names.TABULAR_CONDITIONS) <= set(CONDITIONS)
+    fit = next(a for a in build_parser()._actions if a.dest == "command").choices["fit"]
+    choices = {a.dest: a.choices for a in fit._actions}
+    assert set(choices["model"]) == set(MODELS) - {"classwise"}  # that one is --per-class
+    assert set(choices["augment"]) == set(CONVENTIONAL)

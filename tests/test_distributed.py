@@ -51,10 +51,8 @@ def _worker(rank: int, rendezvous: str, log: str, run: str) -> None:
     writes: list[str] = []
     replace = os.replace
     os.replace = lambda src, dst: writes.append(str(dst)) or replace(src, dst)
-    save_pretrained = Generator.save_pretrained
-    Generator.save_pretrained = lambda self, d, **kw: (
-        writes.append(str(d)) or save_pretrained(self, d, **kw)
-    )
+    save_weights = Generator.save_weights
+    Generator.save_weights = lambda self, d: writes.append(str(d)) or save_weights(self, d)
     _noise_free()
     data, model = _setup()
     result = fit(model, data, out=run, **FIT)

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from learned_aug import VAE, VAEConfig
+from learned_aug import speed
 from learned_aug.cli import main
-from learned_aug.data import balanced_subset
+from learned_aug.data import LabelledData, balanced_subset
 from learned_aug.evaluation import (
     CONDITIONS,
     GENERATORS,
@@ -25,6 +25,8 @@ from learned_aug.evaluation import (
     scores,
     train_classifier,
 )
+from learned_aug.evaluation.classifier import ShuffledBatches
+from learned_aug.evaluation.protocol import classifier_precision
 from learned_aug.evaluation.report import (
     markdown_table,
     read_csv,
@@ -32,10 +34,12 @@ from learned_aug.evaluation.report import (
     write_csv,
     write_report,
 )
-from learned_aug.posterior import STRATEGIES, PosteriorSampler, encode_bank
 
 TINY_VAE = GeneratorSpec(
-    "vae", {"latent_dim": 3, "hidden_channels": (8, 16), "hidden_dim": 32}, steps=20, min_epochs=3
+    "vae",
+    {"per_class": True, "latent_dim": 3, "hidden_channels": (8, 16), "hidden_dim": 32},
+    steps=20,
+    min_epochs=3,
 )
 
 
@@ -131,6 +135,79 @@ def test_train_classifier_mixes_synthetic_rows(few_digits):
     assert math.isnan(result.best_val_loss)
 
 
+def _numbered_rows(n: int) -> LabelledData:
+    """Rows whose single feature is their index, so a batch tells which rows it holds."""
+    return LabelledData(
+        torch.arange(n, dtype=torch.float32)[:, None], torch.arange(n) % 2, ["a", "b"]
+    )
+
+
+def test_an_epoch_is_one_pass_without_replacement():
+    train, seen = _numbered_rows(96), []
+
+    def record(x, y, gen):
+        seen.append(x[:, 0].long())
+        return x
+
+    result = train_classifier(
+        TabularMLP(1, 2), train, None, augment=record, batch_size=32, max_epochs=3
+    )
+    assert result.steps == 9  # 3 steps a pass
+    for epoch in range(3):
+        rows = torch.cat(seen[3 * epoch : 3 * epoch + 3])
+        assert sorted(rows.tolist()) == list(range(96)), "each row once per epoch"
+    assert seen[0].tolist() != seen[3].tolist(), "reshuffled every pass"
+
+
+def test_short_epochs_take_whole_passes_and_batches_stay_full():
+    train, seen = _numbered_rows(20), []
+    train_classifier(
+        TabularMLP(1, 2),
+        train,
+        None,
+        augment=lambda x, y, gen: seen.append(x[:, 0].long()) or x,
+        batch_size=8,
+        max_epochs=1,
+        min_steps_per_epoch=5,
+    )
+    assert [len(b) for b in seen] == [8] * 5  # 40 draws: two passes over the 20 rows
+    assert sorted(torch.cat(seen).tolist()) == sorted(list(range(20)) * 2)
+
+
+def test_shuffled_batches_are_replayable_and_complete_each_pass():
+    a = ShuffledBatches(10, 4, torch.Generator().manual_seed(3))
+    b = ShuffledBatches(10, 4, torch.Generator().manual_seed(3))
+    draws = [a.next() for _ in range(5)]
+    assert all(torch.equal(d, b.next()) for d in draws)
+    assert sorted(torch.cat(draws).tolist()) == sorted(list(range(10)) * 2)
+    assert [len(d) for d in draws] == [4] * 5
+    assert ShuffledBatches(3, 32, torch.Generator()).next().sort().values.tolist() == [0, 1, 2]
+
+
+def test_train_classifier_is_deterministic_in_its_seed(few_digits):
+    train, _ = few_digits
+    runs = []
+    for seed in (1, 1, 2):
+        torch.manual_seed(0)
+        model = PaperCNN(train.sample_shape, 10, width=0.25)
+        runs.append(train_classifier(model, train, None, max_epochs=2, seed=seed))
+    same = [r.model.state_dict() for r in runs]
+    assert all(torch.equal(same[0][k], same[1][k]) for k in same[0])
+    assert not all(torch.equal(same[0][k], same[2][k]) for k in same[0])
+
+
+def test_protocol_precision_is_asked_or_chosen(digits, monkeypatch):
+    monkeypatch.delenv(speed.ENV_VAR, raising=False)
+    asked = classifier_precision(EvaluationConfig(bf16=True), digits)
+    assert asked.enabled and asked.reason == "asked for autocast"
+    monkeypatch.setenv(speed.ENV_VAR, "0")
+    chosen = classifier_precision(EvaluationConfig(), digits)
+    assert not chosen.enabled and chosen.reason == f"{speed.ENV_VAR}=0"
+    monkeypatch.delenv(speed.ENV_VAR)
+    if not speed.native_bf16():  # a CPU without bf16 units: float32, and nothing timed
+        assert not classifier_precision(EvaluationConfig(), digits).enabled
+
+
 def test_train_classifier_checks_arguments(few_digits):
     train, _ = few_digits
     with pytest.raises(ValueError, match="batch_size"):
@@ -159,40 +236,6 @@ def test_augments_keep_shape_and_range(digits, name):
 def test_get_augment_names_what_is_accepted():
     with pytest.raises(ValueError, match="trivialaugment"):
         get_augment("mixup")
-
-
-# ------------------------------------------------------------------ latent samplers
-@pytest.fixture(scope="module")
-def small_vae(digits):
-    torch.manual_seed(0)
-    return VAE(VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(8,), hidden_dim=16))
-
-
-@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
-def test_posterior_sampler_draws_labelled_images(small_vae, few_digits, strategy):
-    x, y = PosteriorSampler(small_vae, few_digits[0], strategy, alpha=0.5).sample(
-        20, generator=torch.Generator().manual_seed(0)
-    )
-    assert x.shape == (20, 1, 8, 8) and y.tolist() == [i % 10 for i in range(20)]
-
-
-def test_posterior_at_alpha_zero_decodes_training_codes(small_vae, few_digits):
-    train = few_digits[0]
-    sampler = PosteriorSampler(small_vae, train, "posterior", alpha=0.0)
-    x, y = sampler.sample(30, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        recon = small_vae.decode(encode_bank(small_vae, train).mu)
-    # every sample is the reconstruction of a training example of its own class
-    for xi, yi in zip(x, y, strict=True):
-        dist = (recon[train.y == yi] - xi).flatten(1).abs().amax(1)
-        assert float(dist.min()) < 1e-5
-
-
-def test_posterior_sampler_checks_arguments(small_vae, few_digits):
-    with pytest.raises(ValueError, match="strategy"):
-        PosteriorSampler(small_vae, few_digits[0], "uniform")
-    with pytest.raises(ValueError, match="alpha"):
-        PosteriorSampler(small_vae, few_digits[0], "prior", alpha=-1)
 
 
 # ------------------------------------------------------------------ protocol + report
@@ -315,14 +358,16 @@ def test_conditions_registry_pairs_every_learned_one_with_aug():
         assert CONDITIONS[f"aug+{name}"].augment == "aug"
 
 
-def test_cli_evaluate_writes_the_report(tmp_path, tiny_generators):
+def test_cli_evaluate_writes_the_report(tmp_path, tiny_generators, capsys):
     code = main(
         [
             "evaluate", "--data", "digits", "--train-size", "50", "--seeds", "1",
             "--conditions", "none", "aug", "--max-steps", "5", "--out", str(tmp_path),
-            "--no-progress",
+            "--no-progress", "--fp32",
         ]
     )  # fmt: skip
     assert code == 0
+    summary = capsys.readouterr().out.splitlines()[-1]
+    assert summary.startswith("2 runs in ") and "classifier in float32 (asked for" in summary
     assert {p.name for p in tmp_path.iterdir()} >= {"results.md", "results.csv", "results_f1.png"}
     assert [r["condition"] for r in read_csv(tmp_path / "results.csv")] == ["none", "aug"]

@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from learned_aug import TrainingError, create_generator, fit, load_generator
 from learned_aug.cli import main
 from learned_aug.models.base import atomic_write
-from learned_aug.training import loop
+from learned_aug.training import checkpoint, loop, trainer
 from learned_aug.training.checkpoint import (
     CHECKPOINT_NAME,
     HISTORY_JSON,
@@ -98,6 +98,44 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_weights(tmp_path,
     assert full.keys() == resumed.keys()
     assert all(torch.equal(full[k], resumed[k]) for k in full), "resume is not bit-identical"
     assert _history(run) == _history(tmp_path / "full")
+
+
+class _Crash(BaseException):
+    """Stands for the process dying: nothing after it runs."""
+
+
+@pytest.mark.parametrize("write", ["checkpoint", "best weights", "history"])
+def test_a_crash_at_any_write_of_an_epoch_resumes_to_the_uninterrupted_run(
+    tmp_path, digits, monkeypatch, write
+):
+    """Each epoch writes checkpoint.pt, then model.safetensors (a new best), then the history;
+    an atomic write that dies leaves the previous file, as if it had not started."""
+    monkeypatch.setattr(trainer._Trainer, "_val_loss", lambda self: [5.0, 3.0, 4.0][self.epoch - 1])
+    kwargs = dict(epochs=3, patience=None, progress=False, **TINY)
+    full = fit("vae", digits, out=tmp_path / "full", **kwargs)
+    assert full.best_epoch == 2
+    owner, name = {
+        "checkpoint": (checkpoint, "save_checkpoint"),
+        "best weights": (trainer._Trainer, "_save_best"),
+        "history": (checkpoint, "save_history"),
+    }[write]
+    original, calls = getattr(owner, name), []
+
+    def dies_at_epoch_2(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # epoch 2, its best epoch
+            raise _Crash
+        return original(*args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(owner, name, dies_at_epoch_2)
+        with pytest.raises(_Crash):
+            fit("vae", digits, out=tmp_path / "cut", **kwargs)
+    resumed = fit("vae", digits, out=tmp_path / "cut", resume=True, **kwargs)
+    a, b = (load_file(tmp_path / d / "model.safetensors") for d in ("full", "cut"))
+    assert all(torch.equal(a[k], b[k]) for k in a), "resume is not bit-identical"
+    assert _history(tmp_path / "cut") == _history(tmp_path / "full")
+    assert resumed.best_epoch == 2 and resumed.best_val_loss == 3.0
 
 
 def test_a_write_that_dies_midway_leaves_the_previous_file(tmp_path):

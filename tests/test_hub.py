@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from learned_aug import (
     VAE,
     CheckpointError,
+    LatentBank,
     LearnedAugment,
     VAEConfig,
     bundled_names,
@@ -34,7 +35,8 @@ from learned_aug import (
 )
 from learned_aug.card import CARD_MARKER, is_generated, model_card
 from learned_aug.cli import main
-from learned_aug.hub import PRETRAINED_DIR, resolve, stage_upload
+from learned_aug.hub import PRETRAINED_DIR, resolve, stage_upload, write_model_card
+from learned_aug.io import sample_grid_seed, save_sample_grid
 
 REPO = "learned-aug-tests/tiny-vae"
 CONFIG = {"image_size": (8, 8), "latent_dim": 2, "hidden_channels": (4,), "hidden_dim": 8}
@@ -251,22 +253,25 @@ def test_revision_is_refused_where_it_cannot_apply(tmp_path, where):
 
 
 # ----------------------------------------------------------------------------- model cards
-def test_save_pretrained_writes_what_would_be_uploaded(tmp_path):
+def test_save_pretrained_writes_weights_config_and_a_card_that_fit_or_push_replaces(tmp_path):
     tiny_vae().save_pretrained(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "README.md",
         "config.json",
         "model.safetensors",
-        "samples.png",
     ]
     card = ModelCard.load(tmp_path / "README.md")
-    assert card.data.library_name == "learned-aug"
+    assert card.data.library_name == "learned-aug" and CARD_MARKER in card.text
+    write_model_card(tmp_path, seed=5)
+    card = ModelCard.load(tmp_path / "README.md")
     assert {"learned-aug", "vae", "safetensors"} <= set(card.data.tags)
-    assert CARD_MARKER in card.text and "![samples from this generator](samples.png)" in card.text
+    assert "![samples from this generator](samples.png)" in card.text
+    assert "seed 5." in card.text and sample_grid_seed(tmp_path / "samples.png") == 5
 
 
-def test_the_card_of_a_fit_run_carries_its_metrics_and_is_refreshed(tmp_path, digits):
+def test_fit_writes_the_card_once_at_the_end_with_the_runs_seed(tmp_path, digits):
     run = tmp_path / "run"
+    seen = []
     result = fit(
         "vae",
         digits,
@@ -274,21 +279,28 @@ def test_the_card_of_a_fit_run_carries_its_metrics_and_is_refreshed(tmp_path, di
         latent_dim=2,
         hidden_channels=(4,),
         hidden_dim=8,
+        seed=3,
         out=run,
         progress=False,
         device="cpu",
+        hooks=[lambda row: seen.append((run / "README.md").exists())],
     )
-    (run / "training.json").write_text(json.dumps({"command": "learned-aug fit --data digits"}))
-    result.model.save_pretrained(run)  # refreshes the generated card
+    assert seen == [False, False]  # no card while training: one at the end
     text = (run / "README.md").read_text()
-    assert "learned-aug fit --data digits" in text
+    assert "seed 3." in text and sample_grid_seed(run / "samples.png") == 3
     assert f"| best_val_loss | {result.best_val_loss:.4g} |" in text
     assert "| epochs_run | 2 |" in text
+    assert len(LatentBank.load(run)) == len(digits)  # the bank of its data, for the samplers
+    (run / "training.json").write_text(json.dumps({"command": "learned-aug fit --data digits"}))
+    write_model_card(run)  # refreshes the generated card with what the folder records
+    text = (run / "README.md").read_text()
+    assert "learned-aug fit --data digits" in text and "seed 3." in text
 
 
 def test_a_hand_written_readme_is_kept(tmp_path):
     (tmp_path / "README.md").write_text("# my own card\n")
     tiny_vae().save_pretrained(tmp_path)
+    write_model_card(tmp_path)
     assert (tmp_path / "README.md").read_text() == "# my own card\n"
     assert model_card(tiny_vae(), run_dir=tmp_path).text.strip() == "# my own card"
 
@@ -311,6 +323,7 @@ def run_push(tmp_path, *args: str) -> int:
     folder = tmp_path / "run"
     if not folder.exists():
         tiny_vae().save_pretrained(folder)
+        save_sample_grid(tiny_vae(), folder / "samples.png", seed=0)
         (folder / "training.json").write_text(json.dumps({"command": "learned-aug fit x"}))
         (folder / "checkpoint.pt").write_bytes(b"training state: never uploaded")
     return main(["push", str(folder), *args])

@@ -143,7 +143,7 @@ def test_untrained_prior_warns_and_labels_need_a_conditional_prior():
     with pytest.warns(UntrainedPriorWarning, match="prior is not trained"):
         assert model.sample(3).shape == (3, 1, 8, 8)
     unconditional = tiny_vq().eval()
-    with pytest.raises(ValueError, match="prior is unconditional"):
+    with pytest.raises(ValueError, match="VQVAE is unconditional"):
         unconditional.sample(2, labels=[0, 1])
     with pytest.raises(ValueError, match="stage must be one of"):
         model.stage = "decoder"

@@ -14,6 +14,7 @@ from learned_aug import (
     LatentBank,
     VAEConfig,
     build_latent_bank,
+    find_bank,
     register_strategy,
 )
 from learned_aug.latent_bank import BANK_NAME
@@ -73,7 +74,7 @@ def test_a_new_strategy_registers_and_is_found_by_name(vae, digits):
     register_strategy("test-flip", default_alpha=0.1)(flip)
     try:
         strategy = get_strategy("test-flip")
-        assert strategy.default_alpha == 0.1 and strategy.name == "flip"
+        assert strategy.default_alpha == 0.1 and strategy.name == "test-flip"
         x = digits.x[:3]
         assert torch.equal(run("test-flip", vae, x, None, 0.0), x.flip(-1))
         with pytest.raises(ValueError, match="already registered"):
@@ -208,7 +209,9 @@ def test_bank_saves_and_loads_beside_the_generator(vae, bank, tmp_path):
     loaded = LatentBank.find(tmp_path)
     assert torch.equal(loaded.codes, bank.codes) and torch.equal(loaded.labels, bank.labels)
     assert loaded.classes == DIGITS
-    assert LatentBank.find(tmp_path / "missing") is None
+    assert find_bank(tmp_path) is not None and find_bank(tmp_path / "missing") is None
+    with pytest.raises(ValueError, match="find_bank"):  # not a folder: maybe a Hub id
+        LatentBank.find(tmp_path / "missing")
 
 
 def test_build_latent_bank_saves_into_a_run_folder(vae, digits, tmp_path):

@@ -13,8 +13,8 @@ from conftest import TINY
 
 import learned_aug
 from learned_aug import CheckpointError, SyntheticDataset, create_generator, fit, load_generator
-from learned_aug import hub as hub_module
 from learned_aug.cli import main
+from learned_aug.hub import names as hub_module
 from learned_aug.hub import resolve
 from learned_aug.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 

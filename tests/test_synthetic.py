@@ -7,13 +7,24 @@ import os
 import PIL.Image
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import TINY
 from torch.utils.data import ConcatDataset, DataLoader
-from torchvision.datasets import ImageFolder
+from torchvision.datasets import FakeData, ImageFolder
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from learned_aug import LatentBank, LearnedAugment, SyntheticDataset, fit
+from learned_aug import (
+    LatentBank,
+    LearnedAugment,
+    SyntheticDataset,
+    fit,
+    load_dataset,
+    load_generator,
+)
+from learned_aug.datasets import UNLABELLED
+
+GRAY = v2.Compose([v2.Grayscale(), v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
 
 
 @pytest.fixture(scope="module")
@@ -113,9 +124,8 @@ def test_composes_with_a_real_torchvision_dataset(per_class_dir, mnist_small, tm
         folder = tmp_path / mnist_small.classes[int(mnist_small.y[i])]
         folder.mkdir(exist_ok=True)
         TF.to_pil_image(mnist_small.x[i]).save(folder / f"{i}.png")
-    gray = v2.Compose([v2.Grayscale(), v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
-    real = ImageFolder(tmp_path, transform=gray)
-    synthetic = SyntheticDataset(per_class_dir, n=30, transform=gray)
+    real = ImageFolder(tmp_path, transform=GRAY)
+    synthetic = SyntheticDataset(per_class_dir, n=30, transform=GRAY)
     (image, label), (fake, fake_label) = real[0], synthetic[0]
     assert type(image) is type(fake) and image.shape == fake.shape == (1, 28, 28)
     assert type(label) is type(fake_label) is int
@@ -149,14 +159,90 @@ def test_a_single_vae_with_a_bank_makes_labelled_samples(single_dir):
     dataset = SyntheticDataset(single_dir, n=20, strategy="interpolate", strength=0.5)
     assert dataset.classes == list("0123456789") and dataset.targets[:3] == [0, 1, 2]
     image, label = dataset[13]
-    assert isinstance(image, PIL.Image.Image) and label == 3
+    assert isinstance(image, torch.Tensor) and image.shape == (1, 28, 28) and label == 3
 
 
-def test_an_unconditional_prior_dataset_has_one_class(single_dir):
-    dataset = SyntheticDataset(single_dir, n=5, output="tensor")
-    assert dataset.classes == ["synthetic"] and dataset.targets == [0] * 5
-    with pytest.raises(ValueError, match="unconditional"):
-        SyntheticDataset(single_dir, n=2, labels=[1, 2])
+# ----------------------------------------------------------------- no silent wrong label
+def test_an_unconditional_generator_samples_near_real_examples_of_each_class(single_dir):
+    dataset = SyntheticDataset(single_dir, n=20)  # the default: its bank's aggregate posterior
+    assert dataset.strategy == "posterior" and dataset.classes == list("0123456789")
+    rows = dataset.bank.pick(20, torch.tensor(dataset.targets))
+    assert dataset.bank.labels[rows].tolist() == list(dataset.targets)
+
+
+@pytest.mark.parametrize("labels", ["balanced", None, [1, 2]])
+def test_an_unconditional_generator_is_refused_and_told_how_to_get_labels(single_dir, labels):
+    with pytest.raises(ValueError, match="cannot say which class") as err:
+        SyntheticDataset(single_dir, n=2, labels=labels, strategy="prior")
+    for way in ("--per-class", "strategy='interpolate'", "relabel=True", "labels='unlabelled'"):
+        assert way in str(err.value)
+
+
+def test_unlabelled_samples_cannot_pass_for_a_real_class(single_dir, mnist_small, tmp_path):
+    synthetic = SyntheticDataset(single_dir, n=30, labels="unlabelled", like=mnist_small)
+    assert synthetic.classes == [] and synthetic.class_to_idx == {}
+    assert list(synthetic.targets) == [UNLABELLED] * 30 == [synthetic[i][1] for i in range(30)]
+    joined = ConcatDataset([mnist_small, synthetic])
+    batches = list(DataLoader(joined, batch_size=64, shuffle=True))
+    y = torch.cat([b[1] for b in batches])
+    assert (y == UNLABELLED).sum() == 30  # every synthetic item, and no real class index
+    assert set(y[y != UNLABELLED].tolist()) <= set(range(len(mnist_small.classes)))
+    x, y = next((x, y) for x, y in batches if (y == UNLABELLED).any())
+    with pytest.raises(IndexError, match="out of bounds"):
+        F.cross_entropy(torch.zeros(len(x), len(mnist_small.classes)), y)
+    synthetic.to_folder(tmp_path / "out", progress=False)
+    assert len(list((tmp_path / "out").glob("*.png"))) == 30  # no class folder
+    with pytest.raises(FileNotFoundError, match="class folder"):
+        ImageFolder(tmp_path / "out")
+
+
+def test_a_classifier_labels_an_unconditional_generator_for_real_data(single_dir, mnist_small):
+    def classify(x):  # a real classifier: minus the distance to each class's mean digit
+        means = torch.stack([mnist_small.x[mnist_small.y == k].mean(0) for k in range(10)])
+        return -torch.cdist(x.flatten(1), means.flatten(1))
+
+    synthetic = SyntheticDataset(
+        single_dir, n=20, classifier=classify, threshold=0.0, relabel=True, like=mnist_small
+    )
+    assert synthetic.classes == mnist_small.classes
+    x = torch.stack([synthetic[i][0] for i in range(20)])
+    assert synthetic.targets == classify(x).argmax(1).tolist()
+
+
+# ----------------------------------------------------------------- joining real data
+def test_the_bundled_data_and_generator_join_with_defaults():
+    # The design card's line, as written: no output= or like= argument.
+    synthetic = SyntheticDataset(load_generator("mnist-vae"), n=5000)
+    loader = DataLoader(
+        ConcatDataset([load_dataset("mnist-5k"), synthetic]), batch_size=64, shuffle=True
+    )
+    x, y = next(iter(loader))
+    assert x.shape == (64, 1, 28, 28) and x.dtype == torch.float32 and y.dtype == torch.int64
+    assert len(loader.dataset) == 10_000
+
+
+def test_like_matches_the_item_type_of_the_real_data(per_class_dir, mnist_small, tmp_path):
+    image, label = SyntheticDataset(per_class_dir, n=4, like=mnist_small)[1]
+    real_image, real_label = mnist_small[1]
+    assert type(image) is type(real_image) and image.dtype == real_image.dtype
+    assert image.shape == real_image.shape and type(label) is type(real_label) is int
+    for i in range(10):  # an ImageFolder without a transform: PIL images (RGB, its loader's)
+        (tmp_path / str(i)).mkdir()
+        TF.to_pil_image(mnist_small.x[i]).save(tmp_path / str(i) / "a.png")
+    folder = ImageFolder(tmp_path)
+    image, label = SyntheticDataset(per_class_dir, n=4, like=folder)[1]
+    assert isinstance(image, PIL.Image.Image) and image.mode == folder[0][0].mode == "RGB"
+    assert image.size == folder[0][0].size and label == 1
+
+
+def test_a_torchvision_dataset_joins_with_the_same_transform_on_both_sides(per_class_dir):
+    real = FakeData(size=40, image_size=(1, 28, 28), num_classes=10, transform=GRAY)
+    synthetic = SyntheticDataset(per_class_dir, n=24, transform=GRAY)
+    (image, label), (fake, fake_label) = real[0], synthetic[0]
+    assert type(image) is type(fake) and image.shape == fake.shape == (1, 28, 28)
+    assert type(label) is type(fake_label) is int
+    x, y = next(iter(DataLoader(ConcatDataset([real, synthetic]), batch_size=64, shuffle=True)))
+    assert x.shape == (64, 1, 28, 28) and y.shape == (64,)
 
 
 def test_the_classifier_filter_keeps_confident_samples(single_dir, nearest_mean):
@@ -191,7 +277,7 @@ def test_relabel_lets_the_classifier_label_an_unconditional_generator(single_dir
     [
         ({"strategy": "noise", "bank": None}, None),
         ({"relabel": True}, "needs a classifier"),
-        ({"classifier": len}, "relabel=True"),
+        ({"classifier": len, "strategy": "prior"}, "relabel=True"),
         ({"strategy": "mixup"}, "strategy must be one of"),
         ({"output": "numpy"}, "output must be"),
         ({"strength": (0.5, 0.1)}, "strength"),

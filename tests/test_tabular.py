@@ -18,7 +18,7 @@ from learned_aug import (
     load_generator,
 )
 from learned_aug.cli import main
-from learned_aug.tabular_data import Column, write_csv
+from learned_aug.data import Column, write_csv
 
 TINY_TAB = {"latent_dim": 3, "hidden_dims": (32,)}
 LEVELS = ("low", "mid", "high")

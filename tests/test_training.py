@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
+import math
 
 import pytest
 import torch
 from conftest import TINY
 from safetensors.torch import load_file
 
-from learned_aug import TrainingError, create_generator, fit, load_generator
-from learned_aug.training import kl_at, lr_at
+from learned_aug import TrainingError, create_generator, fit, load_generator, speed
+from learned_aug.training import kl_at, lr_at, trainer
+from learned_aug.training.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_NAME,
+    load_checkpoint,
+    save_checkpoint,
+    weights_digest,
+)
+from learned_aug.training.settings import FitSettings
 
 
 def test_a_few_epochs_on_real_mnist_lower_the_validation_loss(mnist):
@@ -52,10 +63,30 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, digit
     assert resumed.best_val_loss == full.best_val_loss
 
 
-def test_resume_refuses_changed_settings(tmp_path, digits):
-    fit("vae", digits, epochs=1, out=tmp_path, progress=False, **TINY)
-    with pytest.raises(TrainingError, match=r"settings differ.*lr"):
-        fit("vae", digits, epochs=2, lr=5e-4, out=tmp_path, resume=True, progress=False, **TINY)
+@pytest.mark.parametrize(
+    ("changed", "message"),
+    [
+        ({"lr": 5e-4}, r"settings differ \{'lr': \(0.001, 0.0005\)\} \(saved, given\)"),
+        ({"batch_size": 32}, r"'batch_size': \(64, 32\)"),
+        ({"seed": 1}, r"'seed': \(0, 1\)"),
+        ({"schedule": "cosine"}, r"'schedule': \('constant', 'cosine'\)"),
+        ({"latent_dim": 4}, r"settings differ \(model config\)"),
+    ],
+)
+def test_resume_refuses_changed_settings(tmp_path, digits, changed, message):
+    small = digits.subset(torch.arange(300))
+    kwargs = dict(out=tmp_path, progress=False, **TINY)
+    fit("vae", small, epochs=1, **kwargs)
+    with pytest.raises(TrainingError, match=message):
+        fit("vae", small, epochs=2, resume=True, **{**kwargs, **changed})
+
+
+def test_resume_may_extend_epochs_and_change_patience(tmp_path, digits):
+    small = digits.subset(torch.arange(300))
+    kwargs = dict(out=tmp_path, progress=False, **TINY)
+    fit("vae", small, epochs=1, **kwargs)
+    result = fit("vae", small, epochs=2, patience=None, resume=True, **kwargs)
+    assert [row["epoch"] for row in result.history] == [1, 2]
 
 
 def test_out_holding_a_run_is_refused_unless_resume_or_overwrite(tmp_path, digits):
@@ -102,15 +133,54 @@ def test_early_stopping_keeps_the_best_weights(digits):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"epochs": 0}, "epochs must be a positive int"),
-        ({"optimizer": "sgd9"}, "optimizer must be one of"),
-        ({"val_fraction": 1.0}, "val_fraction must be in"),
-        ({"batch_size": 0}, "batch_size must be a positive int"),
+        ({"epochs": 0}, r"epochs must be a positive int, got 0"),
+        ({"epochs": True}, r"epochs must be a positive int, got True"),
+        ({"batch_size": 2.5}, r"batch_size must be a positive int, got 2.5"),
+        ({"lr": 0}, r"lr must be a finite number > 0, got 0"),
+        ({"lr": math.nan}, r"lr must be a finite number > 0, got nan"),
+        (
+            {"optimizer": "sgd9"},
+            r"optimizer must be one of \['adam', 'adamw', 'rmsprop'\], got 'sgd9'",
+        ),
+        ({"weight_decay": -1e-4}, r"weight_decay must be a finite number >= 0, got -0.0001"),
+        ({"val_fraction": 1.0}, r"val_fraction must be a number in \[0, 1\).*got 1.0"),
+        ({"patience": 0}, r"patience must be a positive int \(epochs\) or None.*got 0"),
+        ({"kl_warmup": -1}, r"kl_warmup must be an int >= 0 \(epochs\), got -1"),
+        ({"warmup_steps": "5"}, r"warmup_steps must be an int >= 0.*got '5'"),
+        ({"schedule": "linear"}, r"schedule must be one of \['constant', 'cosine'\], got 'linear'"),
+        ({"seed": 1.5}, r"seed must be an int, got 1.5"),
     ],
 )
-def test_bad_arguments_name_themselves(digits, kwargs, message):
+def test_bad_settings_name_the_argument_the_value_and_what_is_accepted(digits, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        fit("vae", digits, progress=False, **kwargs)
+        FitSettings(**kwargs)
+    epochs = []
+    with pytest.raises(ValueError, match=message):  # fit checks them before any work
+        fit("vae", digits, progress=False, hooks=[epochs.append], **kwargs)
+    assert epochs == []
+
+
+def test_settings_are_frozen_and_their_defaults_are_fits():
+    settings = FitSettings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.lr = 1.0
+    defaults = inspect.signature(fit).parameters
+    for f in dataclasses.fields(FitSettings):
+        assert defaults[f.name].default == f.default, f.name
+    assert FitSettings.resume_fields() == (
+        "batch_size", "lr", "optimizer", "weight_decay", "val_fraction", "kl_warmup",
+        "warmup_steps", "schedule", "seed",
+    )  # fmt: skip
+    assert FitSettings(lr=1).lr == 1.0 and isinstance(FitSettings(lr=1).lr, float)
+
+
+def test_settings_object_or_keywords_but_not_both(digits):
+    small = digits.subset(torch.arange(300))
+    a = fit("vae", small, settings=FitSettings(epochs=1, seed=4), progress=False, **TINY)
+    b = fit("vae", small, epochs=1, seed=4, progress=False, **TINY)
+    assert a.history[0]["val_loss"] == b.history[0]["val_loss"]
+    with pytest.raises(TypeError, match=r"settings= and the keyword arguments \['lr'\]"):
+        fit("vae", small, settings=FitSettings(epochs=1), lr=0.1, progress=False, **TINY)
 
 
 def test_rmsprop_and_cosine_schedule(digits):
@@ -129,8 +199,185 @@ def test_rmsprop_and_cosine_schedule(digits):
     assert len(result.history) == 2
 
 
+# ------------------------------------------------------------------ checkpoint.pt
+def _scripted_val_loss(monkeypatch, losses):
+    """Real training, scripted validation losses (epoch e gets losses[e - 1])."""
+    monkeypatch.setattr(trainer._Trainer, "_val_loss", lambda self: losses[self.epoch - 1])
+
+
+def test_checkpoint_holds_what_resume_needs_and_not_the_best_weights(tmp_path, digits):
+    result = fit("vae", digits, epochs=2, out=tmp_path, progress=False, **TINY)
+    state = load_checkpoint(tmp_path / CHECKPOINT_NAME)
+    assert set(state) == {
+        "format", "epoch", "model", "optimizer", "scaler", "best_val", "best_epoch",
+        "best_digest", "bad_epochs", "history", "settings", "config",
+    }  # fmt: skip
+    assert state["format"] == CHECKPOINT_FORMAT and state["epoch"] == 2
+    assert json.loads(state["settings"]) == FitSettings(epochs=2).to_dict()
+    best = load_file(tmp_path / "model.safetensors")
+    assert state["best_digest"] == weights_digest(best) == weights_digest(result.model.state_dict())
+    # live weights + Adam's two moments: three copies of the weights, not four
+    weights = sum(t.numel() * t.element_size() for t in best.values())
+    size = (tmp_path / CHECKPOINT_NAME).stat().st_size
+    assert 3 * weights < size < 3 * weights + 200_000, (size, weights)
+
+
+def test_resume_reads_the_best_weights_from_model_safetensors(tmp_path, digits, monkeypatch):
+    _scripted_val_loss(monkeypatch, [5.0, 3.0, 4.0, 4.5])  # best: epoch 2
+    kwargs = dict(epochs=4, patience=None, progress=False, **TINY)
+    full = fit("vae", digits, out=tmp_path / "full", **kwargs)
+    fit("vae", digits, out=tmp_path / "cut", **{**kwargs, "epochs": 3})
+    state = load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)
+    assert (state["epoch"], state["best_epoch"]) == (3, 2)  # the best is only in the safetensors
+    resumed = fit("vae", digits, out=tmp_path / "cut", resume=True, **kwargs)
+    assert resumed.best_epoch == full.best_epoch == 2
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_replaced_model_safetensors_is_refused_on_resume(tmp_path, digits, monkeypatch):
+    _scripted_val_loss(monkeypatch, [5.0, 3.0, 4.0, 4.5])
+    kwargs = dict(patience=None, progress=False, **TINY)
+    fit("vae", digits, epochs=3, out=tmp_path, **kwargs)
+    other = create_generator("vae", digits.sample_shape, digits.classes, **TINY)
+    other.save_pretrained(tmp_path / "other")
+    (tmp_path / "other" / "model.safetensors").replace(tmp_path / "model.safetensors")
+    with pytest.raises(ValueError, match=r"model.safetensors' does not hold the best weights "
+                       r"\(epoch 2\).*--overwrite"):  # fmt: skip
+        fit("vae", digits, epochs=4, out=tmp_path, resume=True, **kwargs)
+
+
+def test_a_checkpoint_of_the_previous_format_still_resumes(tmp_path, digits):
+    """Format 1 kept the best weights ("best_model") and the settings as "args"."""
+    kwargs = dict(epochs=3, seed=5, progress=False, **TINY)
+    full = fit("vae", digits, out=tmp_path / "full", **kwargs)
+    fit("vae", digits, out=tmp_path / "old", **{**kwargs, "epochs": 2})
+    state = load_checkpoint(tmp_path / "old" / CHECKPOINT_NAME)
+    state["best_model"] = load_file(tmp_path / "old" / "model.safetensors")
+    state["args"] = state.pop("settings")
+    del state["format"], state["best_digest"]
+    save_checkpoint(tmp_path / "old" / CHECKPOINT_NAME, state)
+    resumed = fit("vae", digits, out=tmp_path / "old", resume=True, **kwargs)
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_checkpoint_of_a_newer_format_is_refused_with_the_fix(tmp_path, digits):
+    small = digits.subset(torch.arange(300))
+    fit("vae", small, epochs=1, out=tmp_path, progress=False, **TINY)
+    state = load_checkpoint(tmp_path / CHECKPOINT_NAME)
+    save_checkpoint(tmp_path / CHECKPOINT_NAME, {**state, "format": CHECKPOINT_FORMAT + 1})
+    with pytest.raises(ValueError, match=r"checkpoint.pt' is a training checkpoint of format 3, "
+                       r"but this learned-aug reads formats 1 to 2: upgrade"):  # fmt: skip
+        fit("vae", small, epochs=2, out=tmp_path, resume=True, progress=False, **TINY)
+
+
+# ------------------------------------------------------------------ precision
+def _step_factory(slow: bool):
+    """Steps where float32 (slow=False) or bf16 (slow=True) sleeps: a sure verdict."""
+    calls = []
+
+    def make(bf16):
+        calls.append(bf16)
+        return lambda: __import__("time").sleep(0.003 if bf16 == slow else 0.0)
+
+    return make, calls
+
+
+def test_no_autocast_on_a_cpu_without_native_bf16_and_nothing_is_timed(monkeypatch):
+    monkeypatch.delenv(speed.ENV_VAR, raising=False)
+    make, calls = _step_factory(slow=False)
+    choice = speed.choose_autocast(
+        "cpu", workload="w", make_step=make, flags=frozenset({"avx2", "fma"})
+    )
+    assert not choice.enabled and "no native bf16" in choice.reason and calls == []
+
+
+def test_an_explicit_choice_wins_argument_first_then_environment(monkeypatch):
+    flags = frozenset({"avx2"})
+    monkeypatch.setenv(speed.ENV_VAR, "1")
+    assert speed.choose_autocast("cpu", flags=flags).enabled
+    assert speed.choose_autocast("cpu", flags=flags).reason == f"{speed.ENV_VAR}=1"
+    assert not speed.choose_autocast("cpu", override=False, flags=flags).enabled
+    monkeypatch.setenv(speed.ENV_VAR, "0")
+    assert not speed.choose_autocast("cpu", flags=frozenset({"amx_bf16"})).enabled
+    monkeypatch.setenv(speed.ENV_VAR, "maybe")
+    with pytest.raises(ValueError, match=r"LEARNED_AUG_BF16='maybe' is not understood.*1, true"):
+        speed.choose_autocast("cpu", flags=flags)
+
+
+@pytest.mark.parametrize("bf16_slow", [True, False])
+def test_native_bf16_is_timed_once_then_the_verdict_is_cached(tmp_path, monkeypatch, bf16_slow):
+    monkeypatch.delenv(speed.ENV_VAR, raising=False)
+    monkeypatch.setenv(speed.CACHE_ENV_VAR, str(tmp_path))
+    monkeypatch.setattr(speed, "_decided", {})
+    flags = frozenset({"avx512_bf16"})
+    make, calls = _step_factory(slow=bf16_slow)
+    first = speed.choose_autocast("cpu", workload="w", make_step=make, flags=flags)
+    assert first.enabled is not bf16_slow and calls == [False, True]
+    again = speed.choose_autocast("cpu", workload="w", make_step=make, flags=flags)
+    monkeypatch.setattr(speed, "_decided", {})  # a new process reads the cache file
+    later = speed.choose_autocast("cpu", workload="w", make_step=make, flags=flags)
+    assert first == again == later and calls == [False, True]
+    cached = json.loads((tmp_path / "precision.json").read_text())
+    assert cached == {speed.cache_key("w"): not bf16_slow}
+    assert speed.cpu_model() in speed.cache_key("w") and torch.__version__ in speed.cache_key("w")
+
+
+def test_timing_steps_leave_the_model_and_the_random_state_alone(digits):
+    model = create_generator("vae", digits.sample_shape, digits.classes, **TINY)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x, y = digits.x[:16], digits.y[:16]
+    rng = torch.get_rng_state()
+    make = speed.training_steps(model, lambda m: m.loss(x, y)["loss"], "cpu")
+    assert speed.autocast_speedup(make, rounds=1, steps=1) > 0
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
 def test_lr_and_kl_schedules_are_pure():
     assert lr_at(0, lr=1.0, total_steps=10, warmup_steps=4) == 0.25
     assert lr_at(5, lr=1.0, total_steps=10) == 1.0
     assert lr_at(10, lr=1.0, total_steps=10, schedule="cosine") == pytest.approx(0.0)
     assert kl_at(0, 4) == 0.25 and kl_at(9, 4) == 1.0 and kl_at(0, 0) == 1.0
+
+
+def test_fit_reports_a_collapsed_classless_generator_in_plain_words(tmp_path, digits):
+    import json
+    import warnings
+
+    from learned_aug.training.diagnostics import GeneratorWarning
+
+    few = digits.subset(range(60))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit(
+            "vae",
+            few,
+            epochs=1,
+            lr=1e-6,  # learns nothing: the samples carry no class
+            latent_dim=2,
+            hidden_channels=(4,),
+            hidden_dim=8,
+            conditional=True,
+            out=tmp_path,
+            progress=False,
+            device="cpu",
+        )
+    report = json.loads((tmp_path / "quality.json").read_text())
+    assert report["classifier_accuracy_samples"] <= 0.15 < report["classifier_accuracy_real_val"]
+    assert any("carry no class" in w for w in report["warnings"])
+    assert any(issubclass(w.category, GeneratorWarning) for w in caught)
+    assert "carry no class" in (tmp_path / "README.md").read_text()
+
+
+def test_a_trained_generator_passes_the_quality_report(mnist):
+    from learned_aug import LatentBank, load_generator
+    from learned_aug.training.diagnostics import diagnose
+    from learned_aug.training.publish import default_sampler
+
+    gen, data = load_generator("mnist-vae"), mnist.subset(range(0, 5000, 10))
+    report = diagnose(gen, data, default_sampler(gen, LatentBank.build(gen, data), seed=0))
+    assert report["warnings"] == []
+    assert report["classifier_accuracy_samples"] > 0.8
+    assert report["active_units"] >= 1 and report["copy_distance_ratio"] > 0.1

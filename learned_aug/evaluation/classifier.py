@@ -213,6 +213,91 @@ def _check_train_args(batch_size, max_epochs, patience, synthetic_weight, synthe
         raise ValueError(f"synthetic_per_batch must be >= 0, got {synthetic_per_batch!r}")
 
 
+class ShuffledBatches:
+    """Batches of indices taken in turn from shuffled passes over ``n`` examples.
+
+    Every example is drawn once per pass (sampling without replacement); when a pass runs out
+    mid-batch the batch is completed from the next one, so every batch holds
+    ``min(batch_size, n)`` indices. The passes come from ``generator`` alone.
+
+    Example:
+        >>> import torch
+        >>> batches = ShuffledBatches(5, 2, torch.Generator().manual_seed(0))
+        >>> sorted(torch.cat([batches.next() for _ in range(5)]).tolist())
+        [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    """
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator):
+        if n < 1:
+            raise ValueError(f"n must be a positive int (examples to draw from), got {n!r}")
+        self.n, self.size, self.generator = n, min(batch_size, n), generator
+        self._left = torch.empty(0, dtype=torch.long)  # the rest of the current pass
+
+    def next(self) -> Tensor:
+        """The next batch of indices."""
+        parts, need = [], self.size
+        while need:
+            if not len(self._left):
+                self._left = torch.randperm(self.n, generator=self.generator)
+            parts.append(self._left[:need])
+            self._left, need = self._left[need:], need - len(parts[-1])
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+@dataclass
+class _Run:
+    """What a training step needs besides the model: data sources and the optimizer."""
+
+    train: LabelledData
+    batches: ShuffledBatches
+    gen: torch.Generator
+    opt: torch.optim.Optimizer
+    augment: BatchAugment | None
+    synthetic: SyntheticSource | None
+    n_syn: int
+    synthetic_weight: float
+    bf16: bool
+
+
+def _step(model: nn.Module, run: _Run) -> Tensor:
+    """One optimizer step on a batch of real (and synthetic) examples; its loss."""
+    idx = run.batches.next()
+    x, y = run.train.x[idx], run.train.y[idx]
+    k = len(x)
+    if run.synthetic is not None and run.n_syn > 0:
+        sx, sy = _draw_synthetic(run.synthetic, run.n_syn, run.gen)
+        x, y = torch.cat([x, sx]), torch.cat([y, sy])
+    if run.augment is not None:
+        x = run.augment(x, y, run.gen)
+    with _autocast(model, run.bf16):
+        logits = model(_to_model_layout(x)).float()
+    loss_each = F.cross_entropy(logits, y, reduction="none")
+    loss = loss_each[:k].mean()
+    if len(x) > k:
+        loss = loss + run.synthetic_weight * loss_each[k:].mean()
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    run.opt.step()
+    return loss.detach()
+
+
+class _EarlyStopping:
+    """Keeps the weights of the best validation loss and counts epochs without one."""
+
+    def __init__(self, model: nn.Module, patience: int | None, validated: bool):
+        self.patience, self.validated, self.bad = patience, validated, 0
+        self.best_state = copy.deepcopy(model.state_dict())
+
+    def update(self, model: nn.Module, result: TrainResult, epoch: int, val_loss: float) -> bool:
+        """Record ``epoch``; whether training should stop for lack of progress."""
+        if not self.validated or val_loss < result.best_val_loss:
+            result.best_val_loss, result.best_epoch, self.bad = val_loss, epoch, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+        else:
+            self.bad += 1
+        return self.validated and self.patience is not None and self.bad >= self.patience
+
+
 def train_classifier(
     model: nn.Module,
     train: LabelledData,
@@ -236,6 +321,8 @@ def train_classifier(
     Every step takes ``batch_size`` real examples and, with ``synthetic``, ``synthetic_per_batch``
     synthetic ones (default ``batch_size``); the loss is the mean over real examples plus
     ``synthetic_weight`` times the mean over synthetic ones. ``augment`` is applied to both.
+    Real examples are drawn without replacement: in turn from a shuffled order of ``train``,
+    reshuffled whenever it runs out (``ShuffledBatches``), so each is seen once per pass.
 
     Args:
         model: maps a batch to logits.
@@ -243,18 +330,24 @@ def train_classifier(
         val: validation examples for early stopping; None trains ``max_epochs`` and keeps the
             last weights.
         augment: batch augmentation ``(x, y, generator) -> x``.
-        synthetic: a ``LabelledData`` pool to draw from, or ``(n, generator) -> (x, y)``.
+        synthetic: a ``LabelledData`` pool to draw from (with replacement), or
+            ``(n, generator) -> (x, y)``.
         synthetic_weight: weight of the synthetic part of the loss.
         synthetic_per_batch: synthetic examples per step.
         batch_size: real examples per step.
         lr: Adam learning rate.
-        max_epochs: the most epochs (one pass over ``train``, at least ``min_steps_per_epoch``).
+        max_epochs: the most epochs. An epoch is ``ceil(len(train) / batch_size)`` steps (one
+            pass over ``train``, rounded up to whole batches) or ``min_steps_per_epoch`` steps
+            (several passes), whichever is more; the validation loss is taken after each.
         max_steps: a compute cap: training stops at the end of the epoch in which it reaches
             this many optimizer steps; None for no cap.
         min_steps_per_epoch: steps between validations for tiny training sets.
         patience: epochs without a better validation loss before stopping; None never stops.
-        seed: seeds shuffling, augmentation and synthetic draws.
-        bf16: bfloat16 autocast (about twice as fast on CPUs with AVX512-BF16 or AMX).
+        seed: seeds shuffling, augmentation and synthetic draws (one ``torch.Generator``) and
+            dropout (torch's global generator).
+        bf16: bfloat16 autocast: faster only on hardware with bf16 units (CUDA of compute
+            capability 8.0+, CPUs with AVX512-BF16 or AMX) and several times slower on others;
+            ``learned_aug.speed.choose_autocast`` tells which.
 
     Returns:
         A ``TrainResult`` whose ``model`` holds the best weights, in eval mode.
@@ -264,44 +357,31 @@ def train_classifier(
     torch.manual_seed(seed)  # dropout
     if train.is_image:
         model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    n_syn = batch_size if synthetic_per_batch is None else synthetic_per_batch
+    run = _Run(
+        train=train,
+        batches=ShuffledBatches(len(train), batch_size, gen),
+        gen=gen,
+        opt=torch.optim.Adam(model.parameters(), lr=lr),
+        augment=augment,
+        synthetic=synthetic,
+        n_syn=batch_size if synthetic_per_batch is None else synthetic_per_batch,
+        synthetic_weight=synthetic_weight,
+        bf16=bf16,
+    )
     steps_per_epoch = max(math.ceil(len(train) / batch_size), min_steps_per_epoch)
-    if val is not None and len(val) == 0:
-        val = None
-    result, best_state, bad = TrainResult(model), copy.deepcopy(model.state_dict()), 0
+    val = val if val is not None and len(val) else None
+    result, stopping = TrainResult(model), _EarlyStopping(model, patience, val is not None)
     for epoch in range(1, max_epochs + 1):
         model.train()
         for _ in range(steps_per_epoch):
-            idx = torch.randint(len(train), (min(batch_size, len(train)),), generator=gen)
-            x, y = train.x[idx], train.y[idx]
-            k = len(x)
-            if synthetic is not None and n_syn > 0:
-                sx, sy = _draw_synthetic(synthetic, n_syn, gen)
-                x, y = torch.cat([x, sx]), torch.cat([y, sy])
-            if augment is not None:
-                x = augment(x, y, gen)
-            with _autocast(model, bf16):
-                logits = model(_to_model_layout(x)).float()
-            loss_each = F.cross_entropy(logits, y, reduction="none")
-            loss = loss_each[:k].mean()
-            if len(x) > k:
-                loss = loss + synthetic_weight * loss_each[k:].mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            result.steps += 1
+            loss = _step(model, run)
+        result.steps += steps_per_epoch
         val_loss = _val_loss(model, val, bf16)
-        result.history.append({"epoch": epoch, "loss": float(loss.detach()), "val_loss": val_loss})
-        if val is None or val_loss < result.best_val_loss:
-            result.best_val_loss, result.best_epoch, bad = val_loss, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            bad += 1
-        capped = max_steps is not None and result.steps >= max_steps
-        if capped or (patience is not None and val is not None and bad >= patience):
+        result.history.append({"epoch": epoch, "loss": float(loss), "val_loss": val_loss})
+        stop = stopping.update(model, result, epoch, val_loss)
+        if stop or (max_steps is not None and result.steps >= max_steps):
             break
-    model.load_state_dict(best_state)
+    model.load_state_dict(stopping.best_state)
     model.eval()
     return result
 

@@ -1,83 +1,35 @@
-"""``learned-aug evaluate``: arguments and the run, kept here so cli.py stays small."""
+"""``learned-aug evaluate``: the run (its arguments are in ``learned_aug.arguments``)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
+import time
 from pathlib import Path
 
-from learned_aug.evaluation.conditions import CONDITIONS
 from learned_aug.evaluation.protocol import (
     DEFAULT_SIZES,
     PAPER_CONDITIONS,
     EvaluationConfig,
+    classifier_precision,
     run_protocol,
 )
 from learned_aug.evaluation.report import markdown_table, write_csv, write_report
+from learned_aug.names import QUICK_SIZE, TABULAR_CONDITIONS
 
-# --quick: one size (100 images), one seed, the results grid's budgets (2,000 classifier steps at
-# most, half the generators' steps) and a half-width CNN: 109 s on 2 CPU cores (measured).
-QUICK = {"max_steps": 2000, "generator_scale": 0.5, "cnn_width": 0.5}
-QUICK_SIZE = 100
-TABULAR_CONDITIONS = ("none", "tvae", "tvae-post")
-
-
-def add_args(p: argparse.ArgumentParser) -> None:
-    """The arguments of ``learned-aug evaluate``."""
-    p.add_argument(
-        "--data",
-        required=True,
-        help="a bundled dataset (mnist-5k, digits, breast-cancer, wine) or an ImageFolder",
-    )
-    p.add_argument(
-        "--train-size",
-        type=int,
-        nargs="+",
-        default=None,
-        help="training images per draw, class-balanced (default: "
-        f"{' '.join(map(str, DEFAULT_SIZES))}; --quick: {QUICK_SIZE})",
-    )
-    p.add_argument("--seeds", type=int, default=5, help="seeds 0..n-1 per size (default: 5)")
-    p.add_argument(
-        "--conditions",
-        nargs="+",
-        default=None,
-        metavar="NAME",
-        help=f"conditions to compare (default: {' '.join(PAPER_CONDITIONS)} for images, "
-        f"{' '.join(TABULAR_CONDITIONS)} for tabular data); "
-        f"accepted: {', '.join(sorted(CONDITIONS))}",
-    )
-    p.add_argument("--quick", action="store_true", help="one size, one seed, short budgets")
-    p.add_argument("--max-steps", type=int, default=None, help="cap on classifier steps")
-    p.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
-    p.add_argument(
-        "--generator-scale", type=float, default=None, help="scale of generator step budgets"
-    )
-    p.add_argument(
-        "--metric",
-        default=None,
-        choices=["macro_f1", "weighted_f1", "accuracy"],
-        help="metric of the table (default: macro_f1 for images, weighted_f1 for tabular data)",
-    )
-    p.add_argument(
-        "--cnn-width",
-        type=float,
-        default=None,
-        help="channel multiplier of the paper's CNN (default: 1.0, its 64/128 channels; "
-        "--quick: 0.5)",
-    )
-    p.add_argument("--fp32", action="store_true", help="train the classifier in float32")
-    p.add_argument(
-        "--out", required=True, help="folder for results.md, results.csv, results_f1.png"
-    )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+# --quick: one size (100 images), one seed, the results grid's quarter-width CNN, at most 500
+# classifier steps and a tenth of the generators' steps: a check that the pipeline runs, in
+# under 5 minutes on a 2-core AVX2 CPU (185 s of CPU time measured, float32; docs/benchmarks.md).
+QUICK = {"max_steps": 500, "generator_scale": 0.1, "cnn_width": 0.25}
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the protocol and write the report into ``--out``."""
     from learned_aug.data import load_dataset
 
+    start = time.perf_counter()
     data = load_dataset(args.data)
     overrides = dict(QUICK) if args.quick else {}
     if args.max_steps is not None:
@@ -92,9 +44,11 @@ def run(args: argparse.Namespace) -> int:
         seeds=1 if args.quick else args.seeds,
         conditions=args.conditions or (PAPER_CONDITIONS if data.is_image else TABULAR_CONDITIONS),
         patience=args.patience,
-        bf16=not args.fp32,
+        bf16=True if args.bf16 else False if args.fp32 else None,
         **overrides,
     )
+    precision = classifier_precision(config, data)
+    config = dataclasses.replace(config, bf16=precision.enabled)
     out = Path(args.out)
     records: list[dict] = []
     name = str(args.data)
@@ -111,4 +65,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print(markdown_table(records, metric))
     print(f"wrote {out}/results.md, results.csv, results_f1.png")
+    kind = "bf16 autocast" if precision.enabled else "float32"
+    print(
+        f"{len(records)} runs in {time.perf_counter() - start:.0f} s; "
+        f"classifier in {kind} ({precision.reason})"
+    )
     return 0

@@ -18,9 +18,14 @@ import torch
 from torch import Tensor
 
 from learned_aug.data import LabelledData
+from learned_aug.datasets import SyntheticDataset
 from learned_aug.evaluation.augment import AUGMENTS, get_augment
 from learned_aug.evaluation.classifier import BatchAugment
+from learned_aug.latent_bank import LatentBank
 from learned_aug.models import Generator
+from learned_aug.sampling import get_strategy
+from learned_aug.training import fit, fit_vqvae
+from learned_aug.transforms import LearnedAugment
 
 MODES = ("pool", "transform")
 
@@ -70,9 +75,10 @@ class LearnedSpec:
 
     Args:
         generator: a key of ``GENERATORS``.
-        strategy: for ``"pool"``, a key of ``learned_aug.posterior.STRATEGIES`` (``"prior"`` is
-            N(0, I), or the generator's own ``sample`` when it has no Gaussian posterior); for
-            ``"transform"``, a key of ``learned_aug.sampling.STRATEGIES``.
+        strategy: a key of ``learned_aug.sampling.STRATEGIES``: for ``"pool"`` how
+            ``SyntheticDataset`` draws (``"prior"``: the generator's own ``sample``;
+            ``"posterior"``: the aggregate posterior; ``"gmm"``, ...), for ``"transform"`` how
+            ``LearnedAugment`` varies each image.
         alpha: the pool strategy's scale.
         pool: synthetic samples generated per class once per (size, seed).
         weight: weight of the synthetic part of the classifier loss.
@@ -117,14 +123,10 @@ class Condition:
 
 
 def _train_fit(spec: GeneratorSpec, data: LabelledData, **kwargs: Any) -> Generator:
-    from learned_aug.training import fit
-
     return fit(spec.model, data, **kwargs).model
 
 
 def _train_vqvae(spec: GeneratorSpec, data: LabelledData, **kwargs: Any) -> Generator:
-    from learned_aug.training.stages import fit_vqvae
-
     return fit_vqvae(data, prior_epochs=kwargs["epochs"], **kwargs).model
 
 
@@ -205,24 +207,25 @@ def fit_generator(name: str, train: LabelledData, seed: int, scale: float = 1.0)
     )
 
 
-def _gaussian(gen: Generator, train: LabelledData) -> bool:
-    with torch.no_grad():
-        return isinstance(gen.encode(train.x[:1], train.y[:1]), torch.distributions.Normal)
+def _bank_for(strategy: str, gen: Generator, train: LabelledData) -> LatentBank | None:
+    needs = get_strategy(strategy)
+    return LatentBank.build(gen, train) if needs.needs_source or needs.needs_bank else None
 
 
 def synthetic_pool(spec: LearnedSpec, gen: Generator, train: LabelledData, seed: int):
-    """``spec.pool`` samples per class drawn once from a trained generator, as LabelledData."""
-    from learned_aug.posterior import PosteriorSampler
-
+    """``spec.pool`` samples per class drawn once from a trained generator, as LabelledData:
+    a ``SyntheticDataset`` with the spec's strategy over the latent bank of ``train``."""
     n = spec.pool * len(train.classes)
-    rng = torch.Generator().manual_seed(seed)
-    if spec.strategy == "prior" and not _gaussian(gen, train):
-        y = torch.arange(n) % len(train.classes)
-        with torch.no_grad():
-            x = gen.sample(n, labels=y, generator=rng).cpu()
-    else:
-        sampler = PosteriorSampler(gen, train, strategy=spec.strategy, alpha=spec.alpha)
-        x, y = sampler.sample(n, generator=rng)
+    pool = SyntheticDataset(
+        gen,
+        n,
+        seed=seed,
+        output="tensor",
+        strategy=spec.strategy,
+        strength=spec.alpha,
+        bank=_bank_for(spec.strategy, gen, train),
+    )
+    x, y = pool.generate(range(n)), torch.tensor(pool.targets, dtype=torch.long)
     return LabelledData(x.clamp(0, 1) if train.is_image else x, y, list(train.classes))
 
 
@@ -230,11 +233,7 @@ def online_augment(
     spec: LearnedSpec, gen: Generator, train: LabelledData, seed: int
 ) -> BatchAugment:
     """``LearnedAugment`` with ``spec``'s strategy as a batch augmentation that keeps labels."""
-    from learned_aug.latent_bank import LatentBank
-    from learned_aug.sampling import get_strategy
-    from learned_aug.transforms import LearnedAugment
-
-    bank = LatentBank.build(gen, train) if get_strategy(spec.strategy).needs_bank else None
+    bank = _bank_for(spec.strategy, gen, train) if get_strategy(spec.strategy).needs_bank else None
     transform = LearnedAugment(
         gen, spec.strategy, strength=spec.strength, p=spec.p, bank=bank, rng=seed
     )

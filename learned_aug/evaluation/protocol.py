@@ -8,6 +8,7 @@ the data not drawn. Generators and synthetic pools are cached per (size, seed) a
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -15,9 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from learned_aug import speed
 from learned_aug.data import LabelledData, balanced_subset, load_dataset, stratified_split
 from learned_aug.evaluation.augment import compose, get_augment
 from learned_aug.evaluation.classifier import (
@@ -57,7 +60,9 @@ class EvaluationConfig:
             before it pays off.
         patience: the classifier's early-stopping patience, in epochs.
         generator_scale: multiplies every generator's step budget (quick runs use less).
-        bf16: train and test the classifier under bfloat16 autocast (about twice as fast on CPU).
+        bf16: train and test the classifier under bfloat16 autocast; None (default) turns it
+            on where it is faster (``classifier_precision``): never on a CPU without
+            AVX512-BF16/AMX, where it is several times slower.
         max_test: test on a class-balanced draw of at most this many of the examples left out
             (for quick exploration); None tests on all of them, as the protocol says.
         cnn_width: width of the default ``PaperCNN`` (1.0: the paper's 64/128 channels).
@@ -82,7 +87,7 @@ class EvaluationConfig:
     min_steps_per_epoch: int = 20
     patience: int = 10
     generator_scale: float = 1.0
-    bf16: bool = True
+    bf16: bool | None = None
     max_test: int | None = None
     cnn_width: float = 1.0
     classifier: Callable[[LabelledData], nn.Module] | None = None
@@ -180,6 +185,32 @@ class _Cell:
         }
 
 
+def _builder(config: EvaluationConfig) -> Callable[[LabelledData], nn.Module]:
+    return config.classifier or functools.partial(default_classifier, width=config.cnn_width)
+
+
+def classifier_precision(config: EvaluationConfig, data: LabelledData) -> speed.PrecisionChoice:
+    """Whether the protocol's classifier trains under bf16 autocast: ``config.bf16`` when set,
+    else where a few timed steps of that classifier say it is faster (``learned_aug.speed``)."""
+    model = _builder(config)(data)
+    device = next(model.parameters()).device
+    x, y = data.x[: config.batch_size], data.y[: config.batch_size]
+    if data.is_image:
+        model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    shape = "x".join(map(str, data.sample_shape))
+    size = sum(p.numel() for p in model.parameters())
+    return speed.choose_autocast(
+        device,
+        override=config.bf16,
+        workload=f"classifier {type(model).__name__} ({size} parameters) {shape} "
+        f"batch {config.batch_size}",
+        make_step=speed.training_steps(
+            model, lambda m: F.cross_entropy(m(x.to(device)).float(), y.to(device)), device.type
+        ),
+    )
+
+
 def _check_conditions(conditions: Sequence[str], data: LabelledData) -> None:
     """Refuse, before any training, conditions that cannot apply to ``data``."""
     if data.is_image:
@@ -216,7 +247,9 @@ def run_protocol(
     config = config or EvaluationConfig()
     data = load_dataset(data)
     _check_conditions(config.conditions, data)
-    build = config.classifier or functools.partial(default_classifier, width=config.cnn_width)
+    build = _builder(config)
+    if config.bf16 is None:
+        config = dataclasses.replace(config, bf16=classifier_precision(config, data).enabled)
     total = len(config.sizes) * len(config.seed_list) * len(config.conditions)
     records: list[dict[str, Any]] = []
     with tqdm(total=total, desc="evaluate", unit="run", disable=not progress) as bar:

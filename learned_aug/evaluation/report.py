@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from learned_aug.models.base import atomic_write, atomic_write_text
+from learned_aug.io import atomic_write, atomic_write_text
 
 Record = dict[str, Any]
 # Columns of the CSV, in order; numbers are parsed back by ``read_csv``.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
+import types
 import typing
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -18,60 +18,39 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download
+from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 from huggingface_hub.errors import EntryNotFoundError
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_model
+from safetensors.torch import save_model
 from torch import Tensor, nn
 
-from learned_aug.rng import ItemStreams
+from learned_aug.io import (
+    CARD_MARKER,
+    CONFIG_NAME,
+    NO_SAFETENSORS,
+    WEIGHTS_NAME,
+    CheckpointError,
+    atomic_write,
+    atomic_write_text,
+    load_weights,
+)
+from learned_aug.rng import ItemStreams, RandomSource
 
 FORMAT_VERSION = 1
-CONFIG_NAME = constants.CONFIG_NAME  # "config.json"
-WEIGHTS_NAME = constants.SAFETENSORS_SINGLE_FILE  # "model.safetensors"
 
+BASIC_CARD = f"""---
+{{{{ card_data }}}}
+---
 
-# Weights in these formats unpickle arbitrary code when loaded: learned-aug never reads them.
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
-_NO_SAFETENSORS = (
-    f"a checkpoint needs its weights as {WEIGHTS_NAME}; learned-aug loads safetensors only and "
-    "never unpickles weights (pytorch_model.bin, *.pt): convert them with "
-    "safetensors.torch.save_file, or re-save the generator with save_pretrained"
-)
+# learned-aug generator
 
-RandomSource = torch.Generator | Sequence[torch.Generator] | ItemStreams | None
+{CARD_MARKER}
 
-
-class CheckpointError(ValueError):
-    """A checkpoint folder that cannot be loaded: corrupted, mismatched or of another kind."""
-
-
-def atomic_write(path: str | Path, write: typing.Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` then rename the temporary file over ``path``.
-
-    A reader (or a crash at any moment) sees the old file or the new one, never a partial file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        # mkstemp creates the file private (0600); give it the mode open() would have given it.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically."""
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+A [learned-aug]({{{{ repo_url }}}}) generator (`config.json` + `model.safetensors`). Load it with
+`learned_aug.load_generator(<folder or repo id>)`. `learned-aug fit` and `learned-aug push`
+replace this card with one that records the training command, metrics and samples.
+"""
+"""The card ``save_pretrained`` writes where a folder has none; the full card is written by
+``learned_aug.hub.write_model_card`` at the end of ``fit`` and by ``learned-aug push``."""
 
 
 def _coerce(tp: Any, value: Any) -> Any:
@@ -79,7 +58,7 @@ def _coerce(tp: Any, value: Any) -> Any:
     origin = typing.get_origin(tp)
     if origin is tuple and isinstance(value, list):
         return tuple(value)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(tp):
             if typing.get_origin(arg) is tuple and isinstance(value, list):
                 return tuple(value)
@@ -157,6 +136,22 @@ def check_images(x: Tensor, sample_shape: Sequence[int], *, name: str = "x") -> 
     return x
 
 
+def check_positive(name: str, value: Any) -> None:
+    """A config field that must be a positive int: a ValueError naming it otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def check_pair(value: Any, name: str) -> tuple[int, int]:
+    """An int or an (H, W) pair of positive ints, as a pair; a ValueError naming ``name``."""
+    if isinstance(value, int):
+        value = (value, value)
+    value = tuple(value)
+    if len(value) != 2 or any(not isinstance(v, int) or v < 1 for v in value):
+        raise ValueError(f"{name} must be an int or a pair (H, W) of positive ints, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
 def image_config_fields(
     model: str, sample_shape: Sequence[int], classes: Sequence[str], conditional: bool
 ) -> dict[str, Any]:
@@ -175,44 +170,13 @@ def image_config_fields(
     }
 
 
-def load_weights(model: nn.Module, model_file: str | Path, *, device: str | torch.device = "cpu"):
-    """Strictly load ``model.safetensors`` into ``model`` with errors that say what is wrong."""
-    model_file = Path(model_file)
-    if not model_file.is_file():
-        pickled = sorted(p.name for p in model_file.parent.glob("*") if p.suffix in PICKLE_SUFFIXES)
-        found = f" (found pickled {pickled}, which are refused)" if pickled else ""
-        raise CheckpointError(f"no {WEIGHTS_NAME} at {model_file}{found}: {_NO_SAFETENSORS}")
-    try:
-        state = load_file(str(model_file), device=str(device))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
-        raise CheckpointError(
-            f"{model_file} is not a readable safetensors file (truncated or corrupted?): {err}"
-        ) from err
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{model_file} does not match its config.json: missing keys {missing[:8]}"
-            f"{'...' if len(missing) > 8 else ''}, unexpected keys {unexpected[:8]}"
-            f"{'...' if len(unexpected) > 8 else ''}"
-        )
-    for key, tensor in state.items():
-        if tuple(tensor.shape) != tuple(expected[key].shape):
-            raise CheckpointError(
-                f"{model_file}: weight {key!r} has shape {tuple(tensor.shape)}, but config.json "
-                f"implies {tuple(expected[key].shape)}; the weights do not match the config"
-            )
-    model.load_state_dict(state, strict=True)
-    return model
-
-
 class Generator(
     nn.Module,
     PyTorchModelHubMixin,
     library_name="learned-aug",
     tags=["learned-aug", "data-augmentation", "generative-autoencoder"],
     repo_url="https://github.com/learned-aug/learned-aug",
+    model_card_template=BASIC_CARD,
 ):
     """Base class of every learned-aug generator.
 
@@ -266,10 +230,20 @@ class Generator(
             device = self.__dict__["_device"] = p.device if p is not None else torch.device("cpu")
         return device
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating dtype of the parameters: the dtype noise is drawn in (cached)."""
+        dtype = self.__dict__.get("_dtype")
+        if dtype is None:
+            p = next((p for p in self.parameters() if p.is_floating_point()), None)
+            dtype = self.__dict__["_dtype"] = p.dtype if p is not None else torch.float32
+        return dtype
+
     def _apply(self, fn, recurse=True):
         # .to() / .cuda() / .half() all come through here (and reach every submodule): the
-        # parameters may move, so forget the cached device.
+        # parameters may move or change dtype, so forget the cached device and dtype.
         self.__dict__.pop("_device", None)
+        self.__dict__.pop("_dtype", None)
         return super()._apply(fn, recurse)
 
     def encode(self, x: Tensor, labels: Tensor | None = None) -> Any:
@@ -363,16 +337,18 @@ class Generator(
         """
         if generator is None or isinstance(generator, torch.Generator):
             device = generator.device if generator is not None else self.device
-            return torch.randn(n, *shape, generator=generator, device=device).to(self.device)
+            return torch.randn(n, *shape, generator=generator, device=device).to(
+                self.device, self.dtype
+            )
         if len(generator) != n:
             raise ValueError(
                 f"generator must hold one stream per sample ({n}: a torch.Generator each, or "
                 f"ItemStreams), got {len(generator)}"
             )
         if isinstance(generator, ItemStreams):
-            return generator.randn(tuple(shape)).to(self.device)
+            return generator.randn(tuple(shape)).to(self.device, self.dtype)
         draws = [torch.randn(*shape, generator=g, device=g.device) for g in generator]
-        return (torch.stack(draws) if draws else torch.empty(0, *shape)).to(self.device)
+        return (torch.stack(draws) if draws else torch.empty(0, *shape)).to(self.device, self.dtype)
 
     def _check_n(self, n: int) -> int:
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
@@ -382,35 +358,27 @@ class Generator(
     def extra_repr(self) -> str:
         return f"sample_shape={self.sample_shape}, classes={len(self.classes)}"
 
+    def sample_labels(self, n: int, labels: Tensor | Sequence[int] | None) -> Tensor | None:
+        """The labels ``sample(n, labels)`` draws for, checked: a class-aware generator given
+        none draws the classes in turn (0, 1, ..., K-1, 0, ...); an unconditional one refuses
+        labels, since its samples could not keep them."""
+        if labels is not None and not self.conditional:
+            raise ValueError(
+                f"labels were given, but this {type(self).__name__} is unconditional: train it "
+                "class-conditional (num_classes=K / --conditional) or per class (--per-class) "
+                "to sample given classes"
+            )
+        if self.conditional and labels is None:
+            labels = torch.arange(n) % max(len(self.classes), 1)
+        return self._check_labels(labels, n)
+
     # ----------------------------------------------------------------- checkpoints
-    def save_pretrained(
-        self,
-        save_directory: str | Path,
-        *,
-        model_card_kwargs: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> str | None:
-        """Save ``config.json``, ``model.safetensors`` and a model card (``README.md``).
-
-        The card (see ``learned_aug.card.model_card``) reads the training command and metrics
-        from ``model_card_kwargs["run_dir"]`` (default: ``save_directory``) and embeds
-        ``samples.png``. A card written by learned-aug is refreshed on every save; a
-        hand-written ``README.md`` is kept. Other arguments: ``PyTorchModelHubMixin``'s.
-        """
-        from learned_aug.card import CARD_NAME, is_generated  # card imports this module
-
+    def save_weights(self, save_directory: str | Path) -> None:
+        """Write ``config.json`` and ``model.safetensors`` (atomically) and nothing else: what
+        training saves at each better epoch. ``save_pretrained`` adds a model card."""
         save_directory = Path(save_directory)
-        if is_generated(save_directory / CARD_NAME):
-            (save_directory / CARD_NAME).unlink()  # the mixin writes a card only where none is
-        card_kwargs = {"run_dir": save_directory, **(model_card_kwargs or {})}
-        card_kwargs["save_directory"] = save_directory
-        return super().save_pretrained(save_directory, model_card_kwargs=card_kwargs, **kwargs)
-
-    def generate_model_card(self, *args: Any, **kwargs: Any):
-        """The model card ``save_pretrained`` writes: ``learned_aug.card.model_card``."""
-        from learned_aug.card import model_card
-
-        return model_card(self, **kwargs)
+        save_directory.mkdir(parents=True, exist_ok=True)
+        self._save_pretrained(save_directory)
 
     def _save_pretrained(self, save_directory: Path) -> None:
         """Write ``model.safetensors`` and ``config.json``, each atomically."""
@@ -462,7 +430,7 @@ class Generator(
                 )
             except EntryNotFoundError as err:
                 raise CheckpointError(
-                    f"{model_id!r} (revision {revision!r}): {_NO_SAFETENSORS}"
+                    f"{model_id!r} (revision {revision!r}): {NO_SAFETENSORS}"
                 ) from err
         load_weights(model, model_file, device=map_location)
         model.eval()
@@ -470,6 +438,7 @@ class Generator(
 
 
 MODELS: dict[str, type[Generator]] = {}
+"""Every generator class by its config's ``model_type``; :func:`register` fills it."""
 
 
 def register(name: str):
@@ -482,3 +451,24 @@ def register(name: str):
         return cls
 
     return wrap
+
+
+__all__ = [  # the file helpers live in learned_aug.io; their old import path stays
+    "BASIC_CARD",
+    "CONFIG_NAME",
+    "FORMAT_VERSION",
+    "MODELS",
+    "WEIGHTS_NAME",
+    "CheckpointError",
+    "Generator",
+    "GeneratorConfig",
+    "RandomSource",
+    "atomic_write",
+    "atomic_write_text",
+    "check_images",
+    "check_pair",
+    "check_positive",
+    "image_config_fields",
+    "load_weights",
+    "register",
+]

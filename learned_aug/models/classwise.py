@@ -201,8 +201,7 @@ class ClasswiseGenerator(Generator):
     def sample(self, n: int, labels=None, generator: RandomSource = None) -> Tensor:
         """``n`` samples; ``labels`` default to a balanced cycle over the classes."""
         n = self._check_n(n)
-        if labels is None:
-            labels = torch.arange(n) % len(self.members)
+        labels = self.sample_labels(n, labels)
         if n == 0:
             return torch.empty(0, *self.sample_shape, device=self.device)
         if self._batched is not None:  # sample i from its own stream when given one per sample

@@ -213,6 +213,13 @@ class DenoisingVAE(Generator):
     def sample(self, n: int, labels=None, generator: RandomSource = None) -> Tensor:
         return self.vae.sample(n, labels, generator)
 
+    def class_log_likelihood(self, x: Tensor) -> Tensor:
+        """``(B, K)`` ELBO of each clean image under each class (see ``VAE``); the encoder
+        reads the image as given, uncorrupted."""
+        if not self.conditional:
+            return super().class_log_likelihood(x)
+        return self.vae.class_log_likelihood(x)
+
     def corrupt(self, x: Tensor) -> Tensor:
         """Each image of the batch through the corruption on its own (torch's global RNG)."""
         if self._transform is None:

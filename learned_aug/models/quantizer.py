@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from learned_aug.models.collective import all_reduce, broadcast
 
 
 @dataclass
@@ -42,26 +43,9 @@ class Quantized:
     usage: Tensor
 
 
-def _distributed() -> bool:
-    return dist.is_available() and dist.is_initialized()
-
-
-def all_reduce(t: Tensor) -> Tensor:
-    """Sum over the processes of a distributed run, so every replica keeps one codebook."""
-    if _distributed():
-        dist.all_reduce(t)
-    return t
-
-
-def broadcast(t: Tensor) -> Tensor:
-    """Rank 0's random choice for every replica (initialisation, restarts)."""
-    if _distributed():
-        dist.broadcast(t, src=0)
-    return t
-
-
 def squared_distances(z: Tensor, codebook: Tensor) -> Tensor:
     """``||z_i - e_k||^2`` for rows ``z`` ``(N, D)`` and codes ``(K, D)``: ``(N, K)``."""
+    codebook = codebook.to(z.dtype)
     return (
         z.pow(2).sum(1, keepdim=True) - 2.0 * z @ codebook.t() + codebook.pow(2).sum(1)[None, :]
     ).clamp_min(0.0)
@@ -122,8 +106,10 @@ class VectorQuantizer(nn.Module):
 
     # ------------------------------------------------------------------ lookups
     def flatten(self, z_e: Tensor) -> Tensor:
-        """``(B, D, H, W)`` -> ``(B * H * W, D)`` rows, float32 for exact distances."""
-        return z_e.permute(0, 2, 3, 1).reshape(-1, self.dim).float()
+        """``(B, D, H, W)`` -> ``(B * H * W, D)`` rows in the codebook's dtype, at least
+        float32 (exact distances under mixed precision)."""
+        dtype = torch.promote_types(self.embedding.dtype, torch.float32)
+        return z_e.permute(0, 2, 3, 1).reshape(-1, self.dim).to(dtype)
 
     def nearest(self, z_e: Tensor) -> Tensor:
         """The nearest code of every position of ``z_e`` ``(B, D, H, W)``: ``(B, H, W)``."""

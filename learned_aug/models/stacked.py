@@ -227,9 +227,10 @@ class StackedVAEs(nn.Module):
 
     def terms(self, x: Tensor, cols: Cols, *, sample: bool) -> tuple[Tensor, Tensor]:
         """Per-slot reconstruction NLL and KL ``(M, kk)`` of images ``(M, kk, C, H, W)``: with
-        ``z`` drawn from the posterior (noise ``torch.randn(kk, M, d)``), else ``z = mu``."""
+        ``z`` drawn from the posterior (``Normal.rsample``, as a member alone draws it), else
+        ``z = mu``."""
         mu, logvar = self.posterior(x, cols)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if sample else mu
+        z = Normal(mu, torch.exp(0.5 * logvar), validate_args=False).rsample() if sample else mu
         recon = _nll(self.decode_logits(z, cols), x, self.config.likelihood)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)
         return recon, kl.transpose(0, 1)

@@ -3,7 +3,7 @@
 Iser (2023) augments PROBEN1-style tables with VAEs. Rows go in and come out in their own units:
 continuous columns are standardised inside the model with an offset and scale kept in buffers
 (so they travel in ``model.safetensors``), categorical columns (category codes ``0 .. K-1``, see
-``learned_aug.tabular_data``) are one-hot encoded at the input, modelled with a softmax at the
+``learned_aug.data.tabular``) are one-hot encoded at the input, modelled with a softmax at the
 output and decoded by argmax. The scaling is set from data by ``init_scaling`` or, when not set,
 from the first training batch.
 """
@@ -19,10 +19,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Normal
 
-from learned_aug.models.base import Generator, GeneratorConfig, RandomSource, register
-from learned_aug.models.quantizer import broadcast
-from learned_aug.models.vae import _positive, gaussian_kl
-from learned_aug.tabular_data import Column
+from learned_aug.data.schema import Column
+from learned_aug.models.base import (
+    Generator,
+    GeneratorConfig,
+    RandomSource,
+    check_positive,
+    register,
+)
+from learned_aug.models.collective import broadcast
+from learned_aug.models.vae import gaussian_kl
 
 
 @dataclass
@@ -32,7 +38,7 @@ class TabularVAEConfig(GeneratorConfig):
     Args:
         features: number of columns F of a row.
         columns: the schema, one dict per column (``{"name", "kind", "categories"}``, see
-            ``learned_aug.tabular_data.Column``); empty means F continuous columns.
+            ``learned_aug.data.Column``); empty means F continuous columns.
         latent_dim: size d of the latent space.
         hidden_dims: widths of the encoder's hidden layers (mirrored by the decoder).
         beta: weight of the KL term.
@@ -48,8 +54,8 @@ class TabularVAEConfig(GeneratorConfig):
     num_classes: int = 0
 
     def __post_init__(self) -> None:
-        _positive("features", self.features)
-        _positive("latent_dim", self.latent_dim)
+        check_positive("features", self.features)
+        check_positive("latent_dim", self.latent_dim)
         self.hidden_dims = tuple(self.hidden_dims)
         if not self.hidden_dims or any(int(h) < 1 for h in self.hidden_dims):
             raise ValueError(f"hidden_dims must be positive ints, got {self.hidden_dims!r}")
@@ -217,23 +223,40 @@ class TabularVAE(Generator):
     def sample(self, n: int, labels=None, generator: RandomSource = None) -> Tensor:
         """Decode ``n`` latents drawn from N(0, I) (of the given classes when conditional)."""
         n = self._check_n(n)
-        if labels is not None and not self.conditional:
-            raise ValueError(
-                "labels were given, but this tabular VAE is unconditional (num_classes=0); "
-                "train it with conditional=True or per class to sample given classes"
-            )
-        if self.conditional and labels is None:
-            labels = torch.arange(n) % self.config.num_classes
+        labels = self.sample_labels(n, labels)
         return self.decode(self.randn(n, (self.config.latent_dim,), generator), labels)
 
-    def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
-        """Negative ELBO: squared error (standardised units) + cross-entropy + beta * KL."""
-        q = self.encode(x, labels)
-        cont, logits = self._split(self.decoder(self._with_class(q.rsample(), labels)))
+    def _recon(self, out: Tensor, x: Tensor) -> Tensor:
+        """Reconstruction loss per row: squared error (standardised units) + cross-entropy."""
+        cont, logits = self._split(out)
         target = (x[:, self._cont] - self.offset) / self.scale
         recon = F.mse_loss(cont, target, reduction="none").sum(1)
         for (i, _), block in zip(self._cat, logits, strict=True):
             recon = recon + F.cross_entropy(block, x[:, i].long(), reduction="none")
+        return recon
+
+    def class_log_likelihood(self, x: Tensor) -> Tensor:
+        """``(B, K)``: the ELBO of each row under each class, with the posterior mean.
+
+        The score is minus the training loss at beta = 1 with z = mu (no sampling, so the same
+        row always gets the same scores): the reconstruction term is the log-likelihood up to
+        a constant shared by all classes. One pass over the ``B * K`` (row, class) pairs. Only
+        a class-conditional tabular VAE has classes to score.
+        """
+        if not self.conditional:
+            return super().class_log_likelihood(x)
+        k, b = self.config.num_classes, len(x)
+        rows = self._inputs(x).repeat(k, 1)  # class-major: row c * b + i
+        labels = torch.arange(k, device=x.device).repeat_interleave(b)
+        h = self.encoder(self._with_class(rows, labels))
+        mu, logvar = self.to_mu(h), self.to_logvar(h).clamp(-20.0, 10.0)
+        recon = self._recon(self.decoder(self._with_class(mu, labels)), x.repeat(k, 1))
+        return -(recon + gaussian_kl(mu, logvar)).view(k, b).t()
+
+    def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
+        """Negative ELBO: squared error (standardised units) + cross-entropy + beta * KL."""
+        q = self.encode(x, labels)
+        recon = self._recon(self.decoder(self._with_class(q.rsample(), labels)), x)
         kl = gaussian_kl(q.mean, 2 * q.stddev.log())
         per_sample = recon + kl_weight * self.config.beta * kl
         return {

@@ -17,6 +17,8 @@ from learned_aug.models.base import (
     GeneratorConfig,
     RandomSource,
     check_images,
+    check_pair,
+    check_positive,
     image_config_fields,
     register,
 )
@@ -58,13 +60,13 @@ class VAEConfig(GeneratorConfig):
     refine: bool = True
 
     def __post_init__(self) -> None:
-        self.image_size = _pair(self.image_size, "image_size")
+        self.image_size = check_pair(self.image_size, "image_size")
         if not isinstance(self.refine, bool):
             raise ValueError(f"refine must be True or False, got {self.refine!r}")
         self.hidden_channels = tuple(self.hidden_channels)
-        _positive("channels", self.channels)
-        _positive("latent_dim", self.latent_dim)
-        _positive("hidden_dim", self.hidden_dim)
+        check_positive("channels", self.channels)
+        check_positive("latent_dim", self.latent_dim)
+        check_positive("hidden_dim", self.hidden_dim)
         if not self.hidden_channels or any(int(c) < 1 for c in self.hidden_channels):
             raise ValueError(
                 f"hidden_channels must be a non-empty sequence of positive ints, "
@@ -84,20 +86,6 @@ class VAEConfig(GeneratorConfig):
             n = self.channels * self.image_size[0] * self.image_size[1]
             return self.beta * self.latent_dim / n
         return float(self.beta)
-
-
-def _pair(value, name: str) -> tuple[int, int]:
-    if isinstance(value, int):
-        value = (value, value)
-    value = tuple(value)
-    if len(value) != 2 or any(not isinstance(v, int) or v < 1 for v in value):
-        raise ValueError(f"{name} must be an int or a pair (H, W) of positive ints, got {value!r}")
-    return value  # type: ignore[return-value]
-
-
-def _positive(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 def conv_encoder(in_channels: int, hidden: Sequence[int]) -> nn.Sequential:
@@ -141,6 +129,7 @@ class ConvTranspose2d(nn.ConvTranspose2d):
         if (
             input.device.type != "cpu"
             or input.dim() != 4
+            or input.shape[0] == 0  # the native kernel refuses an empty batch
             or input.dtype != self.weight.dtype
             or self.groups != 1
             or self.padding_mode != "zeros"
@@ -322,18 +311,35 @@ class VAE(Generator):
     def sample(self, n: int, labels=None, generator: RandomSource = None) -> Tensor:
         """Decode ``n`` latents drawn from the prior N(0, I)."""
         n = self._check_n(n)
-        if labels is not None and not self.conditional:
-            raise ValueError(
-                "labels were given, but this VAE is unconditional (num_classes=0); train it with "
-                "num_classes=K or per class (ClasswiseGenerator) to sample given classes"
-            )
-        if self.conditional and labels is None:
-            labels = torch.arange(n) % self.config.num_classes
+        labels = self.sample_labels(n, labels)
         return self.decode(self.prior_latents(n, generator), labels)
 
     def prior_latents(self, n: int, generator: RandomSource = None) -> Tensor:
         """``n`` latents drawn from the prior N(0, I), shape ``(n, latent_dim)``."""
         return self.randn(n, (self.config.latent_dim,), generator)
+
+    def class_log_likelihood(self, x: Tensor) -> Tensor:
+        """``(B, K)``: the ELBO of each image under each class, with the posterior mean.
+
+        log p(x | k) >= log p(x | mu_k) - KL(q(z | x, k) || N(0, I)), where q is the posterior
+        given class k and mu_k its mean (no sampling: the same image always gets the same
+        scores; for the ``"gaussian"`` likelihood, up to a constant shared by all classes). The
+        convolutions see no class, so they run once; the rest runs once on the ``B * K``
+        (image, class) pairs. Only a class-conditional VAE has classes to score.
+        """
+        if not self.conditional:
+            return super().class_log_likelihood(x)
+        check_images(x, self.sample_shape)
+        k, b = self.config.num_classes, len(x)
+        features = _chain(self.encoder, x).flatten(1).repeat(k, 1)  # class-major: row c*b + i
+        labels = torch.arange(k, device=x.device).repeat_interleave(b)
+        onehot = F.one_hot(labels, k).to(features.dtype)
+        h = _chain(self.enc_fc, torch.cat([features, onehot], dim=1))
+        mu, logvar = self.to_mu(h), self.to_logvar(h).clamp(-20.0, 10.0)
+        recon = reconstruction_nll(
+            self.decode_logits(mu, labels), x.repeat(k, 1, 1, 1), self.config.likelihood
+        )
+        return -(recon + gaussian_kl(mu, logvar)).view(k, b).t()
 
     def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
         """Negative ELBO per sample, averaged: reconstruction + (warm-up * beta) * KL."""

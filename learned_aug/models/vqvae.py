@@ -23,6 +23,8 @@ from learned_aug.models.base import (
     GeneratorConfig,
     RandomSource,
     check_images,
+    check_pair,
+    check_positive,
     image_config_fields,
     register,
 )
@@ -30,8 +32,6 @@ from learned_aug.models.prior import CodePrior, gumbel_from_normal, pick_codes
 from learned_aug.models.quantizer import VectorQuantizer
 from learned_aug.models.vae import (
     LIKELIHOODS,
-    _pair,
-    _positive,
     bottom_size,
     conv_decoder,
     conv_encoder,
@@ -91,7 +91,7 @@ class VQVAEConfig(GeneratorConfig):
     top_k: int = 0
 
     def __post_init__(self) -> None:
-        self.image_size = _pair(self.image_size, "image_size")
+        self.image_size = check_pair(self.image_size, "image_size")
         self.hidden_channels = tuple(self.hidden_channels)
         for name in (
             "channels",
@@ -101,7 +101,7 @@ class VQVAEConfig(GeneratorConfig):
             "prior_layers",
             "prior_heads",
         ):
-            _positive(name, getattr(self, name))
+            check_positive(name, getattr(self, name))
         if not self.hidden_channels or any(int(c) < 1 for c in self.hidden_channels):
             raise ValueError(
                 f"hidden_channels must be a non-empty sequence of positive ints, "
@@ -260,14 +260,7 @@ class VQVAE(Generator):
         return self._squash(self.decode_logits(self.quantizer.lookup(z)))
 
     def _sample_labels(self, n: int, labels) -> Tensor | None:
-        if labels is not None and not self.conditional:
-            raise ValueError(
-                "labels were given, but this VQ-VAE's prior is unconditional (num_classes=0); "
-                "train it with conditional=True to sample given classes"
-            )
-        if self.conditional and labels is None:
-            labels = torch.arange(n) % self.config.num_classes
-        labels = self._check_labels(labels, n)
+        labels = self.sample_labels(n, labels)
         if labels is not None:
             self.prior.check_seen(labels, self.classes)
         return labels
@@ -338,6 +331,35 @@ class VQVAE(Generator):
         gumbel = gumbel_from_normal(self.randn(b, (h, w, k), generator))
         t = torch.as_tensor(temperature, dtype=torch.float32).expand(b)
         return self.decode(self.quantizer.resample(z_e, gumbel, t, k))
+
+    def class_log_likelihood(self, x: Tensor) -> Tensor:
+        """``(B, K)``: the ELBO of each image under each class of the prior.
+
+        The encoder is deterministic and sees no class, so the bound is
+        log p(x | k) >= log p(x | z_q) + log p(z_q | k): the reconstruction term, shared by
+        every class, plus the class-conditional prior's log-likelihood of the image's code
+        grid. One encoder and decoder pass, and one prior pass over the ``B * K``
+        (codes, class) pairs. A class the prior never saw in training scores ``-inf``.
+        """
+        if not self.conditional:
+            return super().class_log_likelihood(x)
+        if not self.prior.trained:
+            raise ValueError(
+                "this VQ-VAE's prior is not trained, so it cannot score classes: train it with "
+                "fit_vqvae(...) (or model.stage = 'prior' and fit again)"
+            )
+        check_images(x, self.sample_shape)
+        k, b = self.config.num_classes, len(x)
+        codes = self.quantizer.nearest(self.encoder(x))
+        recon = reconstruction_nll(
+            self.decode_logits(self.quantizer.lookup(codes)), x, self.config.likelihood
+        )
+        labels = torch.arange(k, device=x.device).repeat_interleave(b)  # class-major
+        flat = codes.flatten(1)
+        prior_nll = self.prior.nll(flat.repeat(k, 1), labels) * flat.shape[1]  # nats per grid
+        scores = -(recon.repeat(k) + prior_nll).view(k, b).t()
+        unseen = self.prior.class_counts[:k] == 0
+        return scores.masked_fill(unseen.to(scores.device), float("-inf"))
 
     # ------------------------------------------------------------------ training
     def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):

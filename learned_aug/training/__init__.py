@@ -1,6 +1,16 @@
 """Training: ``fit`` and its pieces."""
 
 from learned_aug.training.loop import OPTIMIZERS, FitResult, TrainingError, fit, kl_at, lr_at
+from learned_aug.training.settings import FitSettings
 from learned_aug.training.stages import fit_vqvae
 
-__all__ = ["OPTIMIZERS", "FitResult", "TrainingError", "fit", "fit_vqvae", "kl_at", "lr_at"]
+__all__ = [
+    "OPTIMIZERS",
+    "FitResult",
+    "FitSettings",
+    "TrainingError",
+    "fit",
+    "fit_vqvae",
+    "kl_at",
+    "lr_at",
+]

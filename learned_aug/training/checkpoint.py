@@ -4,27 +4,59 @@ Every file is written atomically (temp file + rename), so a crash at any moment 
 previous version or the new one, never a partial file. The training checkpoint is one file,
 ``checkpoint.pt``, loaded with ``torch.load(weights_only=True)``: tensors, numbers, strings and
 containers only, never arbitrary pickled objects.
+
+``checkpoint.pt`` holds what ``resume`` needs and the run folder holds nowhere else: the live
+weights, the optimizer and grad-scaler state, the epoch and early-stopping counters, the
+settings, the model config and the history (a few kB, kept here so that it always agrees with
+the weights). The best weights are not in it: they are ``model.safetensors``, with their digest
+in the checkpoint. Each epoch writes ``checkpoint.pt`` first, then ``model.safetensors`` when the
+epoch is the best so far, then the history; so after a crash at any moment either the
+checkpoint's best epoch is its last epoch (the best weights are its live weights) or
+``model.safetensors`` was completed before the checkpoint was (and its digest says so).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-from torchvision.utils import make_grid, save_image
 
-from learned_aug.models.base import CONFIG_NAME, WEIGHTS_NAME, atomic_write, atomic_write_text
+from learned_aug.io import (
+    CHECKPOINT_NAME,
+    CONFIG_NAME,
+    HISTORY_CSV,
+    HISTORY_JSON,
+    SAMPLES_NAME,
+    WEIGHTS_NAME,
+    CheckpointError,
+    atomic_write,
+    atomic_write_text,
+    load_weights,
+    save_sample_grid,
+)
 
-CHECKPOINT_NAME = "checkpoint.pt"
-HISTORY_JSON = "history.json"
-HISTORY_CSV = "history.csv"
-SAMPLES_NAME = "samples.png"
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "RUN_FILES",
+    "file_size",
+    "is_run_dir",
+    "load_checkpoint",
+    "prepare_out",
+    "save_checkpoint",
+    "save_history",
+    "save_sample_grid",
+]
+# 2: the best weights live in model.safetensors (checked by "best_digest"), the settings in
+# "settings"; 1 (no "format" key): the checkpoint also held them as "best_model" and "args".
+CHECKPOINT_FORMAT = 2
 RUN_FILES = (CHECKPOINT_NAME, CONFIG_NAME, WEIGHTS_NAME, HISTORY_JSON)
 
 
@@ -71,33 +103,63 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
         raise ValueError(f"cannot read the training checkpoint {str(path)!r}: {err}") from err
 
 
-def save_history(out: Path, history: list[dict[str, Any]]) -> None:
+def weights_digest(state: Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 of a state dict (names, dtypes, shapes and bytes): equal iff the weights are."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def saved_settings(state: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """The settings a checkpoint was written with (``args`` in format 1), checking its format."""
+    version = int(state.get("format", 1))
+    if version > CHECKPOINT_FORMAT or not ({"settings", "args"} & set(state)):
+        raise CheckpointError(
+            f"{str(path)!r} is a training checkpoint of format {version}, but this learned-aug "
+            f"reads formats 1 to {CHECKPOINT_FORMAT}: upgrade learned-aug to resume it, or start "
+            "anew with overwrite=True (--overwrite)"
+        )
+    return json.loads(state["settings"] if "settings" in state else state["args"])
+
+
+def best_weights(
+    state: Mapping[str, Any], model: torch.nn.Module, run_dir: Path, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """The best weights a run resumed from ``state`` (its checkpoint) starts with.
+
+    Loads ``model.safetensors`` into ``model`` (the caller then loads the live weights) unless
+    the checkpoint's best epoch is its last one, whose best weights are its live weights.
+    """
+    if "best_model" in state:  # format 1 kept a copy of them
+        return state["best_model"]
+    if int(state["best_epoch"]) in (0, int(state["epoch"])):
+        return {name: tensor.clone() for name, tensor in state["model"].items()}
+    path = Path(run_dir) / WEIGHTS_NAME
+    load_weights(model, path, device=device)
+    best = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+    if weights_digest(best) != state["best_digest"]:
+        raise CheckpointError(
+            f"{str(path)!r} does not hold the best weights (epoch {int(state['best_epoch'])}) "
+            f"that {CHECKPOINT_NAME} expects: it was replaced or edited after the run wrote it. "
+            f"Put the run's own {WEIGHTS_NAME} back, or start anew with overwrite=True "
+            "(--overwrite)"
+        )
+    return best
+
+
+def save_history(run_dir: Path, history: list[dict[str, Any]]) -> None:
     """history.json and history.csv, one row per epoch."""
-    atomic_write_text(out / HISTORY_JSON, json.dumps(history, indent=1))
+    atomic_write_text(run_dir / HISTORY_JSON, json.dumps(history, indent=1))
     if not history:
         return
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=list(history[0]))
     writer.writeheader()
     writer.writerows(history)
-    atomic_write_text(out / HISTORY_CSV, text.getvalue())
-
-
-@torch.no_grad()
-def save_sample_grid(model, path: str | Path, *, per_class: int = 8, seed: int = 0) -> Path | None:
-    """A PNG grid of samples: one row per class for class-conditional generators."""
-    if len(model.sample_shape) != 3:
-        return None  # tabular data has no picture
-    generator = torch.Generator(device=model.device).manual_seed(seed)
-    if model.conditional:
-        k = len(model.classes)
-        labels = torch.arange(k).repeat_interleave(per_class)
-        images, nrow = model.sample(len(labels), labels=labels, generator=generator), per_class
-    else:
-        images, nrow = model.sample(8 * per_class, generator=generator), per_class
-    grid = make_grid(images.float().cpu(), nrow=nrow, padding=2, pad_value=0.5)
-    atomic_write(path, lambda tmp: save_image(grid, tmp, format="png"))
-    return Path(path)
+    atomic_write_text(run_dir / HISTORY_CSV, text.getvalue())
 
 
 def is_run_dir(path: str | Path) -> bool:

@@ -217,3 +217,11 @@ def launch(nproc: int, argv: Sequence[str], module: str = "learned_aug.cli") -> 
         *argv,
     ]
     return subprocess.call(command)
+
+
+def broadcast_flag(value: bool) -> bool:
+    """Rank 0's ``value`` in every process (``value`` itself when not distributed), so that a
+    choice made per machine (autocast) is the same in every process."""
+    if not is_distributed():
+        return bool(value)
+    return bool(sum_over_ranks({"flag": float(value) if is_main() else 0.0})["flag"])

@@ -1,88 +1,40 @@
-"""``fit``: the training loop for every learned-aug generator.
-
-A plain loop: shuffle, step, validate, keep the best weights, checkpoint. Each epoch reseeds
-torch from ``(seed, epoch)``, so a run resumed from the checkpoint of epoch k replays epochs
-k+1... exactly as the uninterrupted run did, and ends with the same weights.
-"""
+"""``fit``: train any learned-aug generator on labelled data (the run itself: ``trainer``)."""
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import json
-import math
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
-from learned_aug.data import LabelledData, load_dataset, stratified_split
+from learned_aug import speed
+from learned_aug.data import LabelledData, load_dataset
 from learned_aug.models import Generator, create_generator
 from learned_aug.training import checkpoint as ckpt
 from learned_aug.training import distributed
-
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "rmsprop": torch.optim.RMSprop,
-}
-SCHEDULES = ("constant", "cosine")
-# Training arguments that must match for a run to be resumed.
-RESUME_KEYS = (
-    "batch_size",
-    "lr",
-    "optimizer",
-    "weight_decay",
-    "val_fraction",
-    "seed",
-    "kl_warmup",
-    "warmup_steps",
-    "schedule",
+from learned_aug.training.settings import OPTIMIZERS, SCHEDULES, FitSettings
+from learned_aug.training.trainer import (
+    FitResult,
+    TrainingError,
+    _Trainer,
+    evaluate_loss,
+    kl_at,
+    lr_at,
 )
 
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (a NaN or inf loss, a checkpoint of another run)."""
-
-
-@dataclass
-class FitResult:
-    """What ``fit`` returns: the generator with its best weights, and the history.
-
-    Example:
-        >>> from learned_aug import fit
-        >>> result = fit("vae", "digits", epochs=1, latent_dim=2, progress=False)
-        >>> result.model.sample(2).shape
-        torch.Size([2, 1, 8, 8])
-    """
-
-    model: Generator
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_epoch: int = 0
-    best_val_loss: float = math.inf
-    stopped_early: bool = False
-    out: Path | None = None
-
-
-def lr_at(
-    step: int, *, lr: float, total_steps: int, warmup_steps: int = 0, schedule: str = "constant"
-) -> float:
-    """Learning rate at optimizer step ``step`` (0-based): linear warm-up, then constant/cosine."""
-    if step < warmup_steps:
-        return lr * (step + 1) / warmup_steps
-    if schedule == "cosine" and total_steps > warmup_steps:
-        progress = (step - warmup_steps) / (total_steps - warmup_steps)
-        return lr * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-    return lr
-
-
-def kl_at(step: int, warmup_steps: int) -> float:
-    """KL weight at step ``step``: a linear ramp from 0 to 1 over ``warmup_steps``."""
-    return 1.0 if warmup_steps <= 0 else min(1.0, (step + 1) / warmup_steps)
+__all__ = [
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "FitResult",
+    "FitSettings",
+    "TrainingError",
+    "evaluate_loss",
+    "fit",
+    "kl_at",
+    "lr_at",
+    "resolve_device",
+]
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -90,25 +42,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
-
-
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return (seed * 1_000_003 + epoch * 7919 + 17) % (2**63 - 1)
-
-
-def _check_args(epochs, batch_size, lr, optimizer, val_fraction, schedule) -> None:
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
 
 
 def _check_data(data: LabelledData) -> None:
@@ -151,18 +84,6 @@ def _build_model(
     )
 
 
-@torch.no_grad()
-def evaluate_loss(model: Generator, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
-    """Mean loss (with the full KL weight) over ``x``; NaN when ``x`` is empty."""
-    if len(x) == 0:
-        return math.nan
-    model.eval()
-    total = 0.0
-    for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True):
-        total += float(model.loss(xb, yb)["loss"]) * len(xb)
-    return total / len(x)
-
-
 def fit(
     model: Generator | str,
     data: Any,
@@ -187,6 +108,7 @@ def fit(
     overwrite: bool = False,
     progress: bool = True,
     hooks: Sequence[Callable[[dict[str, Any]], None]] = (),
+    settings: FitSettings | None = None,
     **config: Any,
 ) -> FitResult:
     """Train a generator on labelled data, keeping the weights of the best validation epoch.
@@ -211,7 +133,9 @@ def fit(
         schedule: ``"constant"`` or ``"cosine"`` decay after the warm-up.
         seed: seeds the initial weights (for a model name), the split, shuffling and noise.
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ...
-        amp: mixed precision; default on for CUDA.
+        amp: mixed precision (float16 on CUDA, bfloat16 on the CPU); None turns it on where
+            it is faster: on CUDA, and on CPUs whose bf16 units make a timed step faster
+            (``learned_aug.speed``; never on a CPU without AVX512-BF16/AMX).
         out: run folder for the checkpoint, the best generator (config.json +
             model.safetensors), history.json/csv and samples.png; written by rank 0 alone
             when distributed.
@@ -220,6 +144,8 @@ def fit(
         progress: show a tqdm progress bar.
         hooks: callables given a dict of the epoch's metrics after each epoch (in every
             process when distributed).
+        settings: the training settings (``epochs`` ... ``seed`` above) as one
+            ``FitSettings``, instead of those keyword arguments.
         **config: config fields for a model given by name (``latent_dim=3``, ``beta=4.0``).
 
     Returns:
@@ -231,215 +157,65 @@ def fit(
         >>> len(result.history)
         1
     """
-    _check_args(epochs, batch_size, lr, optimizer, val_fraction, schedule)
+    given = FitSettings(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        optimizer=optimizer,
+        weight_decay=weight_decay,
+        val_fraction=val_fraction,
+        patience=patience,
+        kl_warmup=kl_warmup,
+        warmup_steps=warmup_steps,
+        schedule=schedule,
+        seed=seed,
+    )
+    settings = _one_settings(given, settings)
     distributed.init_from_env()
     data = load_dataset(data)
     _check_data(data)
-    model = _build_model(model, data, per_class, mix_in, seed, config)
-    run = None if out is None else Path(out)
-    if run is not None and distributed.is_main():
-        run = ckpt.prepare_out(out, resume=resume, overwrite=overwrite)
+    model = _build_model(model, data, per_class, mix_in, settings.seed, config)
+    run_dir = None if out is None else Path(out)
+    if run_dir is not None and distributed.is_main():
+        run_dir = ckpt.prepare_out(out, resume=resume, overwrite=overwrite)
     distributed.barrier()  # the other processes read a checkpoint only once out is prepared
     dev = distributed.rank_device(resolve_device(device))
-    use_amp = (dev.type == "cuda") if amp is None else bool(amp)
-    args = {
-        "batch_size": batch_size,
-        "lr": lr,
-        "optimizer": optimizer,
-        "weight_decay": weight_decay,
-        "val_fraction": val_fraction,
-        "seed": seed,
-        "kl_warmup": kl_warmup,
-        "warmup_steps": warmup_steps,
-        "schedule": schedule,
-        "epochs": epochs,
-        "patience": patience,
-    }
+    use_amp = _choose_amp(amp, dev, model, data, settings.batch_size)
     # Only rank 0 writes the run folder; every process reads the checkpoint to resume.
-    writer = run if distributed.is_main() else None
-    trainer = _Trainer(model, data, args, dev, use_amp, writer, list(hooks))
-    if run is not None and resume and (run / ckpt.CHECKPOINT_NAME).exists():
-        trainer.restore(ckpt.load_checkpoint(run / ckpt.CHECKPOINT_NAME, dev))
+    written = run_dir if distributed.is_main() else None
+    trainer = _Trainer(model, data, settings, dev, use_amp, written, list(hooks))
+    if run_dir is not None and resume and (run_dir / ckpt.CHECKPOINT_NAME).exists():
+        state = ckpt.load_checkpoint(run_dir / ckpt.CHECKPOINT_NAME, dev)
+        trainer.restore(state, run_dir)
     return trainer.train(progress)
 
 
-class _Trainer:
-    """State of one run; ``fit`` is its only user."""
-
-    def __init__(self, model, data, args, device, amp, run, hooks):
-        self.model, self.args, self.device, self.amp, self.run, self.hooks = (
-            model.to(device),
-            args,
-            device,
-            amp,
-            run,
-            hooks,
+def _one_settings(given: FitSettings, settings: FitSettings | None) -> FitSettings:
+    """``settings`` when given (then the keyword arguments must be left alone), else ``given``."""
+    if settings is None:
+        return given
+    if not isinstance(settings, FitSettings):
+        raise TypeError(f"settings must be a FitSettings or None, got {type(settings).__name__}")
+    clash = given.changed_from_defaults()
+    if clash:
+        raise TypeError(
+            f"fit got settings= and the keyword arguments {clash}; pass the training settings "
+            "one way: inside settings=FitSettings(...) or as keyword arguments"
         )
-        train_idx, val_idx = stratified_split(data.y, args["val_fraction"], args["seed"])
-        self.x, self.y = data.x[train_idx].to(device), data.y[train_idx].to(device)
-        self.vx, self.vy = data.x[val_idx].to(device), data.y[val_idx].to(device)
-        self.opt = OPTIMIZERS[args["optimizer"]](
-            model.parameters(), lr=args["lr"], weight_decay=args["weight_decay"]
-        )
-        self.scaler = torch.amp.GradScaler(device.type, enabled=amp)
-        self.steps_per_epoch = math.ceil(len(self.x) / args["batch_size"])
-        self.epoch, self.history, self.bad_epochs = 0, [], 0
-        self.best_val, self.best_epoch = math.inf, 0
-        self.best_state = copy.deepcopy(model.state_dict())
-        self.rank, self.world = distributed.rank(), distributed.world_size()
-        self.loss_fn = distributed.loss_function(self.model)
+    return settings
 
-    def restore(self, state: dict[str, Any]) -> None:
-        saved = json.loads(state["args"])
-        changed = {
-            k: (saved.get(k), self.args[k]) for k in RESUME_KEYS if saved.get(k) != self.args[k]
-        }
-        config = json.loads(json.dumps(self.model.config.to_dict()))
-        if changed or json.loads(state["config"]) != config:
-            raise TrainingError(
-                f"cannot resume the run in {str(self.run)!r}: its settings differ "
-                f"{changed or '(model config)'} (saved, given); use overwrite=True to start anew"
-            )
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["optimizer"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.best_state = state["best_model"]
-        self.epoch, self.bad_epochs = int(state["epoch"]), int(state["bad_epochs"])
-        self.best_val, self.best_epoch = float(state["best_val"]), int(state["best_epoch"])
-        self.history = json.loads(state["history"])
 
-    def train(self, progress: bool) -> FitResult:
-        epochs = self.args["epochs"]
-        stopped = self._should_stop()
-        bar = tqdm(
-            total=epochs,
-            initial=self.epoch,
-            desc="fit",
-            unit="epoch",
-            disable=not progress or self.rank != 0,
-            dynamic_ncols=True,
-        )
-        with bar:
-            while self.epoch < epochs and not stopped:
-                row = self._run_epoch()
-                bar.set_postfix(train=f"{row['train_loss']:.2f}", val=f"{row['val_loss']:.2f}")
-                bar.update(1)
-                stopped = self._should_stop()
-        return self._finish(stopped and self.epoch < epochs)
-
-    def _should_stop(self) -> bool:
-        patience = self.args["patience"]
-        return bool(self.vx.numel()) and patience is not None and self.bad_epochs >= patience
-
-    def _run_epoch(self) -> dict[str, Any]:
-        epoch, args, start = self.epoch, self.args, time.perf_counter()
-        # Noise differs per process (rank 0's is the single-process noise); the order is shared.
-        torch.manual_seed(_epoch_seed(args["seed"], epoch) + self.rank)
-        order = torch.randperm(
-            len(self.x), generator=torch.Generator().manual_seed(_epoch_seed(args["seed"], epoch))
-        ).to(self.device)
-        self.model.train()
-        totals: dict[str, torch.Tensor] = {}
-        for step, batch in enumerate(order.split(args["batch_size"])):
-            # batch_size is the global batch: each process takes its share (one takes it all).
-            idx, count = distributed.shard_batch(batch, self.rank, self.world)
-            global_step = epoch * self.steps_per_epoch + step
-            parts = self._step(global_step, idx, count / len(batch), epoch, step)
-            for name, value in parts.items():
-                totals[name] = totals.get(name, 0.0) + value * count
-        totals = distributed.sum_over_ranks(totals)
-        self.epoch = epoch + 1
-        row = {"epoch": self.epoch, **{f"train_{k}": v / len(self.x) for k, v in totals.items()}}
-        row["val_loss"] = self._val_loss()
-        row["lr"] = self.opt.param_groups[0]["lr"]
-        row["seconds"] = round(time.perf_counter() - start, 4)
-        self._track_best(row)
-        self.history.append(row)
-        self._save()
-        for hook in self.hooks:
-            hook(dict(row))
-        return row
-
-    def _val_loss(self) -> float:
-        vx, vy = self.vx[self.rank :: self.world], self.vy[self.rank :: self.world]
-        local = evaluate_loss(self.model, vx, vy, self.args["batch_size"])
-        return distributed.mean_over_ranks(local, len(vx))
-
-    def _step(self, global_step: int, idx, share: float, epoch: int, step: int):
-        """One optimizer step on rows ``idx``, ``share`` of the global batch."""
-        args, total = self.args, self.args["epochs"] * self.steps_per_epoch
-        for group in self.opt.param_groups:
-            group["lr"] = lr_at(
-                global_step,
-                lr=args["lr"],
-                total_steps=total,
-                warmup_steps=args["warmup_steps"],
-                schedule=args["schedule"],
-            )
-        kl = kl_at(global_step, args["kl_warmup"] * self.steps_per_epoch)
-        # autocast only where it is on: entering a disabled one still costs per step.
-        with torch.autocast(self.device.type) if self.amp else contextlib.nullcontext():
-            parts = self.loss_fn(self.x[idx], self.y[idx], kl_weight=kl)
-        loss = parts["loss"]
-        # Summed over the processes, so that every process takes the same decision.
-        if not torch.isfinite(distributed.all_reduce_sum(loss.detach().float() * share)):
-            kept = f"; the last good checkpoint is kept in {str(self.run)!r}" if self.run else ""
-            raise TrainingError(
-                f"the loss became {float(loss.detach())} at epoch {epoch + 1}, step {step + 1}; "
-                f"try a lower lr (now {args['lr']}) or check the data for NaN/inf{kept}"
-            )
-        self.opt.zero_grad(set_to_none=True)
-        # DDP averages gradients over processes: weighting by world * share makes that average
-        # the gradient of the global batch's mean loss, even for unequal shares.
-        scaled = loss if self.world == 1 else loss * (self.world * share)
-        self.scaler.scale(scaled).backward()
-        self.scaler.step(self.opt)
-        self.scaler.update()
-        return {name: v.detach().float() for name, v in parts.items() if v.dim() == 0}
-
-    def _track_best(self, row: dict[str, Any]) -> None:
-        val = row["val_loss"] if self.vx.numel() else row["train_loss"]
-        if val < self.best_val:
-            self.best_val, self.best_epoch, self.bad_epochs = val, self.epoch, 0
-            self.best_state = copy.deepcopy(self.model.state_dict())
-            if self.run is not None:
-                self._save_best()
-        elif self.epoch > self.args["kl_warmup"]:
-            self.bad_epochs += 1
-
-    def _save_best(self) -> None:
-        live = copy.deepcopy(self.model.state_dict())
-        self.model.load_state_dict(self.best_state)
-        self.model.save_pretrained(self.run)
-        self.model.load_state_dict(live)
-
-    def _save(self) -> None:
-        if self.run is None:
-            return
-        ckpt.save_checkpoint(
-            self.run / ckpt.CHECKPOINT_NAME,
-            {
-                "epoch": self.epoch,
-                "model": self.model.state_dict(),
-                "best_model": self.best_state,
-                "optimizer": self.opt.state_dict(),
-                "scaler": self.scaler.state_dict(),
-                "best_val": self.best_val,
-                "best_epoch": self.best_epoch,
-                "bad_epochs": self.bad_epochs,
-                "history": json.dumps(self.history),
-                "args": json.dumps(self.args),
-                "config": json.dumps(self.model.config.to_dict()),
-            },
-        )
-        ckpt.save_history(self.run, self.history)
-
-    def _finish(self, stopped_early: bool) -> FitResult:
-        self.model.load_state_dict(self.best_state)
-        self.model.eval()
-        if self.run is not None:
-            self.model.save_pretrained(self.run)
-            ckpt.save_sample_grid(self.model, self.run / ckpt.SAMPLES_NAME, seed=self.args["seed"])
-        return FitResult(
-            self.model, self.history, self.best_epoch, self.best_val, stopped_early, self.run
-        )
+def _choose_amp(amp, device: torch.device, model, data: LabelledData, batch_size: int) -> bool:
+    """Autocast on where it is faster (``learned_aug.speed``); rank 0 decides for every process."""
+    x = data.x[:batch_size].to(device)
+    y = data.y[:batch_size].to(device)
+    shape = "x".join(map(str, data.sample_shape))
+    size = sum(p.numel() for p in model.parameters())
+    choice = speed.choose_autocast(
+        device,
+        override=amp,
+        dtype=torch.float16 if device.type == "cuda" else torch.bfloat16,
+        workload=f"fit {type(model).__name__} ({size} parameters) {shape} batch {batch_size}",
+        make_step=speed.training_steps(model, lambda m: m.loss(x, y)["loss"], device.type),
+    )
+    return distributed.broadcast_flag(choice.enabled)

@@ -1,31 +1,23 @@
-"""Name resolution (a bundled name, then a local folder, then a Hub repo id) and pushing.
+"""Name resolution: a bundled name, then a local folder, then a Hub repo id.
 
-Hub downloads and uploads go through huggingface_hub (``hf_hub_download``, ``upload_folder``),
-so its cache, offline mode (``HF_HUB_OFFLINE=1``), revisions and tokens work as they do
-everywhere else.
+Hub downloads go through huggingface_hub (``hf_hub_download``), so its cache, offline mode
+(``HF_HUB_OFFLINE=1``), revisions and tokens work as they do everywhere else.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
-from learned_aug.latent_bank import BANK_NAME
-from learned_aug.models import MODELS, CheckpointError, Generator
-from learned_aug.models.base import CONFIG_NAME
-
-PRETRAINED_DIR = Path(__file__).parent / "pretrained"
-# Files of a generator folder that go to the Hub besides what save_pretrained writes. Training
-# state (checkpoint.pt, a pickle) and logs never do.
-UPLOAD_EXTRAS = (BANK_NAME,)
+from learned_aug.bundled import PRETRAINED_DIR
+from learned_aug.io import CONFIG_NAME, CheckpointError
+from learned_aug.models import Generator, model_class
 
 
 def bundled_names() -> list[str]:
@@ -134,13 +126,8 @@ def load_generator(
     if revision is not None:
         hub_kwargs["revision"] = revision
     config = read_config(location, **hub_kwargs)
-    kind = config.get("model_type") if isinstance(config, dict) else None
-    if kind not in MODELS:
-        raise CheckpointError(
-            f"{CONFIG_NAME} of {str(name_or_path)!r} has model_type={kind!r}; this learned-aug "
-            f"knows {sorted(MODELS)}"
-        )
-    return MODELS[kind].from_pretrained(location, map_location=device, **hub_kwargs)
+    cls = model_class(config, str(name_or_path))
+    return cls.from_pretrained(location, map_location=device, **hub_kwargs)
 
 
 def check_repo_id(repo_id: str) -> str:
@@ -150,67 +137,3 @@ def check_repo_id(repo_id: str) -> str:
     except HFValidationError as err:
         raise ValueError(f"repo_id {repo_id!r} is not a Hub repo id: {err}") from None
     return repo_id
-
-
-def stage_upload(folder: str | Path, target: str | Path, repo_id: str | None = None) -> list[str]:
-    """Write into ``target`` exactly the files :func:`push_folder` uploads for ``folder``.
-
-    The generator is loaded strictly first (a damaged or pickled checkpoint stops here), then
-    saved: ``config.json``, ``model.safetensors``, ``README.md`` (the model card, with the
-    command and metrics ``folder`` records; a hand-written one is kept), ``samples.png``, and
-    the latent bank when the folder has one.
-
-    Returns:
-        The names of the staged files.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ValueError(f"folder {str(folder)!r} is not a folder; push a generator folder")
-    generator = load_generator(folder)
-    generator.save_pretrained(target, model_card_kwargs={"run_dir": folder, "repo_id": repo_id})
-    for name in UPLOAD_EXTRAS:
-        if (folder / name).is_file():
-            shutil.copyfile(folder / name, Path(target) / name)
-    return sorted(p.name for p in Path(target).iterdir() if p.is_file())
-
-
-def push_folder(
-    folder: str | Path,
-    repo_id: str,
-    *,
-    private: bool = False,
-    branch: str | None = None,
-    commit_message: str | None = None,
-    token: str | None = None,
-) -> str:
-    """Upload the generator in ``folder`` to the Hub repo ``repo_id`` in one commit.
-
-    Everything is checked before the first request: the repo id, and the folder (loaded
-    strictly). What is uploaded is what :func:`stage_upload` writes, never training state.
-
-    Args:
-        folder: a generator folder, e.g. the ``out`` of ``fit``.
-        repo_id: ``"user/name"`` or ``"org/name"``; created if missing.
-        private: create the repo as private.
-        branch: the branch to commit to, created if missing (default: ``main``).
-        commit_message: the commit's message.
-        token: a Hub token (default: ``HF_TOKEN`` or the one saved by ``hf auth login``).
-
-    Returns:
-        The URL of the commit.
-    """
-    check_repo_id(repo_id)
-    with tempfile.TemporaryDirectory() as staged:
-        stage_upload(folder, staged, repo_id)
-        api = HfApi(token=token)
-        repo_id = api.create_repo(repo_id, private=private or None, exist_ok=True).repo_id
-        if branch:
-            api.create_branch(repo_id, branch=branch, exist_ok=True)
-        kind = json.loads((Path(staged) / CONFIG_NAME).read_text())["model_type"]
-        commit = api.upload_folder(
-            repo_id=repo_id,
-            folder_path=staged,
-            commit_message=commit_message or f"Upload learned-aug {kind} generator",
-            revision=branch,
-        )
-    return str(commit.commit_url)

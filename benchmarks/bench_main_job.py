@@ -1,0 +1,110 @@
+"""The README's main job, timed end to end in a fresh process, and what its run folder holds.
+
+Runs ``learned-aug fit --data mnist-5k --per-class --latent-dim 3 --epochs 15 --out ...`` (the
+README's command) in a subprocess, as a user would, and prints the CPU, the threads, the wall
+time (process start to exit: imports, data, training, the run folder), the best validation
+loss, and the sizes of checkpoint.pt (by part) against model.safetensors.
+
+    python benchmarks/bench_main_job.py             # --write records it in docs/benchmarks.md
+    python benchmarks/bench_main_job.py --epochs 2  # a quick check (the section says so)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from learned_aug.speed import choose_autocast, cpu_model
+from learned_aug.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+README_EPOCHS = 15
+JOB = ["fit", "--data", "mnist-5k", "--per-class", "--latent-dim", "3"]
+
+
+def tensor_bytes(value) -> int:
+    """Bytes of the tensors in a (nested) checkpoint value."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, dict):
+        return sum(tensor_bytes(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(tensor_bytes(v) for v in value)
+    return len(value) if isinstance(value, str) else 8
+
+
+def run_job(epochs: int, threads: int | None, out: Path) -> float:
+    """Run the job into ``out``; its wall time in seconds."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    if threads is not None:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    command = [sys.executable, "-m", "learned_aug.cli", *JOB, "--epochs", str(epochs)]
+    start = time.perf_counter()
+    subprocess.run([*command, "--out", str(out), "--no-progress"], check=True, env=env)
+    return time.perf_counter() - start
+
+
+def report(out: Path, seconds: float, epochs: int, threads: int) -> str:
+    record = json.loads((out / "training.json").read_text())
+    history = json.loads((out / "history.json").read_text())
+    state = load_checkpoint(out / CHECKPOINT_NAME)
+    mib = 2**20
+    weights = (out / "model.safetensors").stat().st_size / mib
+    checkpoint = (out / CHECKPOINT_NAME).stat().st_size / mib
+    parts = ", ".join(
+        f"{name} {tensor_bytes(value) / mib:.1f} MiB"
+        for name, value in state.items()
+        if tensor_bytes(value) >= mib / 10
+    )
+    epoch_s = sorted(row["seconds"] for row in history)[len(history) // 2]
+    quick = "" if epochs == README_EPOCHS else f" (README: {README_EPOCHS}; a shortened check)"
+    amp = choose_autocast("cpu")
+    return "\n".join(
+        [
+            f"`learned-aug {' '.join(JOB)} --epochs {epochs} --out runs/mnist-vae`{quick}, in a "
+            f"fresh process. CPU: {cpu_model()}, {threads} threads, "
+            f"{'bf16 autocast' if amp.enabled else 'float32'} ({amp.reason}).",
+            "",
+            "| wall time | epochs run | median epoch | best validation loss (epoch) |",
+            "|---|---|---|---|",
+            f"| {seconds:.0f} s | {record['epochs_run']} | {epoch_s:.1f} s | "
+            f"{record['best_val_loss']:.1f} ({record['best_epoch']}) |",
+            "",
+            f"Run folder: model.safetensors {weights:.1f} MiB (the best weights); "
+            f"checkpoint.pt {checkpoint:.1f} MiB = {checkpoint / weights:.2f}x model.safetensors: "
+            f"{parts}, and the counters, settings, config and history (kB). The best weights "
+            "are not repeated in it (the resume reads them from model.safetensors).",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=README_EPOCHS)
+    parser.add_argument("--threads", type=int, default=None, help="default: torch's (cores)")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the run folder here")
+    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    args = parser.parse_args()
+    threads = args.threads or torch.get_num_threads()
+    print(f"CPU {cpu_model()}, {threads} threads", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = args.keep or Path(tmp) / "run"
+        seconds = run_job(args.epochs, args.threads, out)
+        text = report(out, seconds, args.epochs, threads)
+    print(text)
+    if args.write:
+        from _docs import write_section  # benchmarks/ is on sys.path when run as a script
+
+        write_section("README main job", text, " ".join(sys.argv))
+
+
+if __name__ == "__main__":
+    main()

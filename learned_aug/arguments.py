@@ -1,0 +1,287 @@
+"""The arguments of each ``learned-aug`` command; torch-free, so ``--help`` answers at once.
+
+cli.py registers the commands; their work imports torch when it runs. Choices come from
+``learned_aug.names``, which tests/test_cli.py keeps equal to the registries.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from learned_aug.names import (
+    CONVENTIONAL_NAMES,
+    DATASET_NAMES,
+    DEFAULT_SIZES,
+    MODEL_NAMES,
+    OPTIMIZER_NAMES,
+    PAPER_CONDITIONS,
+    QUICK_SIZE,
+    TABULAR_CONDITIONS,
+)
+
+
+# ------------------------------------------------------------------------------------ fit
+def _size(text: str) -> tuple[int, int]:
+    parts = text.lower().replace("x", ",").split(",")
+    try:
+        values = tuple(int(p) for p in parts if p)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected H,W or HxW or one int, got {text!r}") from None
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected H,W or HxW or one int, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def fit_args(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``learned-aug fit``."""
+    kinds = sorted(k for k in MODEL_NAMES if k != "classwise")  # classwise: --per-class
+    p.add_argument(
+        "--data",
+        required=True,
+        help="an ImageFolder directory (root/<class>/<image>), a CSV file of feature rows "
+        "(see --label-column) or a bundled dataset: mnist-5k (5,000 real MNIST digits), "
+        "digits (scikit-learn 8x8 digits), breast-cancer, wine",
+    )
+    p.add_argument("--model", default="vae", choices=kinds, help="generator kind (default: vae)")
+    p.add_argument(
+        "--per-class",
+        action="store_true",
+        help="train one generator per class (the multi-VAE of Garay-Maestre et al.)",
+    )
+    p.add_argument(
+        "--mix-in",
+        type=float,
+        default=0.0,
+        help="with --per-class, fraction of other classes mixed into each member's data",
+    )
+    p.add_argument(
+        "--conditional",
+        action="store_true",
+        help="one class-conditional generator (a CVAE) instead of an unconditional one",
+    )
+    p.add_argument("--latent-dim", type=int, default=None, help="latent size d (vae default: 8)")
+    p.add_argument("--beta", type=float, default=None, help="beta-VAE weight of the KL term")
+    p.add_argument("--beta-norm", action="store_true", help="use beta_norm = beta * d / N")
+    p.add_argument(
+        "--likelihood",
+        choices=["bernoulli", "gaussian"],
+        default=None,
+        help="decoder likelihood: bernoulli (BCE, digits) or gaussian (MSE)",
+    )
+    p.add_argument(
+        "--label-column",
+        default=None,
+        help="with a CSV --data, the column holding the labels (default: the last column)",
+    )
+    p.add_argument("--codebook-size", type=int, default=None, help="vqvae: number of codes K")
+    p.add_argument("--embedding-dim", type=int, default=None, help="vqvae: size of each code")
+    p.add_argument(
+        "--prior-epochs",
+        type=int,
+        default=None,
+        help="vqvae: most epochs of the second stage, the prior (default: --epochs)",
+    )
+    p.add_argument(
+        "--corruption",
+        default=None,
+        help="dvae: corruption preset the encoder sees (default, noise, erase, none)",
+    )
+    p.add_argument("--epochs", type=int, default=30, help="most epochs (default: 30)")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")
+    p.add_argument(
+        "--optimizer",
+        default="adam",
+        choices=OPTIMIZER_NAMES,
+        help="optimizer (default: adam)",
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.15,
+        help="validation split for early stopping (default: 0.15)",
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=10,
+        help="epochs without improvement before stopping (default: 10)",
+    )
+    p.add_argument("--kl-warmup", type=int, default=0, help="epochs of linear KL warm-up")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, ...")
+    p.add_argument(
+        "--image-size",
+        type=_size,
+        default=None,
+        help="resize images to H,W (default: the most common size in the folder)",
+    )
+    p.add_argument(
+        "--channels",
+        type=int,
+        choices=[1, 3],
+        default=None,
+        help="convert images to 1 (grayscale) or 3 (RGB) channels",
+    )
+    p.add_argument(
+        "--augment",
+        default=None,
+        choices=CONVENTIONAL_NAMES,
+        help="train on the images plus --augment-copies copies under this conventional "
+        "augmentation, so the generator learns that variety too (images only)",
+    )
+    p.add_argument(
+        "--augment-copies",
+        type=int,
+        default=4,
+        help="augmented copies of every image with --augment (default: 4)",
+    )
+    p.add_argument("--out", required=True, help="run folder for checkpoint, weights and samples")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="train in N processes with DistributedDataParallel, launched through torchrun; "
+        "--batch-size stays the global batch (default: 1)",
+    )
+
+
+# ------------------------------------------------------------------------------------ sample
+def sample_args(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``learned-aug sample``."""
+    p.add_argument("generator", help="a run folder, a bundled name or a Hub repo id")
+    p.add_argument("--revision", default=None, help="Hub branch, tag or commit of a repo id")
+    p.add_argument("-n", type=int, required=True, help="number of samples to write")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output folder: an ImageFolder of PNGs, one subfolder per class "
+        "(samples.csv for a tabular generator)",
+    )
+    p.add_argument("--batch-size", type=int, default=256, help="samples per batch (default: 256)")
+    p.add_argument("--device", default="cpu", help="device to sample on (default: cpu)")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
+    p.add_argument(
+        "--unlabelled",
+        action="store_true",
+        help="write the PNGs straight into --out, in no class folder: for a generator that "
+        "cannot tell which class a sample belongs to (an unconditional one), which is refused "
+        "without this flag",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--shard",
+        type=_shard,
+        default=None,
+        help="write only shard i/N (items i, i+N, ...) so N processes fill one --out together; "
+        "default under torchrun: RANK/WORLD_SIZE",
+    )
+
+
+def _shard(text: str) -> tuple[int, int]:
+    from learned_aug.training.distributed import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+# ------------------------------------------------------------------------------------ info
+def info_args(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``learned-aug info``."""
+    p.add_argument("generator", help="a run folder, a bundled name or a Hub repo id")
+    p.add_argument("--revision", default=None, help="Hub branch, tag or commit of a repo id")
+    p.add_argument("--json", action="store_true", help="print the description as JSON")
+
+
+# ------------------------------------------------------------------------------------ evaluate
+def evaluate_args(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``learned-aug evaluate``."""
+    p.add_argument(
+        "--data",
+        required=True,
+        help=f"a bundled dataset ({', '.join(DATASET_NAMES)}) or an ImageFolder",
+    )
+    p.add_argument(
+        "--train-size",
+        type=int,
+        nargs="+",
+        default=None,
+        help="training images per draw, class-balanced (default: "
+        f"{' '.join(map(str, DEFAULT_SIZES))}; --quick: {QUICK_SIZE})",
+    )
+    p.add_argument("--seeds", type=int, default=5, help="seeds 0..n-1 per size (default: 5)")
+    p.add_argument(
+        "--conditions",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help=f"conditions to compare (default: {' '.join(PAPER_CONDITIONS)} for images, "
+        f"{' '.join(TABULAR_CONDITIONS)} for tabular data); "
+        "accepted: none, a conventional augmentation (aug, trivialaugment, randaugment), a "
+        "learned one (vae, cvae, cvae-ra-post, ... see learned_aug.evaluation.CONDITIONS) or "
+        "both joined by + (randaugment+cvae-ra-post); an unknown name is refused with the list",
+    )
+    p.add_argument("--quick", action="store_true", help="one size, one seed, short budgets")
+    p.add_argument("--max-steps", type=int, default=None, help="cap on classifier steps")
+    p.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
+    p.add_argument(
+        "--generator-scale", type=float, default=None, help="scale of generator step budgets"
+    )
+    p.add_argument(
+        "--metric",
+        default=None,
+        choices=["macro_f1", "weighted_f1", "accuracy"],
+        help="metric of the table (default: macro_f1 for images, weighted_f1 for tabular data)",
+    )
+    p.add_argument(
+        "--cnn-width",
+        type=float,
+        default=None,
+        help="channel multiplier of the paper's CNN (default: 1.0, its 64/128 channels; "
+        "--quick: 0.25)",
+    )
+    precision = p.add_mutually_exclusive_group()
+    precision.add_argument("--fp32", action="store_true", help="train the classifier in float32")
+    precision.add_argument(
+        "--bf16",
+        action="store_true",
+        help="train the classifier under bfloat16 autocast (default: where it is faster: "
+        "CUDA, CPUs with AVX512-BF16/AMX; see learned_aug.speed)",
+    )
+    p.add_argument(
+        "--out", required=True, help="folder for results.md, results.csv, results_f1.png"
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+# ------------------------------------------------------------------------------------ push
+def push_args(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``learned-aug push``."""
+    p.add_argument("folder", help="a generator folder, e.g. the --out of `learned-aug fit`")
+    p.add_argument("repo_id", help="the Hub repo to push to: user/name or org/name")
+    p.add_argument("--private", action="store_true", help="create the repo as private")
+    p.add_argument(
+        "--revision",
+        "--branch",
+        dest="branch",
+        default=None,
+        help="branch to push to, created if missing (default: main)",
+    )
+    p.add_argument("--commit-message", default=None, help="message of the Hub commit")
+    p.add_argument(
+        "--token", default=None, help="Hub token (default: HF_TOKEN or the `hf auth login` one)"
+    )
+    p.add_argument(
+        "--dry-run",
+        metavar="DIR",
+        default=None,
+        help="write the files that would be uploaded into DIR and push nothing",
+    )

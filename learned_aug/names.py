@@ -1,0 +1,33 @@
+"""Names the command line offers, without importing torch.
+
+``learned-aug --help`` must answer at once, so the parser cannot import the registries it
+offers choices from (they import torch). Their names are copied here; tests/test_cli.py checks
+that each copy equals its registry, so adding a model, an augmentation or an optimizer means
+adding its name here too.
+"""
+
+from __future__ import annotations
+
+MODEL_NAMES = ("classwise", "dvae", "tabular-vae", "vae", "vqvae")
+"""Keys of ``learned_aug.models.MODELS``."""
+
+CONVENTIONAL_NAMES = ("affine", "autoaugment", "randaugment", "trivialaugment")
+"""Keys of ``learned_aug.conventional.CONVENTIONAL`` (``learned-aug fit --augment``)."""
+
+OPTIMIZER_NAMES = ("adam", "adamw", "rmsprop")
+"""Keys of ``learned_aug.training.loop.OPTIMIZERS``."""
+
+DATASET_NAMES = ("mnist-5k", "digits", "breast-cancer", "wine")
+"""Keys of ``learned_aug.data.BUNDLED``: the real datasets that ship inside packages."""
+
+PAPER_CONDITIONS = ("none", "vae", "aug", "aug+vae")
+"""``learned_aug.evaluation.protocol.PAPER_CONDITIONS``: the conditions of Garay-Maestre et al."""
+
+TABULAR_CONDITIONS = ("none", "tvae", "tvae-post")
+"""The conditions ``learned-aug evaluate`` compares on tabular data by default."""
+
+DEFAULT_SIZES = (50, 100, 250, 500, 1000)
+"""``learned_aug.evaluation.protocol.DEFAULT_SIZES``: training images per draw."""
+
+QUICK_SIZE = 100
+"""The one training size of ``learned-aug evaluate --quick``."""

@@ -1,0 +1,140 @@
+"""``FitSettings``: what ``fit`` trains with, checked once, and what a resume must keep."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "rmsprop": torch.optim.RMSprop,
+}
+SCHEDULES = ("constant", "cosine")
+
+# Field metadata: whether a run resumed from its checkpoint must be given the same value.
+# Changing one of these would not continue the run but start another from its middle.
+MUST_MATCH = {"must_match_to_resume": True}
+# These may change on resume: more epochs extend a run, another patience stops it elsewhere.
+MAY_CHANGE = {"must_match_to_resume": False}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """The training settings of one ``fit`` run (its arguments, less the data and the model).
+
+    Every value is checked when the object is made; an error names the argument, the value
+    given and what is accepted. Fields whose metadata says ``must_match_to_resume`` are saved in
+    the run's checkpoint and compared when the run is resumed.
+
+    Args:
+        epochs: the most epochs to train (may grow on resume: the run is extended; under the
+            cosine schedule the decay then stretches over the new total).
+        batch_size: examples per optimizer step (the global batch when distributed).
+        lr: peak learning rate.
+        optimizer: a key of ``OPTIMIZERS``.
+        weight_decay: the optimizer's weight decay.
+        val_fraction: stratified validation split for early stopping, in [0, 1).
+        patience: epochs without a better validation loss before stopping; None never stops.
+        kl_warmup: epochs over which the KL weight ramps linearly from 0 to 1.
+        warmup_steps: optimizer steps of linear learning-rate warm-up.
+        schedule: ``"constant"`` or ``"cosine"`` decay after the warm-up.
+        seed: seeds the initial weights, the split, shuffling and noise.
+
+    Example:
+        >>> from learned_aug.training.settings import FitSettings
+        >>> settings = FitSettings(epochs=5, lr=3e-4)
+        >>> settings.differences({**settings.to_dict(), "lr": 1e-3})
+        {'lr': (0.001, 0.0003)}
+    """
+
+    epochs: int = field(default=50, metadata=MAY_CHANGE)
+    batch_size: int = field(default=64, metadata=MUST_MATCH)
+    lr: float = field(default=1e-3, metadata=MUST_MATCH)
+    optimizer: str = field(default="adam", metadata=MUST_MATCH)
+    weight_decay: float = field(default=0.0, metadata=MUST_MATCH)
+    val_fraction: float = field(default=0.15, metadata=MUST_MATCH)
+    patience: int | None = field(default=10, metadata=MAY_CHANGE)
+    kl_warmup: int = field(default=0, metadata=MUST_MATCH)
+    warmup_steps: int = field(default=0, metadata=MUST_MATCH)
+    schedule: str = field(default="constant", metadata=MUST_MATCH)
+    seed: int = field(default=0, metadata=MUST_MATCH)
+
+    def __post_init__(self) -> None:
+        self._check_ints()
+        self._check_reals()
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {self.schedule!r}")
+
+    def _check_ints(self) -> None:
+        for name, low, what in (
+            ("epochs", 1, "a positive int"),
+            ("batch_size", 1, "a positive int"),
+            ("kl_warmup", 0, "an int >= 0 (epochs)"),
+            ("warmup_steps", 0, "an int >= 0 (optimizer steps)"),
+        ):
+            value = getattr(self, name)
+            if not _is_int(value) or value < low:
+                raise ValueError(f"{name} must be {what}, got {value!r}")
+        if self.patience is not None and (not _is_int(self.patience) or self.patience < 1):
+            raise ValueError(
+                f"patience must be a positive int (epochs) or None (never stop early), "
+                f"got {self.patience!r}"
+            )
+        if not _is_int(self.seed):
+            raise ValueError(f"seed must be an int, got {self.seed!r}")
+
+    def _check_reals(self) -> None:
+        checks = (
+            ("lr", lambda v: v > 0, "a finite number > 0"),
+            ("weight_decay", lambda v: v >= 0, "a finite number >= 0"),
+            ("val_fraction", lambda v: 0 <= v < 1, "a number in [0, 1) (0: no validation)"),
+        )
+        for name, ok, what in checks:
+            value = getattr(self, name)
+            if not _is_real(value) or not ok(value):
+                raise ValueError(f"{name} must be {what}, got {value!r}")
+            object.__setattr__(self, name, float(value))  # numpy scalars become JSON-able
+
+    @classmethod
+    def resume_fields(cls) -> tuple[str, ...]:
+        """The names of the settings a resumed run must keep."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.metadata["must_match_to_resume"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as a JSON-able dict (saved in the checkpoint)."""
+        return dataclasses.asdict(self)
+
+    def differences(self, saved: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+        """``{name: (saved value, this value)}`` for every must-match setting that differs.
+
+        ``saved`` is a checkpoint's settings dict (also the ``args`` dict that checkpoints
+        written before ``FitSettings`` hold: the same keys); a setting it lacks differs.
+        """
+        return {
+            name: (saved.get(name), getattr(self, name))
+            for name in self.resume_fields()
+            if saved.get(name) != getattr(self, name)
+        }
+
+    def changed_from_defaults(self) -> list[str]:
+        """The names of the settings that differ from their defaults."""
+        return [f.name for f in dataclasses.fields(self) if getattr(self, f.name) != f.default]

@@ -4,12 +4,20 @@ Both train the same model (same init) on the same real MNIST-5k training split w
 batch size, optimizer and epochs; fit's time includes everything it does (validation, early
 stopping bookkeeping, the progress bar off). Also times the README's main job end to end.
 
+``--per-class`` instead times fit of a per-class generator (10 members, run as one batched
+computation) against fit of one VAE of the member's config on the same data, and against the
+same per-class generator with its members run one at a time (as before the batched pass), in
+interleaved rounds (best round kept), for the default member and the bundled mnist-vae's.
+
     python benchmarks/bench_fit.py            # prints a table; --write updates docs/benchmarks.md
+    python benchmarks/bench_fit.py --per-class --write
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import platform
 import subprocess
 import sys
 import tempfile
@@ -20,6 +28,7 @@ import torch
 
 from learned_aug import create_generator, fit, load_dataset
 from learned_aug.data import stratified_split
+from learned_aug.models.stacked import StackedVAEs
 
 ROOT = Path(__file__).resolve().parents[1]
 README_JOB = [
@@ -94,6 +103,86 @@ def compare(data, per_class: bool, epochs: int, batch_size: int, repeats: int) -
     }
 
 
+MEMBERS = {
+    "default member (`--per-class --latent-dim 3`)": {"latent_dim": 3},
+    "bundled mnist-vae member": {
+        "latent_dim": 3,
+        "hidden_channels": (8, 16),
+        "hidden_dim": 32,
+        "refine": False,
+    },
+}
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def one_at_a_time(model):
+    """The same per-class generator with its members as separate modules, run one by one."""
+    looped = copy.deepcopy(model)
+    if isinstance(looped.members, StackedVAEs):
+        looped.members = torch.nn.ModuleList(copy.deepcopy(list(looped.members)))
+    return looped
+
+
+def per_class_rows(data, epochs: int, batch_size: int, repeats: int, members) -> list[dict]:
+    """fit's img/s of one member-sized VAE, the per-class generator, and its members one at a
+    time, each member config in its own interleaved rounds (best round kept)."""
+    images = round(len(data.y) * 0.85) * epochs  # fit's default 15% validation split
+    results = []
+    for name, member in members.items():
+        best = {"one VAE": float("inf"), "batched": float("inf"), "one by one": float("inf")}
+        for r in range(repeats):
+            torch.manual_seed(r)
+            per_class = create_generator(
+                "vae", data.sample_shape, data.classes, per_class=True, **member
+            )
+            models = {
+                "one VAE": create_generator("vae", data.sample_shape, data.classes, **member),
+                "batched": per_class,
+                "one by one": one_at_a_time(per_class),
+            }
+            for kind, model in models.items():
+                start = time.perf_counter()
+                fit(model, data, epochs=epochs, batch_size=batch_size, patience=None,
+                    progress=False, device="cpu", seed=r)  # fmt: skip
+                best[kind] = min(best[kind], time.perf_counter() - start)
+        params = sum(p.numel() for p in models["one VAE"].parameters())
+        results.append(
+            {"member": name, "params": params, **{k: images / v for k, v in best.items()}}
+        )
+    return results
+
+
+def per_class_table(rows: list[dict], epochs: int, repeats: int) -> str:
+    lines = [
+        f"fit (default settings: batch 64, Adam, 15% validation) for {epochs} epoch(s) on the "
+        f"5,000 real MNIST-5k digits, img/s, best of {repeats} interleaved rounds; CPU "
+        f"{cpu_model()}, {torch.get_num_threads()} threads. `per-class` is a 10-member "
+        "generator run as one batched computation; `one by one` is the same generator with "
+        "its members run one at a time (before the batched pass); `one VAE` is a single VAE "
+        "of the member's config.",
+        "",
+        "| member | params / member | one VAE | per-class | per-class / one VAE "
+        "| one by one | one by one / one VAE |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['member']} | {r['params']:,} | {r['one VAE']:.0f} | {r['batched']:.0f} "
+            f"| {r['batched'] / r['one VAE']:.2f}x | {r['one by one']:.0f} "
+            f"| {r['one by one'] / r['one VAE']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
 def readme_job_seconds() -> float:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -133,9 +222,34 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-job", action="store_true", help="do not time the README job")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument(
+        "--per-class",
+        action="store_true",
+        help="time per-class fit against one member-sized VAE (and members one at a time)",
+    )
+    parser.add_argument(
+        "--members",
+        choices=["all", "default", "bundled"],
+        default="all",
+        help="with --per-class: which member configs to time",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = load_dataset("mnist-5k")
+    if args.per_class:
+        pick = {"all": MEMBERS, "default": dict(list(MEMBERS.items())[:1])}
+        members = pick.get(args.members, dict(list(MEMBERS.items())[1:]))
+        text = per_class_table(
+            per_class_rows(data, args.epochs, args.batch_size, args.repeats, members),
+            args.epochs,
+            args.repeats,
+        )
+        print(text)
+        if args.write:
+            from _docs import write_section
+
+            write_section("per-class fit against one member-sized VAE", text, " ".join(sys.argv))
+        return
     results = [
         compare(data, pc, args.epochs, args.batch_size, args.repeats) for pc in (False, True)
     ]

@@ -145,10 +145,24 @@ def test_a_member_is_a_plain_vae_sharing_the_weights():
     with torch.no_grad():
         member.to_mu.bias.fill_(3.0)
     assert torch.equal(gen.members.get_parameter("to_mu__bias")[1], torch.full((2,), 3.0))
+    twin = copy.deepcopy(gen)  # a copy's members are views of the copy's own weights
+    with torch.no_grad():
+        twin.members[1].to_mu.bias.fill_(5.0)
+    assert twin.members.get_parameter("to_mu__bias")[1, 0] == 5.0
+    assert gen.members[1].to_mu.bias[0] == 3.0
     assert gen.double().members[1].to_mu.bias.dtype == torch.float64  # views follow moves
     assert {n for n, _ in member.named_parameters()} == {
         n for n, _ in VAE(MEMBER).named_parameters()
     }
+
+
+def test_batched_members_train_under_bfloat16_autocast():
+    gen = tiny()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = gen.loss(torch.rand(6, 1, 8, 8), torch.tensor([0, 1, 2, 0, 1, 1]))["loss"]
+    loss.backward()
+    assert loss.isfinite()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in gen.parameters())
 
 
 # ---------------------------------------------------------------- routing and sampling

@@ -84,7 +84,7 @@ def _linear(h: Tensor, w: Tensor, b: Tensor) -> Tensor:
     """``kk`` linear layers at once: ``h`` (kk, M, in), ``w`` (kk, out, in), ``b`` (kk, out)."""
     if len(w) == 1:
         return F.linear(h[0], w[0], b[0]).unsqueeze(0)
-    if torch.is_grad_enabled() and w.requires_grad:
+    if torch.is_grad_enabled() and w.requires_grad and not torch.is_autocast_enabled(h.device.type):
         return _BatchedLinear.apply(h, w, b)
     return torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
 
@@ -171,6 +171,10 @@ class StackedVAEs(nn.Module):
     def _apply(self, fn, recurse=True):
         self.__dict__.pop("_views", None)  # the views share storage that a move replaces
         return super()._apply(fn, recurse)
+
+    def __getstate__(self) -> dict:
+        # A copy (deepcopy, pickle) builds its own views of its own stack.
+        return {k: v for k, v in self.__dict__.items() if k != "_views"}
 
     # ------------------------------------------------------------ the batched pass
     def _params(self, name: str, cols: Cols) -> Tensor:

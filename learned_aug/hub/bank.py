@@ -11,6 +11,7 @@ from huggingface_hub.errors import EntryNotFoundError, HFValidationError
 from learned_aug.hub.names import load_generator, resolve
 from learned_aug.io import BANK_NAME
 from learned_aug.latent_bank import LatentBank
+from learned_aug.latent_bank import build_latent_bank as build_local
 from learned_aug.models import Generator
 
 
@@ -38,14 +39,8 @@ def build_latent_bank(
     batch_size: int = 256,
     device: str = "cpu",
 ) -> LatentBank:
-    """Build the latent bank of ``generator`` from ``data``; save it into a generator folder.
-
-    Args:
-        generator: a Generator, or a bundled name / local folder (a local folder gets the bank
-            saved as ``latent_bank.safetensors`` beside the weights).
-        data: the generator's training data, anything ``load_dataset`` reads.
-        batch_size: examples encoded at once.
-        device: where a loaded generator runs.
+    """:func:`learned_aug.latent_bank.build_latent_bank` that also takes a bundled name or a Hub
+    repo id: a name that resolves to a local folder gets the bank saved there.
 
     Example:
         >>> from learned_aug import VAE, VAEConfig
@@ -53,12 +48,8 @@ def build_latent_bank(
         >>> len(build_latent_bank(vae, "digits"))
         1797
     """
-    folder = None
     if isinstance(generator, (str, Path)):
         location = resolve(generator)
-        folder = Path(location) if Path(location).is_dir() else None
-        generator = load_generator(location, device=device)
-    bank = LatentBank.build(generator, data, batch_size=batch_size)
-    if folder is not None:
-        bank.save(folder)
-    return bank
+        local = Path(location).is_dir()
+        generator = Path(location) if local else load_generator(location, device=device)
+    return build_local(generator, data, batch_size=batch_size, device=device)

@@ -211,3 +211,20 @@ def test_a_read_only_out_is_reported_before_any_training(tmp_path, digits):
             fit("vae", digits, epochs=1, out=tmp_path / "run", progress=False, **TINY)
     finally:
         tmp_path.chmod(0o700)
+
+
+def test_an_optimizer_state_of_another_shape_is_refused_with_the_way_out(tmp_path, digits):
+    import torch
+
+    from learned_aug import TrainingError, fit
+
+    few = digits.subset(range(60))
+    kw = {"latent_dim": 2, "hidden_channels": (4,), "hidden_dim": 8, "progress": False}
+    fit("vae", few, epochs=1, out=tmp_path, device="cpu", **kw)
+    path = tmp_path / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    group = state["optimizer"]["param_groups"][0]
+    group["params"] = group["params"][:-1]  # as a per-class run saved before batching
+    torch.save(state, path)
+    with pytest.raises(TrainingError, match="optimizer state does not fit.*overwrite=True"):
+        fit("vae", few, epochs=2, out=tmp_path, resume=True, device="cpu", **kw)

@@ -116,7 +116,15 @@ class _Trainer:
             )
         self.best_state = ckpt.best_weights(state, self.model, run_dir, self.device)
         self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["optimizer"])
+        try:
+            self.opt.load_state_dict(state["optimizer"])
+        except ValueError as err:  # parameter groups of another shape
+            raise TrainingError(
+                f"cannot resume the run in {str(run_dir)!r}: its optimizer state does not fit "
+                f"this model's parameters ({err}); a per-class run saved before the members "
+                "were batched has one tensor per member. Its weights load (load_generator); "
+                "start the training anew with overwrite=True (--overwrite)"
+            ) from err
         if state["scaler"] and self.scaler.is_enabled():
             self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.bad_epochs = int(state["epoch"]), int(state["bad_epochs"])

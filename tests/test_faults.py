@@ -226,5 +226,5 @@ def test_an_optimizer_state_of_another_shape_is_refused_with_the_way_out(tmp_pat
     group = state["optimizer"]["param_groups"][0]
     group["params"] = group["params"][:-1]  # as a per-class run saved before batching
     torch.save(state, path)
-    with pytest.raises(TrainingError, match="optimizer state does not fit.*overwrite=True"):
+    with pytest.raises(TrainingError, match=r"optimizer state does not fit.*overwrite=True"):
         fit("vae", few, epochs=2, out=tmp_path, resume=True, device="cpu", **kw)

@@ -38,9 +38,7 @@ from learned_aug.evaluation.conditions import (
 )
 from learned_aug.evaluation.metrics import scores
 from learned_aug.models import Generator
-
-PAPER_CONDITIONS = ("none", "vae", "aug", "aug+vae")
-DEFAULT_SIZES = (50, 100, 250, 500, 1000)
+from learned_aug.names import DEFAULT_SIZES, PAPER_CONDITIONS
 
 
 @dataclass

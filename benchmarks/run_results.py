@@ -55,7 +55,7 @@ SETTINGS = {
     "cnn_width": 0.25,
     "max_steps": 2000,
     "min_steps_per_epoch": 20,
-    "generator_scale": 0.5,
+    "generator_scale": 1.0,
 }
 
 # Garay-Maestre et al. 2019, Table 2 (macro F1 x 100, latent size 3).

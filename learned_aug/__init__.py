@@ -35,7 +35,15 @@ if TYPE_CHECKING:
         create_generator,
     )
     from learned_aug.sampling import STRATEGIES, ClassifierFilter, register_strategy
-    from learned_aug.training import FitResult, FitSettings, TrainingError, fit, fit_vqvae
+    from learned_aug.training import (
+        DEFAULT_RECIPE,
+        FitResult,
+        FitSettings,
+        Recipe,
+        TrainingError,
+        fit,
+        fit_vqvae,
+    )
     from learned_aug.transforms import LearnedAugment
 
 # Each public name -> the module that defines it.
@@ -69,6 +77,8 @@ _EXPORTS = {
     "Column": "learned_aug.data",
     "TabularData": "learned_aug.data",
     "load_csv": "learned_aug.data",
+    "DEFAULT_RECIPE": "learned_aug.training",
+    "Recipe": "learned_aug.training",
     "FitResult": "learned_aug.training",
     "FitSettings": "learned_aug.training",
     "TrainingError": "learned_aug.training",
@@ -80,6 +90,7 @@ _EXPORTS = {
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_RECIPE",
     "MODELS",
     "STRATEGIES",
     "VAE",
@@ -98,6 +109,7 @@ __all__ = [
     "LabelledData",
     "LatentBank",
     "LearnedAugment",
+    "Recipe",
     "SyntheticDataset",
     "TabularData",
     "TabularVAE",

@@ -14,7 +14,7 @@ from learned_aug.names import (
     DEFAULT_SIZES,
     MODEL_NAMES,
     OPTIMIZER_NAMES,
-    PAPER_CONDITIONS,
+    DEFAULT_CONDITIONS,
     QUICK_SIZE,
     TABULAR_CONDITIONS,
 )
@@ -44,7 +44,16 @@ def fit_args(p: argparse.ArgumentParser) -> None:
         "(see --label-column) or a bundled dataset: mnist-5k (5,000 real MNIST digits), "
         "digits (scikit-learn 8x8 digits), breast-cancer, wine",
     )
-    p.add_argument("--model", default="vae", choices=kinds, help="generator kind (default: vae)")
+    p.add_argument(
+        "--model",
+        default=None,
+        choices=kinds,
+        help="generator kind. Without --model and --per-class, fit trains the recommended "
+        "recipe (docs/results.md): one class-conditional VAE, latent size 8, on the images plus "
+        "4 RandAugment copies, for about 750 optimizer steps (a tabular VAE on feature rows); "
+        "any flag below overrides its part. With --model or --per-class: that model alone "
+        "(vae: unconditional, latent size 8, no copies, 30 epochs)",
+    )
     p.add_argument(
         "--per-class",
         action="store_true",
@@ -58,8 +67,10 @@ def fit_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--conditional",
-        action="store_true",
-        help="one class-conditional generator (a CVAE) instead of an unconditional one",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="one class-conditional generator (a CVAE); --no-conditional: an unconditional "
+        "one (default: conditional in the recipe, unconditional with --model)",
     )
     p.add_argument("--latent-dim", type=int, default=None, help="latent size d (vae default: 8)")
     p.add_argument("--beta", type=float, default=None, help="beta-VAE weight of the KL term")
@@ -88,7 +99,12 @@ def fit_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="dvae: corruption preset the encoder sees (default, noise, erase, none)",
     )
-    p.add_argument("--epochs", type=int, default=30, help="most epochs (default: 30)")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="most epochs (default: the recipe's step budget; 30 with --model or --per-class)",
+    )
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")
     p.add_argument(
@@ -106,8 +122,9 @@ def fit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--patience",
         type=int,
-        default=10,
-        help="epochs without improvement before stopping (default: 10)",
+        default=None,
+        help="epochs without improvement before stopping (default: 300 optimizer steps, at "
+        "least 10 epochs, in the recipe; 10 with --model or --per-class)",
     )
     p.add_argument("--kl-warmup", type=int, default=0, help="epochs of linear KL warm-up")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -128,9 +145,10 @@ def fit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--augment",
         default=None,
-        choices=CONVENTIONAL_NAMES,
+        choices=[*CONVENTIONAL_NAMES, "none"],
         help="train on the images plus --augment-copies copies under this conventional "
-        "augmentation, so the generator learns that variety too (images only)",
+        "augmentation, so the generator learns that variety too (images only; default: "
+        "randaugment in the recipe, none with --model or --per-class)",
     )
     p.add_argument(
         "--augment-copies",
@@ -223,11 +241,13 @@ def evaluate_args(p: argparse.ArgumentParser) -> None:
         nargs="+",
         default=None,
         metavar="NAME",
-        help=f"conditions to compare (default: {' '.join(PAPER_CONDITIONS)} for images, "
-        f"{' '.join(TABULAR_CONDITIONS)} for tabular data); "
+        help=f"conditions to compare (default: {' '.join(DEFAULT_CONDITIONS)} for images, "
+        f"{' '.join(TABULAR_CONDITIONS)} for tabular data; learned is what `learned-aug fit` "
+        "trains without model flags, sampled as SyntheticDataset does by default); "
         "accepted: none, a conventional augmentation (aug, trivialaugment, randaugment), a "
-        "learned one (vae, cvae, cvae-ra-post, ... see learned_aug.evaluation.CONDITIONS) or "
-        "both joined by + (randaugment+cvae-ra-post); an unknown name is refused with the list",
+        "learned one (learned, vae (Garay-Maestre et al.), cvae, cvae-ra-post, ... see "
+        "learned_aug.evaluation.CONDITIONS) or both joined by + (randaugment+learned); the "
+        "paper's conditions: none vae aug aug+vae; an unknown name is refused with the list",
     )
     p.add_argument("--quick", action="store_true", help="one size, one seed, short budgets")
     p.add_argument("--max-steps", type=int, default=None, help="cap on classifier steps")

@@ -77,8 +77,11 @@ def run_sample(args: argparse.Namespace) -> int:
 @command("info", "describe a generator checkpoint", arguments.info_args)
 def run_info(args: argparse.Namespace) -> int:
     from learned_aug.hub import load_generator
+    from learned_aug.hub.names import resolve
+    from learned_aug.io import QUALITY_JSON
 
     gen = load_generator(args.generator, revision=args.revision)
+    quality_file = Path(resolve(args.generator, revision=args.revision)) / QUALITY_JSON
     info = {
         "class": type(gen).__name__,
         "model_type": gen.config.model_type,
@@ -88,14 +91,44 @@ def run_info(args: argparse.Namespace) -> int:
         "parameters": sum(p.numel() for p in gen.parameters()),
         "config": gen.config.to_dict(),
     }
+    if quality_file.is_file():  # fit's report: collapsed, classless or copying?
+        info["quality"] = json.loads(quality_file.read_text())
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
     for key, value in info.items():
-        if key != "config":
+        if key not in ("config", "quality"):
             print(f"{key:>13}: {value}")
     print("       config:", json.dumps(info["config"], sort_keys=True))
+    if "quality" in info:
+        print(quality_lines(info["quality"]))
     return 0
+
+
+def quality_lines(report: dict) -> str:
+    """fit's quality report (quality.json) in plain words, as ``info`` prints it."""
+    lines = ["      quality:"]
+    if report.get("latent_dims"):
+        lines.append(
+            f"  active latent units {report.get('active_units')} of {report['latent_dims']}"
+        )
+    if report.get("classifier_accuracy_samples") is not None:
+        lines.append(
+            "  a classifier of the real images names the class of "
+            f"{report['classifier_accuracy_samples']:.0%} of the samples "
+            f"({report.get('classifier_accuracy_real_val', float('nan')):.0%} of held-out real "
+            "images)"
+        )
+    if report.get("copy_distance_ratio") is not None:
+        lines.append(
+            f"  copy ratio {report['copy_distance_ratio']:.2f} (distance to the nearest "
+            "training image over the training images' own; near 0: copies)"
+        )
+    for warning in report.get("warnings", []):
+        lines.append(f"  WARNING: {warning}")
+    if len(lines) == 1:
+        lines.append("  (nothing measured)")
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------ evaluate

@@ -23,8 +23,14 @@ DATASET_NAMES = ("mnist-5k", "digits", "breast-cancer", "wine")
 PAPER_CONDITIONS = ("none", "vae", "aug", "aug+vae")
 """``learned_aug.evaluation.protocol.PAPER_CONDITIONS``: the conditions of Garay-Maestre et al."""
 
-TABULAR_CONDITIONS = ("none", "tvae", "tvae-post")
-"""The conditions ``learned-aug evaluate`` compares on tabular data by default."""
+DEFAULT_CONDITIONS = ("none", "randaugment", "learned", "randaugment+learned")
+"""The conditions ``learned-aug evaluate`` compares on images by default: no augmentation,
+torchvision's RandAugment, the default learned path (what ``learned-aug fit`` trains without
+model flags, sampled by ``SyntheticDataset`` with its defaults) and both together."""
+
+TABULAR_CONDITIONS = ("none", "learned")
+"""The conditions ``learned-aug evaluate`` compares on tabular data by default (RandAugment
+works on images only)."""
 
 DEFAULT_SIZES = (50, 100, 250, 500, 1000)
 """``learned_aug.evaluation.protocol.DEFAULT_SIZES``: training images per draw."""

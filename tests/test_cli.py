@@ -130,7 +130,8 @@ def test_the_names_the_cli_offers_equal_the_registries():
     assert names.PAPER_CONDITIONS == protocol.PAPER_CONDITIONS
     assert names.DEFAULT_SIZES == protocol.DEFAULT_SIZES
     assert set(names.TABULAR_CONDITIONS) <= set(CONDITIONS)
+    assert set(names.DEFAULT_CONDITIONS) <= set(CONDITIONS)
     fit = next(a for a in build_parser()._actions if a.dest == "command").choices["fit"]
     choices = {a.dest: a.choices for a in fit._actions}
     assert set(choices["model"]) == set(MODELS) - {"classwise"}  # that one is --per-class
-    assert set(choices["augment"]) == set(CONVENTIONAL)
+    assert set(choices["augment"]) == set(CONVENTIONAL) | {"none"}

@@ -11,13 +11,18 @@ from pathlib import Path
 
 from learned_aug.evaluation.protocol import (
     DEFAULT_SIZES,
-    PAPER_CONDITIONS,
     EvaluationConfig,
     classifier_precision,
     run_protocol,
 )
-from learned_aug.evaluation.report import markdown_table, write_csv, write_report
-from learned_aug.names import QUICK_SIZE, TABULAR_CONDITIONS
+from learned_aug.evaluation.report import (
+    QUALITY_NOTE,
+    markdown_table,
+    quality_table,
+    write_csv,
+    write_report,
+)
+from learned_aug.names import DEFAULT_CONDITIONS, QUICK_SIZE, TABULAR_CONDITIONS
 
 # --quick: one size (100 images), one seed, the results grid's quarter-width CNN, at most 500
 # classifier steps and a tenth of the generators' steps: a check that the pipeline runs, in
@@ -42,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     config = EvaluationConfig(
         sizes=sizes[:1] if args.quick else sizes,
         seeds=1 if args.quick else args.seeds,
-        conditions=args.conditions or (PAPER_CONDITIONS if data.is_image else TABULAR_CONDITIONS),
+        conditions=args.conditions or (DEFAULT_CONDITIONS if data.is_image else TABULAR_CONDITIONS),
         patience=args.patience,
         bf16=True if args.bf16 else False if args.fp32 else None,
         **overrides,
@@ -64,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
         records, out, metric=metric, title=f"learned-aug evaluate: {name}", command=command
     )
     print(markdown_table(records, metric))
+    quality = quality_table(records)
+    if quality:
+        print(f"\n{QUALITY_NOTE}\n\n{quality}\n")
     print(f"wrote {out}/results.md, results.csv, results_f1.png")
     kind = "bf16 autocast" if precision.enabled else "float32"
     print(

@@ -19,12 +19,14 @@ from torch import Tensor
 
 from learned_aug.data import LabelledData
 from learned_aug.datasets import SyntheticDataset
-from learned_aug.evaluation.augment import AUGMENTS, get_augment
+from learned_aug.evaluation.augment import AUGMENTS, RANDAUGMENT_VARIANTS, get_augment
 from learned_aug.evaluation.classifier import BatchAugment
 from learned_aug.latent_bank import LatentBank
 from learned_aug.models import Generator
 from learned_aug.sampling import get_strategy
-from learned_aug.training import fit, fit_vqvae
+from learned_aug.conventional import CONVENTIONAL as CONVENTIONAL_COPIES
+from learned_aug.training import DEFAULT_RECIPE, Recipe, fit, fit_vqvae
+from learned_aug.training.recipe import step_budget
 from learned_aug.transforms import LearnedAugment
 
 MODES = ("pool", "transform")
@@ -134,7 +136,10 @@ TRAINERS: dict[str, Callable[..., Generator]] = {"fit": _train_fit, "vqvae": _tr
 
 _PAPER_VAE = {"latent_dim": 3, "hidden_channels": (32, 64), "hidden_dim": 256}
 _CVAE = {"conditional": True, "latent_dim": 8}
-GENERATORS: dict[str, GeneratorSpec] = {
+GENERATORS: dict[str, GeneratorSpec | Recipe] = {
+    # The default path: what `learned-aug fit --data D --out R` trains (learned_aug.training
+    # .recipe.DEFAULT_RECIPE; its tabular recipe on feature vectors).
+    "learned": DEFAULT_RECIPE,
     # Garay-Maestre et al.: one VAE per class, latent size 3.
     "vae": GeneratorSpec("vae", {"per_class": True, **_PAPER_VAE}),
     # One class-conditional VAE over all classes: shares what digits have in common.
@@ -149,6 +154,16 @@ GENERATORS: dict[str, GeneratorSpec] = {
     "tvae": GeneratorSpec("tabular-vae", {"conditional": True}),
 }
 LEARNED: dict[str, LearnedSpec] = {
+    # The default path: SyntheticDataset(generator, n) with its default sampler.
+    "learned": LearnedSpec("learned", DEFAULT_RECIPE.strategy),
+    # Variants of the default path, tuning candidates: fewer synthetic images per batch, a
+    # per-class Gaussian mixture over the bank's codes (Chadebec et al. 2022).
+    "learned-16": LearnedSpec("learned", DEFAULT_RECIPE.strategy, per_batch=16),
+    "learned-8": LearnedSpec("learned", DEFAULT_RECIPE.strategy, per_batch=8),
+    "learned-gmm": LearnedSpec("learned", "gmm"),
+    # Per-image variants (Trabucco et al. 2023, DA-Fusion): a real image is swapped, with
+    # probability 0.5, for a draw from its own posterior, decoded (LearnedAugment).
+    "learned-variants": LearnedSpec("learned", "posterior", mode="transform", p=0.5),
     "vae": LearnedSpec("vae", "prior"),
     "vae-post": LearnedSpec("vae", "posterior"),
     "cvae": LearnedSpec("cvae", "prior"),
@@ -168,10 +183,11 @@ LEARNED: dict[str, LearnedSpec] = {
     "tvae": LearnedSpec("tvae", "prior"),
     "tvae-post": LearnedSpec("tvae", "posterior"),
 }
-CONVENTIONAL = ("aug", "trivialaugment", "randaugment")
+CONVENTIONAL = ("aug", "trivialaugment", "randaugment", "randaugment-tuned")
 CONDITIONS: dict[str, Condition] = {
     "none": Condition(),
     **{name: Condition(name) for name in CONVENTIONAL},
+    **{name: Condition(name) for name in RANDAUGMENT_VARIANTS},
     **{name: Condition(None, name) for name in LEARNED},
     **{f"{aug}+{name}": Condition(aug, name) for aug in CONVENTIONAL for name in LEARNED},
 }
@@ -181,29 +197,34 @@ one (``aug+<name>``, ``trivialaugment+<name>``, ``randaugment+<name>``)."""
 
 
 def fit_generator(name: str, train: LabelledData, seed: int, scale: float = 1.0) -> Generator:
-    """Train the generator ``GENERATORS[name]`` on ``train`` alone."""
+    """Train the generator ``GENERATORS[name]`` on ``train`` alone (a ``Recipe`` exactly as
+    ``learned-aug fit`` trains it, with its step budget times ``scale``)."""
     spec = GENERATORS[name]
-    if spec.augment_copies:
+    common = {"seed": seed, "device": "cpu", "progress": False}
+    if isinstance(spec, Recipe):
+        return spec.fit(train, scale=scale, **common).model
+    kwargs = dict(spec.fit_kwargs)
+    batch_size = kwargs.pop("batch_size", 64)
+    if spec.augment_copies and spec.augment in CONVENTIONAL_COPIES:  # as fit(augment=...) does
+        kwargs.update(augment=spec.augment, augment_copies=spec.augment_copies)
+    elif spec.augment_copies:
         rng = torch.Generator().manual_seed(seed)
         augment = get_augment(spec.augment)
         extra = [augment(train.x, train.y, rng) for _ in range(spec.augment_copies)]
         x, y = torch.cat([train.x, *extra]), train.y.repeat(spec.augment_copies + 1)
         train = LabelledData(x, y, list(train.classes))
-    kwargs = dict(spec.fit_kwargs)
-    batch_size = kwargs.pop("batch_size", 64)
-    steps_per_epoch = max(1, -(-round(len(train) * 0.85) // batch_size))
-    epochs = int(min(spec.max_epochs, max(spec.min_epochs, spec.steps * scale / steps_per_epoch)))
-    patience = max(10, -(-spec.patience_steps // steps_per_epoch))
-    return TRAINERS[spec.trainer](
-        spec,
-        train,
-        epochs=epochs,
+    copies = spec.augment_copies if "augment" in kwargs else 0
+    epochs, patience = step_budget(
+        len(train) * (copies + 1),
+        steps=spec.steps,
+        min_epochs=spec.min_epochs,
+        max_epochs=spec.max_epochs,
+        patience_steps=spec.patience_steps,
         batch_size=batch_size,
-        patience=patience,
-        seed=seed,
-        device="cpu",
-        progress=False,
-        **kwargs,
+        scale=scale,
+    )
+    return TRAINERS[spec.trainer](
+        spec, train, epochs=epochs, batch_size=batch_size, patience=patience, **common, **kwargs
     )
 
 

@@ -39,6 +39,7 @@ from learned_aug.evaluation.conditions import (
 from learned_aug.evaluation.metrics import scores
 from learned_aug.models import Generator
 from learned_aug.names import DEFAULT_SIZES, PAPER_CONDITIONS
+from learned_aug.training.diagnostics import class_consistency, copy_distance, latent_activity
 
 
 @dataclass
@@ -121,6 +122,7 @@ class _Cell:
         self.fit_part, self.val_part = self.train.subset(tr), self.train.subset(va)
         self._generators: dict[str, Generator] = {}
         self._pools: dict[str, LabelledData] = {}
+        self._quality: dict[str, dict[str, Any]] = {}
 
     def generator(self, name: str) -> Generator:
         if name not in self._generators:
@@ -132,8 +134,24 @@ class _Cell:
         if learned not in self._pools:
             spec = LEARNED[learned]
             gen = self.generator(spec.generator)
-            self._pools[learned] = synthetic_pool(spec, gen, self.train, self.seed)
+            pool = synthetic_pool(spec, gen, self.train, self.seed)
+            self._pools[learned], self._quality[learned] = pool, self.quality(gen, pool)
         return self._pools[learned]
+
+    def quality(self, gen: Generator, pool: LabelledData) -> dict[str, Any]:
+        """What ``fit``'s quality report says (learned_aug.training.diagnostics), measured on the
+        pool the classifier sees: how often a classifier of the real training images names the
+        samples' class, active latent units, distance to the nearest training image."""
+        found = latent_activity(gen, self.train)
+        if len(self.train.classes) > 1:
+            found.update(class_consistency(self.train, pool.x, pool.y))
+        found.update(copy_distance(self.train, pool.x))
+        return {
+            "sample_accuracy": found.get("classifier_accuracy_samples"),
+            "real_accuracy": found.get("classifier_accuracy_real_val"),
+            "active_units": found.get("active_units"),
+            "copy_ratio": found.get("copy_distance_ratio"),
+        }
 
     def augment(self, name: str) -> BatchAugment | None:
         """The condition's batch augmentation: the learned transform, then the conventional."""
@@ -144,7 +162,7 @@ class _Cell:
             gen = self.generator(spec.generator)
             parts.append(online_augment(spec, gen, self.train, self.seed))
         if cond.augment:
-            parts.append(get_augment(cond.augment))
+            parts.append(get_augment(cond.augment, size=self.size))
         return None if not parts else parts[0] if len(parts) == 1 else compose(*parts)
 
     def run(self, name: str, build: Callable[[LabelledData], nn.Module]) -> dict[str, Any]:
@@ -180,6 +198,7 @@ class _Cell:
             "steps": result.steps,
             "n_test": len(self.test),
             "seconds": round(time.perf_counter() - start, 2),
+            **(self._quality[cond.learned] if pooled else {}),
         }
 
 
@@ -240,7 +259,11 @@ def run_protocol(
 
     Returns:
         Records with ``size``, ``seed``, ``condition``, ``macro_f1``, ``weighted_f1``,
-        ``accuracy``, ``best_epoch``, ``steps``, ``n_test`` and ``seconds``.
+        ``accuracy``, ``best_epoch``, ``steps``, ``n_test`` and ``seconds``; a learned
+        condition's records also hold its generator's quality report, measured on the pool:
+        ``sample_accuracy`` (a classifier of the real training images names the samples'
+        class), ``real_accuracy`` (the same classifier on held-out real images),
+        ``active_units`` and ``copy_ratio`` (see ``learned_aug.training.diagnostics``).
     """
     config = config or EvaluationConfig()
     data = load_dataset(data)

@@ -25,10 +25,22 @@ FIELDS = (
     "steps",
     "n_test",
     "seconds",
+    "sample_accuracy",
+    "real_accuracy",
+    "active_units",
+    "copy_ratio",
 )
 _METRIC_NAMES = {"macro_f1": "macro F1", "weighted_f1": "weighted F1", "accuracy": "accuracy"}
-_INTS = {"size", "seed", "best_epoch", "steps", "n_test"}
-_FLOATS = {"macro_f1", "weighted_f1", "accuracy", "seconds"}
+_INTS = {"size", "seed", "best_epoch", "steps", "n_test", "active_units"}
+_FLOATS = {
+    "macro_f1",
+    "weighted_f1",
+    "accuracy",
+    "seconds",
+    "sample_accuracy",
+    "real_accuracy",
+    "copy_ratio",
+}
 
 
 def write_csv(records: Iterable[Record], path: str | Path) -> None:
@@ -50,9 +62,9 @@ def read_csv(path: str | Path) -> list[Record]:
         rows = list(csv.DictReader(f))
     for row in rows:
         for key in _INTS & row.keys():
-            row[key] = int(row[key])
+            row[key] = int(row[key]) if row[key] != "" else None
         for key in _FLOATS & row.keys():
-            row[key] = float(row[key])
+            row[key] = float(row[key]) if row[key] != "" else None
     return rows
 
 
@@ -218,6 +230,50 @@ def plot_f1(
     plt.close(fig)
 
 
+def quality_table(records: Sequence[Record]) -> str:
+    """Per learned condition, the quality of its generators averaged over the runs that have
+    it: how often a classifier of the real training images names the samples' class (and real
+    held-out images, for scale), active latent units, and the copy ratio; "" when no record has
+    a quality report.
+
+    Example:
+        >>> rows = [{"condition": "learned", "sample_accuracy": 0.9, "real_accuracy": 0.8,
+        ...          "active_units": 4, "copy_ratio": 0.6}]
+        >>> print(quality_table(rows).splitlines()[2])
+        | learned | 1 | 90.0% | 80.0% | 4.0 | 0.60 |
+    """
+    rated = [r for r in records if r.get("sample_accuracy") is not None]
+    if not rated:
+        return ""
+    lines = [
+        "| condition | generators | samples named their class | real held-out images | "
+        "active latent units | copy ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+
+    def mean(rows: list[Record], key: str) -> float:
+        values = [r[key] for r in rows if r.get(key) is not None]
+        return statistics.fmean(values) if values else float("nan")
+
+    for name in ordered(r["condition"] for r in rated):
+        rows = [r for r in rated if r["condition"] == name]
+        lines.append(
+            f"| {name} | {len(rows)} | {mean(rows, 'sample_accuracy'):.1%} | "
+            f"{mean(rows, 'real_accuracy'):.1%} | {mean(rows, 'active_units'):.1f} | "
+            f"{mean(rows, 'copy_ratio'):.2f} |"
+        )
+    return "\n".join(lines)
+
+
+QUALITY_NOTE = (
+    "Quality of the generators (learned_aug.training.diagnostics, on the pools the classifier "
+    "saw): a logistic regression of the real training images names the class of the samples "
+    "(near chance: the samples carry no class) and of held-out real images (for scale); "
+    "active latent units (0: the posterior collapsed); copy ratio, the samples' distance to "
+    "their nearest training image over the training images' own (near 0: copies)."
+)
+
+
 def write_report(
     records: Sequence[Record],
     out: str | Path,
@@ -248,6 +304,9 @@ def write_report(
         "",
         f"Every run: [{stem}.csv]({stem}.csv).",
     ]
+    quality = quality_table(records)
+    if quality:
+        parts += ["", QUALITY_NOTE, "", quality]
     if command:
         parts += ["", "Reproduce with:", "", "```", command, "```"]
     path = out / f"{stem}.md"

@@ -1,11 +1,15 @@
 """Training: ``fit`` and its pieces."""
 
 from learned_aug.training.loop import OPTIMIZERS, FitResult, TrainingError, fit, kl_at, lr_at
+from learned_aug.training.recipe import DEFAULT_RECIPE, TABULAR_RECIPE, Recipe
 from learned_aug.training.settings import FitSettings
 from learned_aug.training.stages import fit_vqvae
 
 __all__ = [
+    "DEFAULT_RECIPE",
     "OPTIMIZERS",
+    "TABULAR_RECIPE",
+    "Recipe",
     "FitResult",
     "FitSettings",
     "TrainingError",

@@ -23,7 +23,7 @@ def without_option(argv: Sequence[str], option: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Train the generator the arguments describe (one process of a ``--nproc`` run)."""
     from learned_aug.data import load_dataset
-    from learned_aug.training import distributed, fit
+    from learned_aug.training import DEFAULT_RECIPE, distributed, fit
 
     distributed.init_from_env()
     if str(args.data).lower().endswith(".csv"):
@@ -37,12 +37,6 @@ def run(args: argparse.Namespace) -> int:
             channels=args.channels,
             progress=not args.no_progress,
         )
-    if args.augment is not None:
-        from learned_aug.conventional import augmented_copies
-
-        if not data.is_image:
-            raise ValueError(f"--augment {args.augment} needs images, got a table of features")
-        data = augmented_copies(data, args.augment, args.augment_copies, seed=args.seed)
     config = {
         k: v
         for k, v in {
@@ -52,56 +46,70 @@ def run(args: argparse.Namespace) -> int:
             "codebook_size": args.codebook_size,
             "embedding_dim": args.embedding_dim,
             "corruption": args.corruption,
+            "conditional": args.conditional,
         }.items()
         if v is not None
     }
     if getattr(data, "columns", None):  # a CSV's schema: continuous and categorical columns
         config["columns"] = [c.to_dict() for c in data.columns]
-    train = STAGED_FITS.get(args.model, fit)
+    if args.beta_norm:
+        config["beta_norm"] = True
+    augment = None if args.augment == "none" else args.augment
+    settings = {
+        "per_class": args.per_class,
+        "mix_in": args.mix_in,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "optimizer": args.optimizer,
+        "val_fraction": args.val_fraction,
+        "patience": args.patience,
+        "kl_warmup": args.kl_warmup,
+        "seed": args.seed,
+        "device": args.device,
+        "out": args.out,
+        "resume": args.resume,
+        "overwrite": args.overwrite,
+        "progress": not args.no_progress,
+        "augment_copies": args.augment_copies,
+    }
+    recipe = args.model is None and not args.per_class
+    model = DEFAULT_RECIPE.for_data(data).model if recipe else args.model
+    if recipe and augment is None and args.augment is None:
+        augment = DEFAULT_RECIPE.for_data(data).augment
+    if augment is not None and not data.is_image:
+        raise ValueError(f"--augment {augment} needs images, got a table of features")
+    train = STAGED_FITS.get(model, fit)
     if args.prior_epochs is not None:
         if train is fit:
             raise ValueError(
                 f"--prior-epochs is for models trained in stages {sorted(STAGED_FITS)}"
             )
         config["prior_epochs"] = args.prior_epochs
-    if args.beta_norm:
-        config["beta_norm"] = True
-    if args.conditional:
-        config["conditional"] = True
     if distributed.is_main():
+        what = f"the recipe ({model}, " if recipe else f"{model} ("
+        copies = f"{args.augment_copies} {augment} copies" if augment else "no augmented copies"
         print(
             f"data: {len(data)} examples of shape {tuple(data.sample_shape)}, "
-            f"{len(data.classes)} classes",
+            f"{len(data.classes)} classes; training {what}{copies})",
             file=sys.stderr,
         )
-    result = train(
-        args.model,
-        data,
-        per_class=args.per_class,
-        mix_in=args.mix_in,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        optimizer=args.optimizer,
-        val_fraction=args.val_fraction,
-        patience=args.patience,
-        kl_warmup=args.kl_warmup,
-        seed=args.seed,
-        device=args.device,
-        out=args.out,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        progress=not args.no_progress,
-        **config,
-    )
+    if recipe:
+        result = DEFAULT_RECIPE.fit(data, **settings, **config, augment=augment)
+    else:
+        settings["epochs"] = args.epochs or 30
+        settings["patience"] = args.patience or 10
+        result = train(model, data, **settings, **config, augment=augment)
     if not distributed.is_main():  # rank 0 alone writes
         return 0
     record = {
         "command": "learned-aug " + shlex.join(sys.argv[1:]) if sys.argv else "",
         "data": str(args.data),
         "examples": len(data),
-        "augment": args.augment,
-        "augment_copies": args.augment_copies if args.augment else 0,
+        "recipe": "default" if recipe else None,
+        "model": model,
+        "augment": augment,
+        "augment_copies": args.augment_copies if augment else 0,
         "best_epoch": result.best_epoch,
         "best_val_loss": result.best_val_loss,
         "epochs_run": len(result.history),

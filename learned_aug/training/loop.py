@@ -109,6 +109,8 @@ def fit(
     progress: bool = True,
     hooks: Sequence[Callable[[dict[str, Any]], None]] = (),
     settings: FitSettings | None = None,
+    augment: str | None = None,
+    augment_copies: int = 4,
     **config: Any,
 ) -> FitResult:
     """Train a generator on labelled data, keeping the weights of the best validation epoch.
@@ -144,8 +146,14 @@ def fit(
         progress: show a tqdm progress bar.
         hooks: callables given a dict of the epoch's metrics after each epoch (in every
             process when distributed).
-        settings: the training settings (``epochs`` ... ``seed`` above) as one
-            ``FitSettings``, instead of those keyword arguments.
+        settings: the training settings (``epochs`` ... ``seed``, ``augment``,
+            ``augment_copies``) as one ``FitSettings``, instead of those keyword arguments.
+        augment: train on the images plus ``augment_copies`` copies of them under this
+            conventional augmentation (``"randaugment"``, a key of
+            ``learned_aug.conventional.CONVENTIONAL``), so the generator learns that variety;
+            the latent bank and the quality report are built from the images alone. None:
+            the images alone.
+        augment_copies: augmented copies of every image with ``augment``.
         **config: config fields for a model given by name (``latent_dim=3``, ``beta=4.0``).
 
     Returns:
@@ -169,11 +177,14 @@ def fit(
         warmup_steps=warmup_steps,
         schedule=schedule,
         seed=seed,
+        augment=augment,
+        augment_copies=augment_copies,
     )
     settings = _one_settings(given, settings)
     distributed.init_from_env()
     data = load_dataset(data)
     _check_data(data)
+    source, data = data, _with_copies(data, settings)
     model = _build_model(model, data, per_class, mix_in, settings.seed, config)
     run_dir = None if out is None else Path(out)
     if run_dir is not None and distributed.is_main():
@@ -183,11 +194,25 @@ def fit(
     use_amp = _choose_amp(amp, dev, model, data, settings.batch_size)
     # Only rank 0 writes the run folder; every process reads the checkpoint to resume.
     written = run_dir if distributed.is_main() else None
-    trainer = _Trainer(model, data, settings, dev, use_amp, written, list(hooks))
+    trainer = _Trainer(model, data, settings, dev, use_amp, written, list(hooks), source)
     if run_dir is not None and resume and (run_dir / ckpt.CHECKPOINT_NAME).exists():
         state = ckpt.load_checkpoint(run_dir / ckpt.CHECKPOINT_NAME, dev)
         trainer.restore(state, run_dir)
     return trainer.train(progress)
+
+
+def _with_copies(data: LabelledData, settings: FitSettings) -> LabelledData:
+    """``data`` plus ``settings.augment_copies`` copies under ``settings.augment`` (if any)."""
+    if settings.augment is None:
+        return data
+    if not data.is_image:
+        raise ValueError(
+            f"augment={settings.augment!r} needs images, got feature vectors of shape "
+            f"{tuple(data.x.shape)}; pass augment=None for tabular data"
+        )
+    from learned_aug.conventional import augmented_copies
+
+    return augmented_copies(data, settings.augment, settings.augment_copies, seed=settings.seed)
 
 
 def _one_settings(given: FitSettings, settings: FitSettings | None) -> FitSettings:

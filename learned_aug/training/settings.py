@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from learned_aug.names import CONVENTIONAL_NAMES
+
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
     "adamw": torch.optim.AdamW,
@@ -23,6 +25,9 @@ SCHEDULES = ("constant", "cosine")
 MUST_MATCH = {"must_match_to_resume": True}
 # These may change on resume: more epochs extend a run, another patience stops it elsewhere.
 MAY_CHANGE = {"must_match_to_resume": False}
+# Settings added after the first checkpoints were written: a checkpoint without them was
+# trained with their default.
+ADDED_LATER = {"must_match_to_resume": True, "missing_means_default": True}
 
 
 def _is_int(value: Any) -> bool:
@@ -54,6 +59,11 @@ class FitSettings:
         warmup_steps: optimizer steps of linear learning-rate warm-up.
         schedule: ``"constant"`` or ``"cosine"`` decay after the warm-up.
         seed: seeds the initial weights, the split, shuffling and noise.
+        augment: train on the images plus ``augment_copies`` copies of them under this
+            conventional augmentation (a key of ``learned_aug.conventional.CONVENTIONAL``,
+            ``"randaugment"``, ...), so the generator learns that variety too; None: the
+            images alone. Images only.
+        augment_copies: how many augmented copies of every image ``augment`` adds.
 
     Example:
         >>> from learned_aug.training.settings import FitSettings
@@ -73,9 +83,15 @@ class FitSettings:
     warmup_steps: int = field(default=0, metadata=MUST_MATCH)
     schedule: str = field(default="constant", metadata=MUST_MATCH)
     seed: int = field(default=0, metadata=MUST_MATCH)
+    augment: str | None = field(default=None, metadata=ADDED_LATER)
+    augment_copies: int = field(default=4, metadata=ADDED_LATER)
 
     def __post_init__(self) -> None:
         self._check_ints()
+        if self.augment is not None and self.augment not in CONVENTIONAL_NAMES:
+            raise ValueError(
+                f"augment must be None or one of {list(CONVENTIONAL_NAMES)}, got {self.augment!r}"
+            )
         self._check_reals()
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
@@ -90,6 +106,7 @@ class FitSettings:
             ("batch_size", 1, "a positive int"),
             ("kl_warmup", 0, "an int >= 0 (epochs)"),
             ("warmup_steps", 0, "an int >= 0 (optimizer steps)"),
+            ("augment_copies", 1, "a positive int (copies of every image)"),
         ):
             value = getattr(self, name)
             if not _is_int(value) or value < low:
@@ -127,13 +144,18 @@ class FitSettings:
         """``{name: (saved value, this value)}`` for every must-match setting that differs.
 
         ``saved`` is a checkpoint's settings dict (also the ``args`` dict that checkpoints
-        written before ``FitSettings`` hold: the same keys); a setting it lacks differs.
+        written before ``FitSettings`` hold: the same keys); a setting it lacks differs, unless
+        the setting was added later (``augment``): then the run had its default.
         """
-        return {
-            name: (saved.get(name), getattr(self, name))
-            for name in self.resume_fields()
-            if saved.get(name) != getattr(self, name)
-        }
+        found = {}
+        for f in dataclasses.fields(self):
+            if not f.metadata["must_match_to_resume"]:
+                continue
+            missing = f.default if f.metadata.get("missing_means_default") else None
+            before, now = saved.get(f.name, missing), getattr(self, f.name)
+            if before != now:
+                found[f.name] = (before, now)
+        return found
 
     def changed_from_defaults(self) -> list[str]:
         """The names of the settings that differ from their defaults."""

@@ -86,9 +86,11 @@ def evaluate_loss(model: Generator, x: torch.Tensor, y: torch.Tensor, batch_size
 class _Trainer:
     """State of one run; ``fit`` is its only user."""
 
-    def __init__(self, model, data, settings: FitSettings, device, amp, run_dir, hooks):
+    def __init__(self, model, data, settings: FitSettings, device, amp, run_dir, hooks, source):
         self.model, self.settings, self.device, self.amp = model.to(device), settings, device, amp
-        self.run_dir, self.hooks, self.data = run_dir, hooks, data
+        # data: what it trains on (with any augmented copies); source: the images themselves,
+        # which the latent bank and the quality report are built from.
+        self.run_dir, self.hooks, self.data, self.source = run_dir, hooks, data, source
         train_idx, val_idx = stratified_split(data.y, settings.val_fraction, settings.seed)
         self.x, self.y = data.x[train_idx].to(device), data.y[train_idx].to(device)
         self.vx, self.vy = data.x[val_idx].to(device), data.y[val_idx].to(device)
@@ -270,7 +272,7 @@ class _Trainer:
         self.model.load_state_dict(self.best_state)
         self.model.eval()
         if self.run_dir is not None:
-            publish_run(self.run_dir, self.model, self.data, self.settings.seed)
+            publish_run(self.run_dir, self.model, self.source, self.settings.seed)
         return FitResult(
             self.model, self.history, self.best_epoch, self.best_val, stopped_early, self.run_dir
         )

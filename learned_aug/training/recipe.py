@@ -1,0 +1,151 @@
+"""Recipes: a generator kind, its settings and a training budget in optimizer steps, as one object.
+
+``DEFAULT_RECIPE`` is what ``learned-aug fit --data D --out R`` trains when no model flag is
+given, and what ``learned-aug evaluate`` measures as ``learned``: one class-conditional VAE
+(latent size 8) trained on the images plus four RandAugment copies of them, sampled by
+``SyntheticDataset`` from its aggregate posterior (the latent bank ``fit`` saves). It was chosen
+on tuning seeds that docs/results.md never reports (its "Choosing the learned condition").
+
+A budget in steps rather than epochs gives tiny and large training sets similar training: 50
+images (four steps an epoch) train for as many steps as 500, where a fixed 30 epochs left a
+generator of 50 small images with nothing learned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from learned_aug.data import LabelledData, load_dataset
+from learned_aug.training.loop import FitResult, fit
+
+
+def step_budget(
+    examples: int,
+    *,
+    steps: int,
+    min_epochs: int,
+    max_epochs: int,
+    patience_steps: int,
+    batch_size: int = 64,
+    val_fraction: float = 0.15,
+    scale: float = 1.0,
+) -> tuple[int, int]:
+    """``(epochs, patience)`` that give about ``steps * scale`` optimizer steps on ``examples``
+    training examples (before the validation split), within ``[min_epochs, max_epochs]``, and a
+    patience of ``patience_steps`` steps (at least 10 epochs).
+
+    Example:
+        >>> step_budget(250, steps=750, min_epochs=10, max_epochs=400, patience_steps=300)
+        (188, 75)
+    """
+    per_epoch = max(1, math.ceil(round(examples * (1 - val_fraction)) / batch_size))
+    epochs = int(min(max_epochs, max(min_epochs, math.ceil(steps * scale / per_epoch))))
+    return epochs, max(10, math.ceil(patience_steps / per_epoch))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A generator kind with its settings, a step budget and the sampler its samples come from.
+
+    Args:
+        model: a registered model name (``"vae"``, ``"tabular-vae"``, ...).
+        config: the model's config fields and ``fit`` keywords (``conditional``, ``latent_dim``).
+        augment: train on the images plus ``augment_copies`` copies under this conventional
+            augmentation (a key of ``learned_aug.conventional.CONVENTIONAL``); None: the images.
+        augment_copies: augmented copies of every image.
+        steps: optimizer steps to aim for; epochs are steps / steps per epoch, clamped.
+        min_epochs: fewest epochs (large sets).
+        max_epochs: most epochs (tiny sets).
+        patience_steps: early-stopping patience in optimizer steps (at least 10 epochs).
+        strategy: the ``learned_aug.sampling`` strategy its samples are drawn with (the one
+            ``SyntheticDataset`` picks by default for the run ``fit`` saves).
+        tabular: the recipe used instead on feature vectors (tables), if any.
+
+    Example:
+        >>> from learned_aug import DEFAULT_RECIPE, SyntheticDataset, load_dataset
+        >>> from learned_aug.data import balanced_subset
+        >>> few = balanced_subset(load_dataset("digits"), 5, seed=0)[0]  # 50 8x8 digits
+        >>> quick = DEFAULT_RECIPE.replace(steps=20, min_epochs=1)  # a smoke-sized budget
+        >>> gen = quick.fit(few, progress=False).model
+        >>> SyntheticDataset(gen, n=20, seed=0)[0][1]
+        0
+    """
+
+    model: str = "vae"
+    config: Mapping[str, Any] = field(default_factory=dict)
+    augment: str | None = None
+    augment_copies: int = 4
+    steps: int = 750
+    min_epochs: int = 10
+    max_epochs: int = 400
+    patience_steps: int = 300
+    strategy: str = "posterior"
+    tabular: Recipe | None = None
+
+    def replace(self, **changes: Any) -> Recipe:
+        """A copy with ``changes`` (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+    def for_data(self, data: LabelledData) -> Recipe:
+        """The recipe for ``data``: ``tabular`` for feature vectors when it has one, else self."""
+        return self.tabular if not data.is_image and self.tabular is not None else self
+
+    def budget(
+        self, examples: int, batch_size: int = 64, val_fraction: float = 0.15, scale: float = 1.0
+    ) -> tuple[int, int]:
+        """``(epochs, patience)`` for ``examples`` images (before any augmented copies)."""
+        copies = self.augment_copies if self.augment else 0
+        return step_budget(
+            examples * (copies + 1),
+            steps=self.steps,
+            min_epochs=self.min_epochs,
+            max_epochs=self.max_epochs,
+            patience_steps=self.patience_steps,
+            batch_size=batch_size,
+            val_fraction=val_fraction,
+            scale=scale,
+        )
+
+    def fit_kwargs(self, data: LabelledData, scale: float = 1.0, **overrides: Any) -> dict:
+        """The keyword arguments of ``fit`` this recipe trains ``data`` with; ``overrides`` win
+        (``epochs=None`` / ``patience=None`` keep the budget's)."""
+        recipe = self.for_data(data)
+        batch_size = overrides.get("batch_size") or 64
+        val_fraction = overrides.get("val_fraction", 0.15)
+        epochs, patience = recipe.budget(len(data), batch_size, val_fraction, scale)
+        kwargs = {
+            **dict(recipe.config),
+            "epochs": epochs,
+            "patience": patience,
+            "augment": recipe.augment,
+            "augment_copies": recipe.augment_copies,
+        }
+        kwargs.update({k: v for k, v in overrides.items() if v is not None or k == "augment"})
+        return kwargs
+
+    def fit(self, data: Any, *, scale: float = 1.0, **overrides: Any) -> FitResult:
+        """Train this recipe's generator on ``data`` with ``learned_aug.fit``; ``overrides`` are
+        its keyword arguments (``out=``, ``seed=``, ``epochs=``, ``latent_dim=``, ...), and
+        ``scale`` multiplies the step budget."""
+        data = load_dataset(data)
+        recipe = self.for_data(data)
+        return fit(recipe.model, data, **recipe.fit_kwargs(data, scale, **overrides))
+
+
+TABULAR_RECIPE = Recipe("tabular-vae", {"conditional": True}, augment=None, steps=750)
+"""The default path on feature vectors: a class-conditional MLP VAE (Iser 2023's protocol)."""
+
+DEFAULT_RECIPE = Recipe(
+    "vae",
+    {"conditional": True, "latent_dim": 8},
+    augment="randaugment",
+    augment_copies=4,
+    tabular=TABULAR_RECIPE,
+)
+"""What ``learned-aug fit`` trains without model flags, and ``learned-aug evaluate``'s
+``learned``: a class-conditional VAE (latent size 8) on the images plus four RandAugment copies,
+sampled from its aggregate posterior."""

@@ -11,10 +11,10 @@ import argparse
 from learned_aug.names import (
     CONVENTIONAL_NAMES,
     DATASET_NAMES,
+    DEFAULT_CONDITIONS,
     DEFAULT_SIZES,
     MODEL_NAMES,
     OPTIMIZER_NAMES,
-    DEFAULT_CONDITIONS,
     QUICK_SIZE,
     TABULAR_CONDITIONS,
 )

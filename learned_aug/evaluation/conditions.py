@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from learned_aug.conventional import CONVENTIONAL as CONVENTIONAL_COPIES
 from learned_aug.data import LabelledData
 from learned_aug.datasets import SyntheticDataset
 from learned_aug.evaluation.augment import AUGMENTS, RANDAUGMENT_VARIANTS, get_augment
@@ -24,7 +25,6 @@ from learned_aug.evaluation.classifier import BatchAugment
 from learned_aug.latent_bank import LatentBank
 from learned_aug.models import Generator
 from learned_aug.sampling import get_strategy
-from learned_aug.conventional import CONVENTIONAL as CONVENTIONAL_COPIES
 from learned_aug.training import DEFAULT_RECIPE, Recipe, fit, fit_vqvae
 from learned_aug.training.recipe import step_budget
 from learned_aug.transforms import LearnedAugment

@@ -68,7 +68,7 @@ def class_dirs(root: Path, classes: Sequence[str]) -> list[Path]:
 
 def _resolve_generator(generator: Generator | str | Path) -> tuple[Generator, str | None]:
     """The generator, and the folder or Hub id it was loaded from (where its bank may be)."""
-    location = None
+    location = getattr(generator, "name_or_path", None)  # a loaded or fitted generator's folder
     if isinstance(generator, (str, Path)):
         location = resolve(generator)
         generator = load_generator(location)
@@ -162,7 +162,8 @@ class SyntheticDataset(Dataset):
             mixture over the codes), ``"reconstruct"``, ``"noise"``, ``"interpolate"``,
             ``"extrapolate"`` (see ``learned_aug.sampling.dataset_strategy``).
         strength: the strategy's alpha, a number or a ``(low, high)`` range drawn per item.
-        bank: the latent bank (found beside the generator when ``generator`` is a name).
+        bank: the latent bank (by default the one beside the generator: where a name points,
+            or ``generator.name_or_path`` for one from ``load_generator`` or ``fit(out=...)``).
         strategy_kwargs: keyword arguments of the strategy (``k`` neighbours, ...).
         classifier: keep only samples this classifier (float batch -> logits) gives their class
             with probability ``>= threshold``, drawing again up to ``max_tries`` times (see

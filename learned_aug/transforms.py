@@ -187,6 +187,9 @@ class LearnedAugment(Transform):
         if bank is not None and not isinstance(bank, LatentBank):
             raise TypeError(f"bank must be a LatentBank or None, got {type(bank).__name__}")
         self._strategy = get_strategy(default_strategy(generator) if strategy is None else strategy)
+        if self._strategy.needs_bank and bank is None and generator.name_or_path is not None:
+            found = find_bank(generator.name_or_path)  # saved beside a loaded or fitted one
+            bank = None if found is None else found.to(generator.device)
         if self._strategy.needs_bank and bank is None:
             raise ValueError(
                 f"strategy {self._strategy.name!r} needs a latent bank, and none was given: "

@@ -11,7 +11,7 @@ from torchvision.datasets import ImageFolder
 from learned_aug import names
 from learned_aug.cli import COMMANDS, build_parser, main
 
-TINY_FLAGS = ["--latent-dim", "3", "--no-progress", "--epochs", "2"]
+TINY_FLAGS = ["--model", "vae", "--latent-dim", "3", "--no-progress", "--epochs", "2"]
 
 
 def test_fit_then_sample_gives_an_image_folder(tmp_path, capsys):
@@ -22,8 +22,6 @@ def test_fit_then_sample_gives_an_image_folder(tmp_path, capsys):
                 "fit",
                 "--data",
                 "digits",
-                "--model",
-                "vae",
                 "--per-class",
                 "--out",
                 str(run),

@@ -10,6 +10,7 @@ import torch
 from learned_aug.cli import build_parser, main
 from learned_aug.conventional import CONVENTIONAL, augmented_copies
 from learned_aug.data import balanced_subset, load_dataset
+from learned_aug.latent_bank import LatentBank
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +49,19 @@ def test_copies_refuse_what_cannot_apply(few):
 def test_cli_choices_are_the_registry():
     fit = build_parser()._subparsers._group_actions[0].choices["fit"]
     choices = next(a.choices for a in fit._actions if a.dest == "augment")
-    assert sorted(choices) == sorted(CONVENTIONAL)
+    assert sorted(choices) == sorted([*CONVENTIONAL, "none"])
 
 
 def test_cli_fit_learns_from_augmented_copies(tmp_path, digits, capsys):
     run = tmp_path / "run"
     argv = ["fit", "--data", "digits", "--out", str(run), "--epochs", "1", "--no-progress"]
+    argv += ["--model", "vae"]
     assert main([*argv, "--augment", "randaugment", "--augment-copies", "2"]) == 0
     record = json.loads((run / "training.json").read_text())
-    assert record["examples"] == 3 * len(digits) and record["augment"] == "randaugment"
+    assert record["examples"] == len(digits) and record["trained_on"] == 3 * len(digits)
+    assert record["augment"] == "randaugment" and record["augment_copies"] == 2
+    # the latent bank holds the images themselves, not their copies
+    assert len(LatentBank.load(run)) == len(digits)
     csv = tmp_path / "t.csv"
     csv.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40)))
     bad = ["fit", "--data", str(csv), "--out", str(tmp_path / "r2"), "--augment", "affine"]

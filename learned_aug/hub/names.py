@@ -127,7 +127,9 @@ def load_generator(
         hub_kwargs["revision"] = revision
     config = read_config(location, **hub_kwargs)
     cls = model_class(config, str(name_or_path))
-    return cls.from_pretrained(location, map_location=device, **hub_kwargs)
+    generator = cls.from_pretrained(location, map_location=device, **hub_kwargs)
+    generator.name_or_path = location  # where SyntheticDataset looks for its latent bank
+    return generator
 
 
 def check_repo_id(repo_id: str) -> str:

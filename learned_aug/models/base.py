@@ -193,6 +193,9 @@ class Generator(
     """
 
     config_class: ClassVar[type[GeneratorConfig]] = GeneratorConfig
+    name_or_path: str | None = None
+    """Where it was loaded from or saved by ``fit`` (a folder or a Hub repo id; None for one
+    built in memory), as in transformers: ``SyntheticDataset`` finds the latent bank there."""
 
     def __init__(self, config: GeneratorConfig | dict[str, Any]):
         super().__init__()

@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         "command": "learned-aug " + shlex.join(sys.argv[1:]) if sys.argv else "",
         "data": str(args.data),
         "examples": len(data),
+        "trained_on": len(data) * (args.augment_copies + 1 if augment else 1),
         "recipe": "default" if recipe else None,
         "model": model,
         "augment": augment,

@@ -273,6 +273,7 @@ class _Trainer:
         self.model.eval()
         if self.run_dir is not None:
             publish_run(self.run_dir, self.model, self.source, self.settings.seed)
+            self.model.name_or_path = str(self.run_dir)  # its bank is there
         return FitResult(
             self.model, self.history, self.best_epoch, self.best_val, stopped_early, self.run_dir
         )

@@ -1,0 +1,154 @@
+"""The default path: what `learned-aug fit` trains without model flags, what evaluate measures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from learned_aug import DEFAULT_RECIPE, Recipe, SyntheticDataset, load_generator
+from learned_aug.cli import main
+from learned_aug.data import balanced_subset, load_dataset
+from learned_aug.evaluation import CONDITIONS, GENERATORS, LEARNED
+from learned_aug.evaluation.augment import TUNED_RANDAUGMENT, tuned_randaugment
+from learned_aug.evaluation.report import quality_table, read_csv, write_csv
+from learned_aug.latent_bank import LatentBank
+from learned_aug.names import DEFAULT_CONDITIONS, TABULAR_CONDITIONS
+from learned_aug.training.recipe import TABULAR_RECIPE, step_budget
+from learned_aug.training.settings import FitSettings
+
+
+def test_the_budget_is_in_steps_so_tiny_sets_train_as_long_as_large_ones():
+    tiny = step_budget(50 * 5, steps=750, min_epochs=10, max_epochs=400, patience_steps=300)
+    large = step_budget(5000 * 5, steps=750, min_epochs=10, max_epochs=400, patience_steps=300)
+    assert tiny == (188, 75)  # 4 steps an epoch: 752 steps, patience 300 steps
+    assert large == (10, 10)  # 333 steps an epoch: the minimum of 10 epochs
+    epochs, _ = DEFAULT_RECIPE.budget(50)  # 50 images and their 4 RandAugment copies
+    assert epochs == tiny[0]
+    assert DEFAULT_RECIPE.budget(50, scale=0.5)[0] == 94
+
+
+def test_the_recipe_picks_its_tabular_part_for_feature_vectors(digits):
+    wine = load_dataset("wine")
+    assert DEFAULT_RECIPE.for_data(digits) is DEFAULT_RECIPE
+    assert DEFAULT_RECIPE.for_data(wine) is TABULAR_RECIPE
+    kwargs = DEFAULT_RECIPE.fit_kwargs(wine, epochs=3)
+    assert kwargs["augment"] is None and kwargs["epochs"] == 3 and kwargs["conditional"]
+    assert DEFAULT_RECIPE.fit_kwargs(digits, latent_dim=4)["latent_dim"] == 4
+    assert DEFAULT_RECIPE.fit_kwargs(digits, augment=None)["augment"] is None
+    assert isinstance(DEFAULT_RECIPE.replace(steps=10), Recipe)
+
+
+def test_cli_fit_without_model_flags_trains_the_recipe(tmp_path, digits, capsys):
+    run = tmp_path / "run"
+    assert (
+        main(["fit", "--data", "digits", "--out", str(run), "--epochs", "1", "--no-progress"]) == 0
+    )
+    assert "training the recipe (vae, 4 randaugment copies)" in capsys.readouterr().err
+    record = json.loads((run / "training.json").read_text())
+    assert record["recipe"] == "default" and record["augment"] == "randaugment"
+    assert record["trained_on"] == 5 * len(digits)
+    config = json.loads((run / "config.json").read_text())
+    assert config["num_classes"] == 10 and config["latent_dim"] == 8  # class-conditional
+    bank = LatentBank.load(run)
+    assert len(bank) == len(digits) and bank.stds is not None  # the images, with their spread
+    dataset = SyntheticDataset(load_generator(run), n=20, seed=0)
+    assert dataset.strategy == DEFAULT_RECIPE.strategy == "posterior"
+    quality = json.loads((run / "quality.json").read_text())
+    assert {"active_units", "classifier_accuracy_samples", "copy_distance_ratio"} <= set(quality)
+    assert main(["info", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "a classifier of the real images names the class of" in out
+
+
+def test_cli_flags_override_parts_of_the_recipe(tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["fit", "--data", "digits", "--out", str(run), "--epochs", "1", "--no-progress"]
+    assert main([*argv, "--no-conditional", "--augment", "none", "--latent-dim", "4"]) == 0
+    record = json.loads((run / "training.json").read_text())
+    assert record["augment"] is None and record["trained_on"] == record["examples"]
+    config = json.loads((run / "config.json").read_text())
+    assert config["num_classes"] == 0 and config["latent_dim"] == 4
+
+
+def test_model_flag_keeps_the_plain_generator(tmp_path):
+    run = tmp_path / "run"
+    argv = ["fit", "--data", "digits", "--model", "vae", "--out", str(run), "--no-progress"]
+    assert main([*argv, "--epochs", "1"]) == 0
+    record = json.loads((run / "training.json").read_text())
+    assert record["recipe"] is None and record["augment"] is None
+    assert json.loads((run / "config.json").read_text())["num_classes"] == 0
+
+
+def test_the_recipe_does_not_collapse_on_few_small_images(digits):
+    """50 8x8 digits (5 per class): a fixed 30 epochs left a generator whose samples carried no
+    class; the step budget trains it long enough that a classifier of the real images names
+    the class of most samples."""
+    few = balanced_subset(digits, 5, seed=5)[0]
+    result = DEFAULT_RECIPE.replace(steps=400).fit(few, seed=5, progress=False)
+    from learned_aug.training.diagnostics import diagnose
+    from learned_aug.training.publish import default_sampler
+
+    bank = LatentBank.build(result.model, few)
+    report = diagnose(result.model, few, default_sampler(result.model, bank, 0), warn=False)
+    assert report["active_units"] >= 1
+    assert report["classifier_accuracy_samples"] >= 0.5  # chance: 0.1
+
+
+def test_fit_settings_check_augment():
+    with pytest.raises(ValueError, match=r"augment must be None or one of .*'flip'"):
+        FitSettings(augment="flip")
+    with pytest.raises(ValueError, match="augment_copies must be a positive int"):
+        FitSettings(augment="randaugment", augment_copies=0)
+    saved = {k: v for k, v in FitSettings().to_dict().items() if not k.startswith("augment")}
+    assert FitSettings().differences(saved) == {}  # a checkpoint from before augment resumes
+    assert "augment" in FitSettings(augment="randaugment").differences(saved)
+
+
+def test_evaluate_measures_the_default_path():
+    assert GENERATORS["learned"] is DEFAULT_RECIPE
+    assert LEARNED["learned"].strategy == DEFAULT_RECIPE.strategy
+    assert DEFAULT_CONDITIONS == ("none", "randaugment", "learned", "randaugment+learned")
+    assert set(DEFAULT_CONDITIONS) | set(TABULAR_CONDITIONS) <= set(CONDITIONS)
+    assert CONDITIONS["randaugment-tuned+learned"].learned == "learned"
+
+
+def test_tuned_randaugment_takes_the_nearest_size(monkeypatch):
+    monkeypatch.setitem(TUNED_RANDAUGMENT, 50, (1, 9))
+    monkeypatch.setitem(TUNED_RANDAUGMENT, 1000, (3, 14))
+    assert tuned_randaugment(60) == (1, 9) and tuned_randaugment(800) == (3, 14)
+
+
+def test_quality_columns_round_trip_through_the_csv(tmp_path):
+    rows = [
+        {"dataset": "d", "size": 50, "seed": 0, "condition": "none", "macro_f1": 0.5},
+        {
+            "dataset": "d",
+            "size": 50,
+            "seed": 0,
+            "condition": "learned",
+            "macro_f1": 0.6,
+            "sample_accuracy": 0.9,
+            "real_accuracy": 0.8,
+            "active_units": 5,
+            "copy_ratio": 0.7,
+        },
+    ]
+    write_csv(rows, tmp_path / "r.csv")
+    back = read_csv(tmp_path / "r.csv")
+    assert back[0]["sample_accuracy"] is None and back[1]["active_units"] == 5
+    assert "| learned | 1 | 90.0% | 80.0% | 5.0 | 0.70 |" in quality_table(back)
+
+
+def test_a_loaded_or_fitted_generator_brings_its_bank(tmp_path, digits):
+    few = balanced_subset(digits, 3, seed=0)[0]
+    result = DEFAULT_RECIPE.replace(steps=5, min_epochs=1).fit(
+        few, out=tmp_path / "run", progress=False
+    )
+    assert result.model.name_or_path == str(tmp_path / "run")
+    for gen in (result.model, load_generator(tmp_path / "run")):
+        dataset = SyntheticDataset(gen, n=4)
+        assert dataset.strategy == "posterior" and len(dataset.bank) == len(few)
+    from learned_aug import LearnedAugment
+
+    assert LearnedAugment(load_generator(tmp_path / "run"), "interpolate").bank is not None

@@ -92,7 +92,8 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
 
 
 def test_fit_nproc_2_relaunches_under_torchrun(tmp_path):
-    args = ["--data", "digits", "--model", "vae", "--latent-dim", "2", "--epochs", "1", "--no-progress"]
+    args = ["--data", "digits", "--model", "vae", "--latent-dim", "2", "--epochs", "1"]
+    args += ["--no-progress"]
     env, two = dict(os.environ, OMP_NUM_THREADS="1"), str(tmp_path / "two")
     done = subprocess.run(
         [sys.executable, "-m", "learned_aug.cli", "fit", *args, "--nproc", "2", "--out", two],

@@ -27,7 +27,8 @@ from learned_aug.training.checkpoint import (
 )
 
 # A small real run: scikit-learn digits, about a second per epoch on one thread.
-FIT = ["fit", "--data", "digits", "--model", "vae", "--latent-dim", "2", "--batch-size", "16", "--seed", "1"]
+FIT = ["fit", "--data", "digits", "--model", "vae", "--latent-dim", "2", "--batch-size", "16"]
+FIT += ["--seed", "1"]
 FIT += ["--epochs", "4", "--patience", "100", "--no-progress"]
 
 

@@ -337,17 +337,24 @@ def test_generators_learn_from_augmented_copies(few_digits, monkeypatch):
     from learned_aug.evaluation.conditions import TRAINERS, fit_generator
 
     seen = []
-    monkeypatch.setitem(TRAINERS, "capture", lambda spec, data, **kw: seen.append(data) or kw)
-    spec = GeneratorSpec("vae", {}, augment_copies=2, augment="randaugment", trainer="capture")
+    monkeypatch.setitem(TRAINERS, "capture", lambda spec, data, **kw: seen.append((data, kw)) or kw)
+    # "aug" (the paper's affine batch augmentation) makes the copies here ...
+    spec = GeneratorSpec("vae", {}, augment_copies=2, augment="aug", trainer="capture")
     monkeypatch.setitem(GENERATORS, "captured", spec)
     train = few_digits[0]
     kwargs = fit_generator("captured", train, seed=3)
     fit_generator("captured", train, seed=3)
-    data, n = seen[0], len(train)
+    data, n = seen[0][0], len(train)
     assert len(data) == 3 * n and torch.equal(data.y, train.y.repeat(3))
     assert torch.equal(data.x[:n], train.x) and not torch.equal(data.x[n : 2 * n], train.x)
-    assert data.x.min() >= 0 and data.x.max() <= 1 and torch.equal(seen[1].x, data.x)
-    assert kwargs["seed"] == 3 and kwargs["device"] == "cpu"
+    assert data.x.min() >= 0 and data.x.max() <= 1 and torch.equal(seen[1][0].x, data.x)
+    assert kwargs["seed"] == 3 and kwargs["device"] == "cpu" and "augment" not in kwargs
+    # ... a torchvision one is handed to fit(augment=...), as `learned-aug fit --augment` does
+    spec = GeneratorSpec("vae", {}, augment_copies=2, augment="randaugment", trainer="capture")
+    monkeypatch.setitem(GENERATORS, "captured", spec)
+    kwargs = fit_generator("captured", train, seed=3)
+    assert seen[-1][0] is train and kwargs["augment"] == "randaugment"
+    assert kwargs["augment_copies"] == 2
     with pytest.raises(ValueError, match=r"augment must be one of .*'randaugment'.*'rot'"):
         GeneratorSpec("vae", augment="rot")
 

@@ -20,9 +20,9 @@ from learned_aug.training.settings import FitSettings
 
 def test_the_budget_is_in_steps_so_tiny_sets_train_as_long_as_large_ones():
     tiny = step_budget(50 * 5, steps=750, min_epochs=10, max_epochs=400, patience_steps=300)
-    large = step_budget(5000 * 5, steps=750, min_epochs=10, max_epochs=400, patience_steps=300)
+    large = step_budget(5000 * 5, steps=750, min_epochs=3, max_epochs=400, patience_steps=300)
     assert tiny == (188, 75)  # 4 steps an epoch: 752 steps, patience 300 steps
-    assert large == (10, 10)  # 333 steps an epoch: the minimum of 10 epochs
+    assert large == (3, 10)  # 333 steps an epoch: 3 epochs, patience at least 10 epochs
     epochs, _ = DEFAULT_RECIPE.budget(50)  # 50 images and their 4 RandAugment copies
     assert epochs == tiny[0]
     assert DEFAULT_RECIPE.budget(50, scale=0.5)[0] == 94

@@ -284,11 +284,14 @@ def test_relabel_lets_the_classifier_label_an_unconditional_generator(single_dir
     ],
 )
 def test_arguments_are_checked(single_dir, kwargs, match):
-    if match is None:  # a generator object without a bank cannot start from real codes
+    if match is None:  # a generator in memory, without a bank, cannot start from real codes
         from learned_aug import load_generator
 
+        generator = load_generator(single_dir)
+        SyntheticDataset(generator, n=2, **kwargs)  # loaded: its bank is found where it was
+        generator.name_or_path = None  # as one built in memory
         with pytest.raises(ValueError, match="needs a latent bank"):
-            SyntheticDataset(load_generator(single_dir), n=2, **kwargs)
+            SyntheticDataset(generator, n=2, **kwargs)
         return
     with pytest.raises(ValueError, match=match):
         SyntheticDataset(single_dir, n=2, **kwargs)

@@ -169,7 +169,7 @@ def test_settings_are_frozen_and_their_defaults_are_fits():
         assert defaults[f.name].default == f.default, f.name
     assert FitSettings.resume_fields() == (
         "batch_size", "lr", "optimizer", "weight_decay", "val_fraction", "kl_warmup",
-        "warmup_steps", "schedule", "seed",
+        "warmup_steps", "schedule", "seed", "augment", "augment_copies",
     )  # fmt: skip
     assert FitSettings(lr=1).lr == 1.0 and isinstance(FitSettings(lr=1).lr, float)
 

@@ -1,9 +1,11 @@
 """The README's main job, timed end to end in a fresh process, and what its run folder holds.
 
-Runs ``learned-aug fit --data mnist-5k --per-class --latent-dim 3 --epochs 15 --out ...`` (the
-README's command) in a subprocess, as a user would, and prints the CPU, the threads, the wall
-time (process start to exit: imports, data, training, the run folder), the best validation
-loss, and the sizes of checkpoint.pt (by part) against model.safetensors.
+Runs ``learned-aug fit --data mnist-5k --out ...`` (the README's command: the default path, the
+recommended recipe) in a subprocess, as a user would, and prints the CPU, the threads, the wall
+time (process start to exit: imports, data, augmented copies, training, the run folder), the
+best validation loss, the generator's quality report, and the sizes of checkpoint.pt (by part)
+against model.safetensors. ``--job per-class`` times the previous main job
+(``--per-class --latent-dim 3 --epochs 15``) instead.
 
     python benchmarks/bench_main_job.py             # --write records it in docs/benchmarks.md
     python benchmarks/bench_main_job.py --epochs 2  # a quick check (the section says so)
@@ -26,8 +28,19 @@ from learned_aug.speed import choose_autocast, cpu_model
 from learned_aug.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
-README_EPOCHS = 15
-JOB = ["fit", "--data", "mnist-5k", "--per-class", "--latent-dim", "3"]
+JOBS = {
+    "recipe": ["fit", "--data", "mnist-5k"],
+    "per-class": [
+        "fit",
+        "--data",
+        "mnist-5k",
+        "--per-class",
+        "--latent-dim",
+        "3",
+        "--epochs",
+        "15",
+    ],
+}
 
 
 def tensor_bytes(value) -> int:
@@ -41,19 +54,20 @@ def tensor_bytes(value) -> int:
     return len(value) if isinstance(value, str) else 8
 
 
-def run_job(epochs: int, threads: int | None, out: Path) -> float:
+def run_job(job: list[str], threads: int | None, out: Path) -> float:
     """Run the job into ``out``; its wall time in seconds."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     if threads is not None:
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    command = [sys.executable, "-m", "learned_aug.cli", *JOB, "--epochs", str(epochs)]
+    command = [sys.executable, "-m", "learned_aug.cli", *job]
     start = time.perf_counter()
     subprocess.run([*command, "--out", str(out), "--no-progress"], check=True, env=env)
     return time.perf_counter() - start
 
 
-def report(out: Path, seconds: float, epochs: int, threads: int) -> str:
+def report(out: Path, seconds: float, job: list[str], quick: bool, threads: int) -> str:
     record = json.loads((out / "training.json").read_text())
+    quality = json.loads((out / "quality.json").read_text())
     history = json.loads((out / "history.json").read_text())
     state = load_checkpoint(out / CHECKPOINT_NAME)
     mib = 2**20
@@ -65,18 +79,22 @@ def report(out: Path, seconds: float, epochs: int, threads: int) -> str:
         if tensor_bytes(value) >= mib / 10
     )
     epoch_s = sorted(row["seconds"] for row in history)[len(history) // 2]
-    quick = "" if epochs == README_EPOCHS else f" (README: {README_EPOCHS}; a shortened check)"
     amp = choose_autocast("cpu")
+    named = quality.get("classifier_accuracy_samples")
     return "\n".join(
         [
-            f"`learned-aug {' '.join(JOB)} --epochs {epochs} --out runs/mnist-vae`{quick}, in a "
+            f"`learned-aug {' '.join(job)} --out runs/mnist`"
+            f"{' (shortened: a quick check, not the README job)' if quick else ''}, in a "
             f"fresh process. CPU: {cpu_model()}, {threads} threads, "
             f"{'bf16 autocast' if amp.enabled else 'float32'} ({amp.reason}).",
             "",
-            "| wall time | epochs run | median epoch | best validation loss (epoch) |",
-            "|---|---|---|---|",
-            f"| {seconds:.0f} s | {record['epochs_run']} | {epoch_s:.1f} s | "
-            f"{record['best_val_loss']:.1f} ({record['best_epoch']}) |",
+            "| wall time | examples trained on | epochs run | median epoch | best validation "
+            "loss (epoch) | samples a classifier names correctly |",
+            "|---|---|---|---|---|---|",
+            f"| {seconds:.0f} s | {record.get('trained_on', record['examples'])} | "
+            f"{record['epochs_run']} | {epoch_s:.1f} s | "
+            f"{record['best_val_loss']:.1f} ({record['best_epoch']}) | "
+            f"{'n/a' if named is None else f'{named:.0%}'} |",
             "",
             f"Run folder: model.safetensors {weights:.1f} MiB (the best weights); "
             f"checkpoint.pt {checkpoint:.1f} MiB = {checkpoint / weights:.2f}x model.safetensors: "
@@ -88,7 +106,8 @@ def report(out: Path, seconds: float, epochs: int, threads: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--epochs", type=int, default=README_EPOCHS)
+    parser.add_argument("--job", choices=sorted(JOBS), default="recipe")
+    parser.add_argument("--epochs", type=int, default=None, help="shorten (a quick check)")
     parser.add_argument("--threads", type=int, default=None, help="default: torch's (cores)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the run folder here")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
@@ -97,13 +116,15 @@ def main() -> None:
     print(f"CPU {cpu_model()}, {threads} threads", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or Path(tmp) / "run"
-        seconds = run_job(args.epochs, args.threads, out)
-        text = report(out, seconds, args.epochs, threads)
+        job = JOBS[args.job] + ([] if args.epochs is None else ["--epochs", str(args.epochs)])
+        seconds = run_job(job, args.threads, out)
+        text = report(out, seconds, job, args.epochs is not None, threads)
     print(text)
     if args.write:
         from _docs import write_section  # benchmarks/ is on sys.path when run as a script
 
-        write_section("README main job", text, " ".join(sys.argv))
+        title = "README main job" if args.job == "recipe" else "Previous main job (per class)"
+        write_section(title, text, " ".join(sys.argv))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from learned_aug.evaluation.augment import choose_randaugment
 from learned_aug.evaluation.protocol import DEFAULT_SIZES, EvaluationConfig, run_protocol
 from learned_aug.evaluation.report import (
     QUALITY_NOTE,
@@ -46,8 +47,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 # (never reported): see "Choosing" in docs/results.md.
 LEARNED = "learned"
 RA = "randaugment-tuned"
-CONDITIONS = ("none", "aug", "randaugment", RA, LEARNED, f"{RA}+{LEARNED}")
-TUNING_SEEDS = (5, 6)
+CONDITIONS = ("none", RA, LEARNED, f"{RA}+{LEARNED}")
 # The classifier budget of the earlier grids (two CPU cores); generators get the default
 # path's own budget (generator_scale=1.0: what `learned-aug fit` trains).
 SETTINGS = {
@@ -186,6 +186,8 @@ def _size_means(records, a: str, b: str) -> dict[int, float]:
 def _target(records, a: str, b: str, label: str, rule: str) -> str:
     """One target line; ``rule`` is "significant" (p < 0.01 and ahead at every size),
     "pooled" (p < 0.01 over all runs) or "reaches" (not behind on average at any size)."""
+    if not paired(records, a, b):
+        return f"- {label}: **not run** (no run of `{a}` paired with `{b}` in this grid)."
     t = wilcoxon_test(records, a, b)
     sizes = list(_size_means(records, a, b).values())
     every = bool(sizes) and all(d > 0 for d in sizes)
@@ -281,23 +283,6 @@ def early_stops(records: list[dict], margin: float = 0.05) -> str:
             f"{base * 100:.2f} | {r['best_epoch']} | {r['steps']} |"
         )
     return "\n".join(lines)
-
-
-def choose_randaugment(tuning: list[dict]) -> dict[int, tuple[int, int]]:
-    """Per size, the RandAugment setting with the best mean macro F1 over the tuning seeds."""
-    from learned_aug.evaluation.augment import RANDAUGMENT_VARIANTS
-
-    settings = {"randaugment": (2, 9), **RANDAUGMENT_VARIANTS}
-    chosen = {}
-    for size in sorted({r["size"] for r in tuning}):
-        means = {}
-        for name in settings:
-            f1 = [r["macro_f1"] for r in tuning if r["size"] == size and r["condition"] == name]
-            if f1:
-                means[name] = sum(f1) / len(f1)
-        if means:
-            chosen[size] = settings[max(means, key=means.get)]
-    return chosen
 
 
 def _variants_table(tuning: list[dict], names: list[str], base: str) -> str:

@@ -152,3 +152,13 @@ def test_a_loaded_or_fitted_generator_brings_its_bank(tmp_path, digits):
     from learned_aug import LearnedAugment
 
     assert LearnedAugment(load_generator(tmp_path / "run"), "interpolate").bank is not None
+
+
+def test_tuned_randaugment_is_what_the_tuning_runs_choose():
+    from pathlib import Path
+
+    from learned_aug.evaluation.augment import choose_randaugment
+
+    tuning = read_csv(Path(__file__).resolve().parents[1] / "docs" / "results_tuning.csv")
+    assert choose_randaugment(tuning) == TUNED_RANDAUGMENT
+    assert {r["seed"] for r in tuning} <= {5, 6}  # never a reported seed

@@ -7,7 +7,8 @@ with its labels ``y`` that draws different parameters for every image.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -72,10 +73,42 @@ RANDAUGMENT_VARIANTS: dict[str, tuple[int, int]] = {
 """RandAugment ``(num_ops, magnitude)`` settings beside torchvision's default (2, 9), the
 candidates ``randaugment-tuned`` chooses among per training size."""
 
-TUNED_RANDAUGMENT: dict[int, tuple[int, int]] = {}
-"""Training size -> the RandAugment ``(num_ops, magnitude)`` chosen on the tuning seeds (5 and 6,
-never reported) of docs/results.md; other sizes take the nearest size's (in log scale); empty:
-torchvision's default (2, 9)."""
+TUNED_RANDAUGMENT: dict[int, tuple[int, int]] = {
+    50: (3, 9),
+    100: (2, 14),
+    250: (2, 9),
+    500: (2, 14),
+}
+"""Training size -> the RandAugment ``(num_ops, magnitude)`` chosen on MNIST-5k with tuning seed
+5 (never reported) by :func:`choose_randaugment` over docs/results_tuning.csv (a test checks
+they agree); other sizes take the nearest size's (in log scale)."""
+
+
+def choose_randaugment(records: Sequence[Mapping[str, Any]]) -> dict[int, tuple[int, int]]:
+    """Per training size, the RandAugment setting (torchvision's default or one of
+    ``RANDAUGMENT_VARIANTS``) with the best mean macro F1 over the records' seeds.
+
+    Example:
+        >>> rows = [{"size": 50, "condition": "randaugment", "macro_f1": 0.7},
+        ...         {"size": 50, "condition": "ra-n3-m9", "macro_f1": 0.8}]
+        >>> choose_randaugment(rows)
+        {50: (3, 9)}
+    """
+    settings = {"randaugment": (2, 9), **RANDAUGMENT_VARIANTS}
+    chosen = {}
+    for size in sorted({int(r["size"]) for r in records}):
+        means = {}
+        for name in settings:
+            f1 = [
+                float(r["macro_f1"])
+                for r in records
+                if int(r["size"]) == size and r["condition"] == name
+            ]
+            if f1:
+                means[name] = sum(f1) / len(f1)
+        if means:
+            chosen[size] = settings[max(means, key=means.__getitem__)]
+    return chosen
 
 
 def tuned_randaugment(size: int | None) -> tuple[int, int]:

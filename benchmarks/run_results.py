@@ -297,18 +297,19 @@ def _cite(records: list[dict], a: str, b: str) -> str:
     return f"{claim(records, a, b)}; by size: {by_size(records, a, b)}"
 
 
-def _seed_wins(records: list[dict], a: str, b: str, need: int) -> str:
+def _seed_wins(records: list[dict], a: str, b: str, need: int | None) -> str:
     """The digits target: ahead on average and in ``need`` of the seeds at each size."""
     lines, met = [], True
     for size, diffs in _diffs_by_size(records, a, b).items():
         if not diffs:
             continue
         wins, mean = sum(d > 0 for d in diffs), 100 * sum(diffs) / len(diffs)
-        ok = mean > 0 and wins >= need
-        met &= ok
+        met &= mean > 0 and need is not None and wins >= need
         lines.append(f"{size} images: {mean:+.2f} points, {wins}/{len(diffs)} seeds better")
     if not lines:
         return "(not run)"
+    if need is None:  # no target: the numbers alone
+        return "; ".join(lines)
     return f"{'**met**' if met else '**not met**'} — " + "; ".join(lines)
 
 
@@ -349,7 +350,20 @@ def _at_least(value: float | None, bound: float, label: str) -> str:
     return f"- {label}: {verdict} — {100 * value:+.2f} points."
 
 
+def complete_seeds(records: list[dict]) -> tuple[list[dict], int]:
+    """The records of the seeds that ran every (size, condition) of the grid, and how many runs
+    of other (interrupted) seeds were left out."""
+    cells = {(r["size"], r["condition"]) for r in records}
+    by_seed: dict[int, set] = {}
+    for r in records:
+        by_seed.setdefault(r["seed"], set()).add((r["size"], r["condition"]))
+    whole = {seed for seed, done in by_seed.items() if done == cells}
+    kept = [r for r in records if r["seed"] in whole]
+    return kept, len(records) - len(kept)
+
+
 def report(records: list[dict], out: Path, command: str) -> None:
+    records, left_out = complete_seeds(records)
     conditions = ordered(r["condition"] for r in records)
     plot_f1(
         records,
@@ -408,6 +422,10 @@ def report(records: list[dict], out: Path, command: str) -> None:
     text = TEMPLATE.format(
         seeds=len(seeds),
         seed_list=", ".join(map(str, seeds)),
+        left_out=f"; {left_out} runs of a seed the grid did not finish are in results.csv "
+        "but not on this page"
+        if left_out
+        else "",
         n_runs=len(records),
         settings=", ".join(f"{k}={v}" for k, v in SETTINGS.items()),
         table=markdown_table(records, conditions=conditions, published=GARAY),
@@ -422,7 +440,7 @@ def report(records: list[dict], out: Path, command: str) -> None:
         wilcoxon=wilcoxon_table(records),
         targets="\n".join(targets),
         digits_target=_seed_wins(digits, LEARNED, "none", 7),
-        digits_plus=_seed_wins(digits, f"randaugment+{LEARNED}", "randaugment", 7),
+        digits_plus=_seed_wins(digits, f"randaugment+{LEARNED}", "randaugment", None),
         digits_table=digits_table,
         digits_line=digits_line,
         cancer_table=tabular["breast-cancer"][0],
@@ -486,8 +504,9 @@ The few-shot protocol of Garay-Maestre, Gallego and Calvo-Zaragoza (2019), gener
 draw the training set; train the generators on it alone; train the classifier once per
 condition from the same initial weights (Adam, early stopping with patience 10 on a 15%
 validation split of the training set); test on all the data not drawn (4,000-4,950 images).
-Reported seeds: {seed_list} ({seeds} seeds, {n_runs} runs); every choice on this page was made
-on tuning seed 5, which is never reported (see "Choosing" below). Classifier settings:
+Reported seeds: {seed_list} ({seeds} seeds, {n_runs} runs{left_out}); every choice on this
+page was made on tuning seed 5, which is never reported (see "Choosing" below). Classifier
+settings:
 {settings} (a quarter-width paper CNN on two CPU cores; see the notes).
 
 Conditions: `none`; `aug` (the paper's conventional augmentation: rotation up to 20 degrees,
@@ -521,7 +540,7 @@ samples of each class of the pool the grid drew on that draw
 `learned` ahead of `none` on average and in at least 7 of 10 seeds at each size:
 {digits_target}
 
-`randaugment+learned` against `randaugment`: {digits_plus}
+`randaugment+learned` against `randaugment` (no target): {digits_plus}
 
 {digits_line}
 

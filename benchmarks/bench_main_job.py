@@ -96,6 +96,11 @@ def report(out: Path, seconds: float, job: list[str], quick: bool, threads: int)
             f"{record['best_val_loss']:.1f} ({record['best_epoch']}) | "
             f"{'n/a' if named is None else f'{named:.0%}'} |",
             "",
+            "The validation loss of a run with augmented copies is measured on images and "
+            "their copies, so it does not compare with a run without them."
+            if record.get("augment")
+            else "",
+            "",
             f"Run folder: model.safetensors {weights:.1f} MiB (the best weights); "
             f"checkpoint.pt {checkpoint:.1f} MiB = {checkpoint / weights:.2f}x model.safetensors: "
             f"{parts}, and the counters, settings, config and history (kB). The best weights "

@@ -290,6 +290,11 @@ def test_like_refuses_real_data_it_cannot_match(two_class_gen):
 
 def test_sample_refuses_an_unconditional_generator_unless_unlabelled(run, tmp_path, capsys):
     argv = ["sample", str(run), "-n", "4", "--no-progress"]
+    # With its latent bank, a sample starts from the codes of real images of its class
+    # (the posterior): labelled. Without the bank only the prior is left, which has no class.
+    assert main([*argv, "--out", str(tmp_path / "labelled")]) == 0
+    assert "4 samples of 10 classes" in capsys.readouterr().out
+    (run / "latent_bank.safetensors").unlink()
     assert main([*argv, "--out", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err
     assert "cannot say which class" in err and "--unlabelled" in err

@@ -509,11 +509,12 @@ page was made on tuning seed 5, which is never reported (see "Choosing" below). 
 settings:
 {settings} (a quarter-width paper CNN on two CPU cores; see the notes).
 
-Conditions: `none`; `aug` (the paper's conventional augmentation: rotation up to 20 degrees,
-shifts up to 20%); `randaugment` (torchvision's RandAugment, default num_ops=2, magnitude=9);
-`randaugment-tuned` (RandAugment with num_ops and magnitude chosen per training size on the
-tuning seeds: {chosen}); `learned` (the default path above); `randaugment-tuned+learned`
-(both: RandAugment on every image of the batch, real and synthetic).
+Conditions: `none`; `randaugment-tuned` (torchvision's RandAugment with num_ops and magnitude
+chosen per training size on the tuning seed: {chosen}; torchvision's default is num_ops=2,
+magnitude=9); `learned` (the default path above); `randaugment-tuned+learned` (both:
+RandAugment on every image of the batch, real and synthetic). The paper's `aug` (rotation up to
+20 degrees, shifts up to 20%) and plain `randaugment` are conditions of `learned-aug evaluate`
+that this grid did not run, to fit the time it had.
 
 ## Macro F1 x 100 (mean ± std over seeds), with Garay-Maestre et al. Table 2
 

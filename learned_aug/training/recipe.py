@@ -72,7 +72,8 @@ class Recipe:
         >>> few = balanced_subset(load_dataset("digits"), 5, seed=0)[0]  # 50 8x8 digits
         >>> quick = DEFAULT_RECIPE.replace(steps=20, min_epochs=1)  # a smoke-sized budget
         >>> gen = quick.fit(few, progress=False).model
-        >>> SyntheticDataset(gen, n=20, seed=0)[0][1]
+        >>> image, label = SyntheticDataset(gen, n=20, seed=0)[0]
+        >>> label
         0
     """
 

@@ -26,7 +26,6 @@ from learned_aug.latent_bank import LatentBank
 from learned_aug.models import Generator
 from learned_aug.sampling import get_strategy
 from learned_aug.training import DEFAULT_RECIPE, Recipe, fit, fit_vqvae
-from learned_aug.training.recipe import step_budget
 from learned_aug.transforms import LearnedAugment
 
 MODES = ("pool", "transform")
@@ -221,16 +220,16 @@ def fit_generator(name: str, train: LabelledData, seed: int, scale: float = 1.0)
         extra = [augment(train.x, train.y, rng) for _ in range(spec.augment_copies)]
         x, y = torch.cat([train.x, *extra]), train.y.repeat(spec.augment_copies + 1)
         train = LabelledData(x, y, list(train.classes))
-    copies = spec.augment_copies if "augment" in kwargs else 0
-    epochs, patience = step_budget(
-        len(train) * (copies + 1),
+    budget = Recipe(
+        spec.model,
+        augment=kwargs.get("augment"),  # copies made by fit count; those made above are in train
+        augment_copies=spec.augment_copies,
         steps=spec.steps,
         min_epochs=spec.min_epochs,
         max_epochs=spec.max_epochs,
         patience_steps=spec.patience_steps,
-        batch_size=batch_size,
-        scale=scale,
     )
+    epochs, patience = budget.budget(len(train), batch_size, scale=scale)
     return TRAINERS[spec.trainer](
         spec, train, epochs=epochs, batch_size=batch_size, patience=patience, **common, **kwargs
     )

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     }
     recipe = args.model is None and not args.per_class
     model = DEFAULT_RECIPE.for_data(data).model if recipe else args.model
-    if recipe and augment is None and args.augment is None:
+    if recipe and args.augment is None:
         augment = DEFAULT_RECIPE.for_data(data).augment
     if augment is not None and not data.is_image:
         raise ValueError(f"--augment {augment} needs images, got a table of features")

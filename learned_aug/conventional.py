@@ -38,11 +38,62 @@ def apply_per_image(transform: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     """Apply ``transform`` to each image of a float batch in [0, 1], as uint8.
 
     torchvision's automatic augmentations (RandAugment, ...) expect uint8 images; each image
-    gets its own random parameters, drawn from torch's global generator.
+    gets its own random parameters, drawn from torch's global generator. torchvision's
+    ``v2.RandAugment`` itself runs batched (``randaugment_batch``) with the same result.
     """
     images = (x.clamp(0, 1) * 255).round().to(torch.uint8)
-    out = torch.stack([transform(image) for image in images])
+    if type(transform) is v2.RandAugment:
+        out = randaugment_batch(transform, images)
+    else:
+        out = torch.stack([transform(image) for image in images])
     return out.to(x.dtype) / 255
+
+
+def randaugment_batch(transform: v2.RandAugment, images: Tensor) -> Tensor:
+    """``torch.stack([transform(image) for image in images])``, computed a few ops at a time.
+
+    Draws every image's operations and signs from torch's global generator in the order the
+    per-image calls would, then applies each (operation, magnitude) to all the images that drew
+    it in one call of torchvision's own operation, round by round. The result and the generator's
+    state afterwards are those of the per-image loop (tests/test_conventional.py checks both);
+    the per-image Python overhead (about 0.6 ms an image on 28x28 digits) is paid once per
+    group instead of once per image.
+
+    Args:
+        transform: a ``torchvision.transforms.v2.RandAugment``.
+        images: uint8 images ``(N, C, H, W)``.
+    """
+    space = transform._AUGMENTATION_SPACE
+    keys = tuple(space)
+    height, width = images.shape[-2:]
+    table = {}  # operation -> (its magnitude at transform.magnitude or None, signed)
+    for key, (magnitudes_fn, signed) in space.items():
+        magnitudes = magnitudes_fn(transform.num_magnitude_bins, height, width)
+        table[key] = (None if magnitudes is None else float(magnitudes[transform.magnitude]), signed)
+    rounds: list[dict[tuple[str, float], list[int]]] = [{} for _ in range(transform.num_ops)]
+    for i in range(len(images)):
+        for groups in rounds:
+            key = keys[int(torch.randint(len(keys), ()))]
+            magnitude, signed = table[key]
+            if magnitude is None:
+                magnitude = 0.0
+            elif signed and torch.rand(()) <= 0.5:
+                magnitude = -magnitude
+            groups.setdefault((key, magnitude), []).append(i)
+    out = images.clone()
+    for groups in rounds:
+        for (key, magnitude), members in groups.items():
+            if key == "Identity":
+                continue
+            index = torch.tensor(members)
+            out[index] = transform._apply_image_or_video_transform(
+                out[index],
+                key,
+                magnitude,
+                interpolation=transform.interpolation,
+                fill=transform._fill,
+            )
+    return out
 
 
 def augmented_copies(

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from learned_aug.cli import build_parser, main
-from learned_aug.conventional import CONVENTIONAL, augmented_copies
+from torchvision.transforms import v2
+
+from learned_aug.conventional import CONVENTIONAL, augmented_copies, randaugment_batch
 from learned_aug.data import balanced_subset, load_dataset
 from learned_aug.latent_bank import LatentBank
 
@@ -30,6 +32,25 @@ def test_copies_follow_the_data_replayably(few, name):
     assert out.x.min() >= 0 and out.x.max() <= 1
     assert torch.equal(augmented_copies(few, name, copies=2, seed=4).x, out.x)
     assert not torch.equal(augmented_copies(few, name, copies=2, seed=5).x, out.x)
+
+
+@pytest.mark.parametrize(
+    ("settings", "shape"),
+    [({}, (1, 28, 28)), ({"num_ops": 3, "magnitude": 14}, (1, 28, 28)), ({}, (3, 12, 10))],
+)
+def test_batched_randaugment_is_the_per_image_loop(settings, shape):
+    # Same images out and the same global random state after, as torchvision image by image.
+    images = torch.randint(0, 256, (400, *shape), dtype=torch.uint8)
+    images[:100] = 0  # flat images: autocontrast / equalize edge cases
+    transform = v2.RandAugment(**settings)
+    torch.manual_seed(7)
+    expected = torch.stack([transform(image) for image in images])
+    after = torch.rand(4)
+    torch.manual_seed(7)
+    out = randaugment_batch(transform, images)
+    assert out.dtype == torch.uint8 and torch.equal(out, expected)
+    assert torch.equal(torch.rand(4), after)
+    assert not torch.equal(out, images)
 
 
 def test_copies_take_any_per_image_transform(few):

@@ -18,8 +18,10 @@ HEADER = (
 def write_section(title: str, body: str, command: str) -> None:
     """Replace (or append) the ``## title`` section of docs/benchmarks.md."""
     text = DOC.read_text() if DOC.exists() else HEADER
+    from learned_aug.speed import cpu_model
+
     machine = (
-        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+        f"{cpu_model()} ({platform.machine()}), {torch.get_num_threads()} threads, "
         f"torch {torch.__version__}"
     )
     section = (

@@ -166,7 +166,10 @@ class StackedVAEs(nn.Module):
                 view = nn.Parameter(param.detach()[k], requires_grad=param.requires_grad)
                 setattr(member.get_submodule(owner), leaf, view)
             views[k] = member
-        return views[k].train(self.training)
+        member = views[k]
+        if member.training != self.training:  # train() walks every submodule: only on change
+            member.train(self.training)
+        return member
 
     def _apply(self, fn, recurse=True):
         self.__dict__.pop("_views", None)  # the views share storage that a move replaces

@@ -173,7 +173,7 @@ def table(rates: dict[str, float], batch_size: int, about: str) -> str:
         return "\n".join(lines)
     lines += [
         "",
-        "What makes the targets with this generator: the bundled mnist-vae "
+        "Where the speed of this generator comes from: the bundled mnist-vae "
         "decodes with transposed convolutions straight to the image (`refine=False`), run by "
         "PyTorch's native kernel rather than oneDNN's (about 3x faster per call at these "
         "channel counts); a per-class generator routes a one-class call without gathering or "

@@ -54,7 +54,7 @@ def report(wall: float, cpu: float, summary: str, threads: str, out: Path) -> st
     lines = [
         f"`learned-aug {' '.join(COMMAND)} --out runs/quick` in a fresh process. CPU: "
         f"{cpu_model()} (native bf16: {', '.join(native_bf16()) or 'none'}), {threads} "
-        f"threads; load average {load:.1f} at the end (other work on the machine).",
+        f"threads; 1-minute load average {load:.1f} at the end (the command itself included).",
         "",
         "| wall time | CPU time (user + system) | wall < 5 min | CPU time < 5 min |",
         "|---|---|---|---|",

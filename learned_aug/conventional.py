@@ -69,7 +69,10 @@ def randaugment_batch(transform: v2.RandAugment, images: Tensor) -> Tensor:
     table = {}  # operation -> (its magnitude at transform.magnitude or None, signed)
     for key, (magnitudes_fn, signed) in space.items():
         magnitudes = magnitudes_fn(transform.num_magnitude_bins, height, width)
-        table[key] = (None if magnitudes is None else float(magnitudes[transform.magnitude]), signed)
+        table[key] = (
+            None if magnitudes is None else float(magnitudes[transform.magnitude]),
+            signed,
+        )
     rounds: list[dict[tuple[str, float], list[int]]] = [{} for _ in range(transform.num_ops)]
     for i in range(len(images)):
         for groups in rounds:

@@ -26,7 +26,7 @@ from learned_aug.names import DEFAULT_CONDITIONS, QUICK_SIZE, TABULAR_CONDITIONS
 
 # --quick: one size (100 images), one seed, the results grid's quarter-width CNN, at most 500
 # classifier steps and a tenth of the generators' steps: a check that the pipeline runs, in
-# 132 s of wall time on a 2-core AVX2 AMD EPYC (float32; docs/benchmarks.md), printed at the end.
+# 105 s of wall time on a 2-core AVX2 AMD EPYC (float32; docs/benchmarks.md), printed at the end.
 QUICK = {"max_steps": 500, "generator_scale": 0.1, "cnn_width": 0.25}
 
 

@@ -6,10 +6,9 @@ import json
 
 import pytest
 import torch
-
-from learned_aug.cli import build_parser, main
 from torchvision.transforms import v2
 
+from learned_aug.cli import build_parser, main
 from learned_aug.conventional import CONVENTIONAL, augmented_copies, randaugment_batch
 from learned_aug.data import balanced_subset, load_dataset
 from learned_aug.latent_bank import LatentBank

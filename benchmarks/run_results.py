@@ -81,7 +81,8 @@ def parse_args() -> argparse.Namespace:
         "--first-seed",
         type=int,
         default=0,
-        help=f"seeds first-seed, first-seed+1, ..., skipping the tuning seeds {TUNING_SEEDS}",
+        help=f"seeds first-seed, first-seed+1, ..., skipping the tuning seeds {TUNING_SEEDS} "
+        "unless first-seed is one of them (a tuning grid)",
     )
     p.add_argument("--conditions", nargs="+", default=list(CONDITIONS))
     p.add_argument("--out", type=Path, default=DOCS)
@@ -148,11 +149,14 @@ def sample_figure(path: Path, size: int = 50, seed: int = 0, per_class: int = 6)
 
 
 def reported_seeds(first: int, count: int) -> list[int]:
-    """``count`` seeds from ``first`` up, leaving out ``TUNING_SEEDS``.
+    """``count`` seeds from ``first`` up, leaving out ``TUNING_SEEDS``; a grid that starts on a
+    tuning seed is a tuning grid and takes consecutive seeds.
 
-    >>> reported_seeds(3, 4)
-    [3, 4, 7, 8]
+    >>> reported_seeds(3, 4), reported_seeds(5, 2)
+    ([3, 4, 7, 8], [5, 6])
     """
+    if first in TUNING_SEEDS:
+        return list(range(first, first + count))
     seeds: list[int] = []
     seed = first
     while len(seeds) < count:
@@ -385,7 +389,9 @@ def complete_seeds(records: list[dict]) -> tuple[list[dict], int]:
 
 
 def report(records: list[dict], out: Path, command: str) -> None:
-    records, left_out = complete_seeds([r for r in records if r["seed"] not in TUNING_SEEDS])
+    # The tuning seeds' runs are never reported beside the others (a tuning grid alone is).
+    records = [r for r in records if r["seed"] not in TUNING_SEEDS] or records
+    records, left_out = complete_seeds(records)
     conditions = ordered(r["condition"] for r in records)
     plot_f1(
         records,

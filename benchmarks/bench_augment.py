@@ -46,13 +46,37 @@ DEFAULT_SECTION = "LearnedAugment with the generator learned-aug fit trains by d
 STRATEGIES = ("noise", "reconstruct", "interpolate", "prior")
 
 
+def brief_fit(recipe, out: str) -> str:
+    """``out``, holding ``recipe``'s generator trained one epoch on 20 digits per class (its
+    architecture, which decides the speed, without the full training)."""
+    few = balanced_subset(load_dataset("mnist-5k"), 20, seed=0)[0]
+    recipe.fit(few, epochs=1, out=out, overwrite=True, progress=False)
+    return out
+
+
+def digit_jobs(n: int, batch_size: int):
+    """The first ``n`` MNIST-5k digits as uint8 and two job makers on them: ``per_image(t)``
+    calls ``t(image, label)`` image by image, ``batched(t)`` on batches of ``batch_size``."""
+    data = load_dataset("mnist-5k")
+    x = data.x[:n].mul(255).round().to(torch.uint8)
+    y = data.y[:n]
+    labels = [int(v) for v in y]
+
+    def per_image(transform) -> Callable[[], None]:
+        return lambda: [transform(x[i], labels[i]) for i in range(n)]
+
+    def batched(transform) -> Callable[[], None]:
+        starts = range(0, n, batch_size)
+        return lambda: [transform(x[s : s + batch_size], y[s : s + batch_size]) for s in starts]
+
+    return x, y, per_image, batched
+
+
 def trained_generator(folder: str | None) -> str:
     """A generator folder with its latent bank: the given one, the default path's architecture
     (``"default"``), or a fresh per-class VAE."""
     if folder == "default":
-        folder = tempfile.mkdtemp(prefix="bench-augment-default-")
-        few = balanced_subset(load_dataset("mnist-5k"), 20, seed=0)[0]
-        DEFAULT_RECIPE.fit(few, epochs=1, out=folder, overwrite=True, progress=False)
+        folder = brief_fit(DEFAULT_RECIPE, tempfile.mkdtemp(prefix="bench-augment-default-"))
     if folder is None:
         folder = tempfile.mkdtemp(prefix="bench-augment-")
         fit("vae", "mnist-5k", per_class=True, epochs=2, latent_dim=3, out=folder,
@@ -76,18 +100,7 @@ def best_rates(jobs: dict[str, tuple[Callable[[], None], int]], rounds: int) -> 
 
 
 def augment_jobs(folder: str, n: int, batch_size: int) -> dict[str, tuple[Callable, int]]:
-    data = load_dataset("mnist-5k")
-    x = data.x[:n].mul(255).round().to(torch.uint8)
-    y = data.y[:n]
-    labels = [int(v) for v in y]
-
-    def per_image(transform) -> Callable[[], None]:
-        return lambda: [transform(x[i], labels[i]) for i in range(n)]
-
-    def batched(transform) -> Callable[[], None]:
-        starts = range(0, n, batch_size)
-        return lambda: [transform(x[s : s + batch_size], y[s : s + batch_size]) for s in starts]
-
+    x, y, per_image, batched = digit_jobs(n, batch_size)
     jobs = {
         "RandAugment, per image": (per_image(v2.RandAugment()), n),
         "TrivialAugmentWide, per image": (per_image(v2.TrivialAugmentWide()), n),

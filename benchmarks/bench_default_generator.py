@@ -25,15 +25,14 @@ from pathlib import Path
 
 import torch
 
-from learned_aug import LearnedAugment, load_dataset, load_generator
-from learned_aug.data import balanced_subset
+from learned_aug import LearnedAugment, load_generator
 from learned_aug.evaluation.conditions import GENERATORS
 from learned_aug.evaluation.report import read_csv
 from learned_aug.speed import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.bench_augment import best_rates  # noqa: E402
+from benchmarks.bench_augment import best_rates, brief_fit, digit_jobs  # noqa: E402
 
 SECTION = "How light the default generator can be"
 CANDIDATES = ("learned", "learned-h128", "learned-light")
@@ -42,24 +41,13 @@ TUNING = ROOT / "docs" / "results_tuning.csv"
 
 def trained(name: str, out: str) -> str:
     """``out``, holding candidate ``name`` briefly trained on 20 digits per class."""
-    few = balanced_subset(load_dataset("mnist-5k"), 20, seed=0)[0]
-    GENERATORS[name].fit(few, epochs=1, out=out, overwrite=True, progress=False)
-    return out
+    return brief_fit(GENERATORS[name], out)
 
 
 def speed(folders: dict[str, str], n: int, batch_size: int, rounds: int) -> dict[str, float]:
-    data = load_dataset("mnist-5k")
-    x = data.x[:n].mul(255).round().to(torch.uint8)
-    y, labels = data.y[:n], [int(v) for v in data.y[:n]]
     from torchvision.transforms import v2
 
-    def per_image(transform):
-        return lambda: [transform(x[i], labels[i]) for i in range(n)]
-
-    def batched(transform):
-        starts = range(0, n, batch_size)
-        return lambda: [transform(x[s : s + batch_size], y[s : s + batch_size]) for s in starts]
-
+    _, _, per_image, batched = digit_jobs(n, batch_size)
     jobs = {"RandAugment, per image": (per_image(v2.RandAugment()), n)}
     for name, folder in folders.items():
         aug = LearnedAugment.from_pretrained(folder)

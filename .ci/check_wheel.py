@@ -28,7 +28,7 @@ def main(checkout_pretrained: Path) -> None:
 
     import learned_aug
     from learned_aug import bundled_names, load_generator
-    from learned_aug.hub import PRETRAINED_DIR
+    from learned_aug.bundled import PRETRAINED_DIR
 
     package = Path(learned_aug.__file__).resolve().parent
     assert Path(sys.prefix).resolve() in package.parents, f"imported {package}, not the wheel"

@@ -16,14 +16,13 @@ trained: speed does not depend on the weights) and writes its own section.
 
 from __future__ import annotations
 
-import argparse
-import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from _docs import bench_args, markdown_table, parse, publish
+from _timing import best_seconds
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
@@ -40,7 +39,6 @@ from learned_aug.data import balanced_subset
 from learned_aug.sampling import encode_mean
 from learned_aug.speed import cpu_model
 
-ROOT = Path(__file__).resolve().parents[1]
 SECTION = "LearnedAugment and SyntheticDataset"
 DEFAULT_SECTION = "LearnedAugment with the generator learned-aug fit trains by default"
 STRATEGIES = ("noise", "reconstruct", "interpolate", "prior")
@@ -88,15 +86,8 @@ def trained_generator(folder: str | None) -> str:
 
 def best_rates(jobs: dict[str, tuple[Callable[[], None], int]], rounds: int) -> dict[str, float]:
     """Items per second of each job (a callable and how many items it handles), best round."""
-    for fn, _ in jobs.values():
-        fn()  # warm-up: allocator, oneDNN kernel choice
-    best = dict.fromkeys(jobs, 0.0)
-    for _ in range(rounds):
-        for name, (fn, items) in jobs.items():
-            start = time.perf_counter()
-            fn()
-            best[name] = max(best[name], items / (time.perf_counter() - start))
-    return best
+    seconds = best_seconds({name: fn for name, (fn, _) in jobs.items()}, rounds)
+    return {name: items / seconds[name] for name, (_, items) in jobs.items()}
 
 
 def augment_jobs(folder: str, n: int, batch_size: int) -> dict[str, tuple[Callable, int]]:
@@ -128,7 +119,8 @@ def augment_jobs(folder: str, n: int, batch_size: int) -> dict[str, tuple[Callab
 
 
 def dataset_jobs(folder: str, n: int, batch_size: int) -> dict[str, tuple[Callable, int]]:
-    dataset = SyntheticDataset(folder, n=n, output="tensor", chunk_size=batch_size)
+    dataset = SyntheticDataset(load_generator(folder), n=n)
+    dataset.chunk_size = batch_size
     gen = dataset.generator
     with torch.no_grad():
         d = encode_mean(gen, torch.zeros(1, *gen.sample_shape), torch.zeros(1).long()).shape[1]
@@ -151,51 +143,50 @@ def dataset_jobs(folder: str, n: int, batch_size: int) -> dict[str, tuple[Callab
 
 def table(rates: dict[str, float], batch_size: int, about: str) -> str:
     ra = rates["RandAugment, per image"]
-    lines = [
-        f"CPU: {cpu_model()}, {torch.get_num_threads()} threads. Generator: {about}.",
-        "",
-        f"Images per second (batches of {batch_size}); ratios against RandAugment per image.",
-        "",
-        "| method | img/s | / RandAugment per image |",
-        "|---|---|---|",
-    ]
-    for name, rate in rates.items():
-        if not name.startswith(("SyntheticDataset", "generator.decode")):
-            lines.append(f"| {name} | {rate:.0f} | {rate / ra:.2f}x |")
     aug = rates["LearnedAugment noise, batched"], rates["LearnedAugment noise, per image"]
     sd, dec = rates["SyntheticDataset via DataLoader"], rates["generator.decode on batches"]
-    lines += [
-        "",
-        "| target (default strategy 'noise') | measured | met |",
-        "|---|---|---|",
-        f"| batched >= 2x RandAugment per image | {aug[0] / ra:.2f}x | {_met(aug[0] / ra, 2)} |",
-        f"| per image >= 0.5x RandAugment per image | {aug[1] / ra:.2f}x "
-        f"| {_met(aug[1] / ra, 0.5)} |",
-        f"| SyntheticDataset via DataLoader >= 0.8x decoder ({sd:.0f} vs {dec:.0f} img/s) "
-        f"| {sd / dec:.2f}x | {_met(sd / dec, 0.8)} |",
-    ]
     floor = rates["generator.reconstruct alone, batched (the floor)"]
     floor_1 = rates["generator.reconstruct alone, per image (the floor)"]
-    lines += [
-        f"| overhead: batched >= 0.95x the bare generator | {aug[0] / floor:.2f}x "
-        f"| {_met(aug[0] / floor, 0.95)} |",
-        f"| overhead: per image >= 0.8x the bare generator | {aug[1] / floor_1:.2f}x "
-        f"| {_met(aug[1] / floor_1, 0.8)} |",
+    methods = [
+        [name, f"{rate:.0f}", f"{rate / ra:.2f}x"]
+        for name, rate in rates.items()
+        if not name.startswith(("SyntheticDataset", "generator.decode"))
     ]
-    if about.startswith("the default path"):
-        return "\n".join(lines)
-    lines += [
-        "",
-        "Where the speed of this generator comes from: the bundled mnist-vae "
-        "decodes with transposed convolutions straight to the image (`refine=False`), run by "
-        "PyTorch's native kernel rather than oneDNN's (about 3x faster per call at these "
-        "channel counts); a per-class generator routes a one-class call without gathering or "
-        "scattering; the variance head is skipped when only the posterior mean is needed "
-        "(`encode_mean`); p=1 draws nothing per image; and SyntheticDataset draws every item's "
-        "noise from counter-based streams (`learned_aug.rng.ItemStreams`) in one batched "
-        "draw instead of one torch.Generator per item.",
+    targets = [
+        ("batched >= 2x RandAugment per image", aug[0] / ra, 2),
+        ("per image >= 0.5x RandAugment per image", aug[1] / ra, 0.5),
+        (
+            f"SyntheticDataset via DataLoader >= 0.8x decoder ({sd:.0f} vs {dec:.0f} img/s)",
+            sd / dec,
+            0.8,
+        ),
+        ("overhead: batched >= 0.95x the bare generator", aug[0] / floor, 0.95),
+        ("overhead: per image >= 0.8x the bare generator", aug[1] / floor_1, 0.8),
     ]
-    return "\n".join(lines)
+    parts = [
+        f"CPU: {cpu_model()}, {torch.get_num_threads()} threads. Generator: {about}.",
+        f"Images per second (batches of {batch_size}); ratios against RandAugment per image.",
+        markdown_table(["method", "img/s", "/ RandAugment per image"], methods),
+        markdown_table(
+            ["target (default strategy 'noise')", "measured", "met"],
+            [[goal, f"{ratio:.2f}x", _met(ratio, bound)] for goal, ratio, bound in targets],
+        ),
+    ]
+    if not about.startswith("the default path"):
+        parts.append(SPEED_NOTE)
+    return "\n\n".join(parts)
+
+
+SPEED_NOTE = (
+    "Where the speed of this generator comes from: the bundled mnist-vae "
+    "decodes with transposed convolutions straight to the image (`refine=False`), run by "
+    "PyTorch's native kernel rather than oneDNN's (about 3x faster per call at these "
+    "channel counts); a per-class generator routes a one-class call without gathering or "
+    "scattering; the variance head is skipped when only the posterior mean is needed "
+    "(`encode_mean`); p=1 draws nothing per image; and SyntheticDataset draws every item's "
+    "noise from counter-based streams (`learned_aug.rng.ItemStreams`) in one batched "
+    "draw instead of one torch.Generator per item."
+)
 
 
 def _met(ratio: float, target: float) -> str:
@@ -203,19 +194,14 @@ def _met(ratio: float, target: float) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = bench_args(__doc__, rounds=3, batch_size=256)
     parser.add_argument(
         "--generator",
         help="a generator folder, or 'default' for the default path's architecture (default: "
         "train a per-class VAE briefly)",
     )
     parser.add_argument("--images", type=int, default=512, help="images per timed pass")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(parser)
     folder = trained_generator(args.generator)
     jobs = augment_jobs(folder, args.images, args.batch_size)
     # 16 batches per pass: an epoch amortizes the DataLoader's per-epoch set-up, as in training.
@@ -229,13 +215,7 @@ def main() -> None:
         f"({type(gen).__name__}, {size / 1e6:.2f}M parameters)"
     )
     text = table(best_rates(jobs, args.rounds), args.batch_size, about)
-    print(text)
-    if args.write:
-        sys.path.insert(0, str(ROOT))
-        from benchmarks._docs import write_section
-
-        section = DEFAULT_SECTION if args.generator == "default" else SECTION
-        write_section(section, text, "benchmarks/bench_augment.py " + " ".join(sys.argv[1:]))
+    publish(text, DEFAULT_SECTION if args.generator == "default" else SECTION, args.write)
 
 
 if __name__ == "__main__":

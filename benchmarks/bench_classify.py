@@ -22,20 +22,15 @@ A generator that is not class-aware (unconditional) is listed as such; one whose
 
 from __future__ import annotations
 
-import argparse
-import platform
-import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
-
 import torch
+from _docs import bench_args, markdown_table, parse, publish
+from _timing import best_seconds
 from torch import Tensor
 
 from learned_aug import bundled_names, load_dataset, load_generator
 from learned_aug.data import LabelledData, stratified_split
+from learned_aug.speed import cpu_model
 
-ROOT = Path(__file__).resolve().parents[1]
 SECTION = "Generative classifier"
 DATA = {3: "mnist-5k", 1: "wine"}  # by the rank of a generator's sample shape
 
@@ -60,19 +55,6 @@ def pixel_baselines(train: LabelledData, val: LabelledData) -> dict[str, float]:
     }
 
 
-def best_times(jobs: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    """Seconds of each job, best round; rounds interleaved so that load slows all alike."""
-    for fn in jobs.values():
-        fn()  # warm-up
-    best = dict.fromkeys(jobs, float("inf"))
-    for _ in range(rounds):
-        for name, fn in jobs.items():
-            start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
-
-
 @torch.no_grad()
 def score(name: str, val: LabelledData, batch_size: int, rounds: int) -> dict[str, object]:
     gen = load_generator(name).eval()
@@ -86,7 +68,7 @@ def score(name: str, val: LabelledData, batch_size: int, rounds: int) -> dict[st
     pred = torch.cat([gen.infer_labels(x) for x in val.x.split(batch_size)])
     per_class = [accuracy(pred[val.y == k], val.y[val.y == k]) for k in range(len(val.classes))]
     x, y = val.x[:batch_size], val.y[:batch_size]
-    times = best_times(
+    times = best_seconds(
         {"classify": lambda: gen.infer_labels(x), "reconstruct": lambda: gen.reconstruct(x, y)},
         rounds,
     )
@@ -100,30 +82,28 @@ def score(name: str, val: LabelledData, batch_size: int, rounds: int) -> dict[st
 
 
 def table(rows: list[dict[str, object]], baselines: dict[str, dict[str, float]]) -> str:
-    lines = [
-        "Accuracy of `infer_labels` (the class with the highest ELBO) on the examples `fit` held",
-        "out of training (the 15% validation split of seed 0). Cost: `infer_labels` time over",
-        "`reconstruct` time on the same batch, in the same run.",
-        "",
-        "| generator | kind | held-out data | accuracy | worst class | cost / reconstruct |",
-        "|---|---|---|---|---|---|",
-    ]
+    cells = []
     for r in rows:
-        data = r["data"]
+        head = [r["generator"], r["kind"], r["data"]]
         if r["status"] != "ok":
-            lines.append(f"| {r['generator']} | {r['kind']} | {data} | {r['status']} | | |")
+            cells.append([*head, r["status"], "", ""])
             continue
-        lines.append(
-            f"| {r['generator']} | {r['kind']} | {data} | {r['accuracy']:.3f} "
-            f"| {r['worst class']:.3f} | {r['cost']:.1f}x |"
-        )
+        scores = [f"{r['accuracy']:.3f}", f"{r['worst class']:.3f}", f"{r['cost']:.1f}x"]
+        cells.append([*head, *scores])
     for data, accs in baselines.items():
         for method, acc in accs.items():
-            lines.append(f"| {method} on raw values (baseline) | | {data} | {acc:.3f} | | |")
-    lines += ["", NOTES]
+            cells.append([f"{method} on raw values (baseline)", "", data, f"{acc:.3f}", "", ""])
+    header = ["generator", "kind", "held-out data", "accuracy", "worst class"]
+    parts = [
+        "Accuracy of `infer_labels` (the class with the highest ELBO) on the examples `fit` held\n"
+        "out of training (the 15% validation split of seed 0). Cost: `infer_labels` time over\n"
+        "`reconstruct` time on the same batch, in the same run.",
+        markdown_table([*header, "cost / reconstruct"], cells),
+        NOTES,
+    ]
     if any(r["status"].startswith("pending") for r in rows):
-        lines += ["", "A pending row is measured by running the command again once it lands."]
-    return "\n".join(lines)
+        parts.append("A pending row is measured by running the command again once it lands.")
+    return "\n\n".join(parts)
 
 
 NOTES = (
@@ -137,14 +117,8 @@ NOTES = (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--batch-size", type=int, default=250)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
+    args = parse(bench_args(__doc__, rounds=3, batch_size=250))
+    print(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads")
     splits = {rank: split(load_dataset(name)) for rank, name in DATA.items()}
     rows, used = [], set()
     for name in bundled_names():
@@ -157,13 +131,7 @@ def main() -> None:
         f"{DATA[rank]} ({len(splits[rank][1])})": pixel_baselines(*splits[rank])
         for rank in sorted(used, reverse=True)
     }
-    text = table(rows, baselines)
-    print(text)
-    if args.write:
-        sys.path.insert(0, str(ROOT))
-        from benchmarks._docs import write_section
-
-        write_section(SECTION, text, "benchmarks/bench_classify.py " + " ".join(sys.argv[1:]))
+    publish(table(rows, baselines), SECTION, args.write)
 
 
 if __name__ == "__main__":

@@ -18,21 +18,17 @@ channels 16/32, hidden size 64), side by side:
 
 from __future__ import annotations
 
-import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 import torch
+from _docs import ROOT, bench_args, markdown_table, parse, publish
+from bench_augment import best_rates, brief_fit, digit_jobs
 
 from learned_aug import LearnedAugment, load_generator
 from learned_aug.evaluation.conditions import GENERATORS
 from learned_aug.evaluation.report import read_csv
 from learned_aug.speed import cpu_model
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from benchmarks.bench_augment import best_rates, brief_fit, digit_jobs  # noqa: E402
 
 SECTION = "How light the default generator can be"
 CANDIDATES = ("learned", "learned-h128", "learned-light")
@@ -77,70 +73,56 @@ def tuning(name: str) -> dict[int, dict[str, float]]:
     return found
 
 
+TUNING_COLUMNS = (("alone", "+.2f"), ("with_ra", "+.2f"), ("samples", ".0%"), ("copy", ".2f"))
+
+
 def _num(value, fmt: str) -> str:
     return "–" if value is None or value == "" else format(value, fmt)
 
 
 def table(folders: dict[str, str], rates: dict[str, float]) -> str:
     ra = rates["RandAugment, per image"]
-    lines = [
-        f"CPU: {cpu_model()}, {torch.get_num_threads()} threads. LearnedAugment with its "
-        f"default arguments; RandAugment per image: {ra:.0f} img/s. Tuning columns: seed 5 "
-        "(never reported), points of macro F1 against `none` (alone) and against `randaugment` "
-        "(with RandAugment); `–`: the tuning grid did not run it.",
-        "",
-        "| generator | parameters | per image / RandAugment | batched / RandAugment | size "
-        "| alone − none | + RandAugment − RandAugment | samples named right | copy ratio |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    rows = []
     for name, folder in folders.items():
         params = sum(p.numel() for p in load_generator(folder).parameters())
-        per_image = rates[f"{name}, per image"] / ra
-        batched = rates[f"{name}, batched"] / ra
-        rows = tuning(name) or {None: {}}
-        for size, row in rows.items():
-            lines.append(
-                f"| `{name}` | {params / 1e6:.2f}M | {per_image:.2f}x | {batched:.2f}x "
-                f"| {size or '–'} | {_num(row.get('alone'), '+.2f')} "
-                f"| {_num(row.get('with_ra'), '+.2f')} | {_num(row.get('samples'), '.0%')} "
-                f"| {_num(row.get('copy'), '.2f')} |"
-            )
+        speed = [f"{rates[f'{name}, {way}'] / ra:.2f}x" for way in ("per image", "batched")]
+        for size, row in (tuning(name) or {None: {}}).items():
+            found = [_num(row.get(key), fmt) for key, fmt in TUNING_COLUMNS]
+            rows.append([f"`{name}`", f"{params / 1e6:.2f}M", *speed, size or "–", *found])
+    header = [
+        *("generator", "parameters", "per image / RandAugment", "batched / RandAugment", "size"),
+        *("alone − none", "+ RandAugment − RandAugment", "samples named right", "copy ratio"),
+    ]
     light = rates[f"{CANDIDATES[-1]}, per image"] / ra
     light_b = rates[f"{CANDIDATES[-1]}, batched"] / ra
-    lines += [
-        "",
-        "The default stays `learned` (1.69M parameters): on the tuning seed at 50 images both "
-        "lighter generators added less on top of RandAugment, the use the results page "
-        "recommends, than the default did (the table's `+ RandAugment` column), and they were "
-        "not run at other sizes. So the speed targets of `LearnedAugment` with the default "
-        "generator (per image >= 0.5x RandAugment, batched >= 2x) are not met (the lightest "
-        f"candidate would run at {light:.2f}x per image, {light_b:.2f}x batched); see the section "
-        "`LearnedAugment with the generator learned-aug fit trains by default`. Reconstruction "
-        "error was not measured for these candidates.",
-    ]
-    return "\n".join(lines)
+    return "\n\n".join(
+        [
+            f"CPU: {cpu_model()}, {torch.get_num_threads()} threads. LearnedAugment with its "
+            f"default arguments; RandAugment per image: {ra:.0f} img/s. Tuning columns: seed 5 "
+            "(never reported), points of macro F1 against `none` (alone) and against "
+            "`randaugment` (with RandAugment); `–`: the tuning grid did not run it.",
+            markdown_table(header, rows),
+            "The default stays `learned` (1.69M parameters): on the tuning seed at 50 images both "
+            "lighter generators added less on top of RandAugment, the use the results page "
+            "recommends, than the default did (the table's `+ RandAugment` column), and they were "
+            "not run at other sizes. So the speed targets of `LearnedAugment` with the default "
+            "generator (per image >= 0.5x RandAugment, batched >= 2x) are not met (the lightest "
+            f"candidate would run at {light:.2f}x per image, {light_b:.2f}x batched); see the "
+            "section `LearnedAugment with the generator learned-aug fit trains by default`. "
+            "Reconstruction error was not measured for these candidates.",
+        ]
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_args(__doc__.splitlines()[0], threads=2, rounds=3, batch_size=256)
     parser.add_argument("--images", type=int, default=512, help="images per timed pass")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(parser)
     print(f"CPU {cpu_model()}, {torch.get_num_threads()} threads")
     root = Path(tempfile.mkdtemp(prefix="bench-default-generator-"))
     folders = {name: trained(name, str(root / name)) for name in CANDIDATES}
     text = table(folders, speed(folders, args.images, args.batch_size, args.rounds))
-    print(text)
-    if args.write:
-        from benchmarks._docs import write_section
-
-        write_section(
-            SECTION, text, "benchmarks/bench_default_generator.py " + " ".join(sys.argv[1:])
-        )
+    publish(text, SECTION, args.write)
 
 
 if __name__ == "__main__":

@@ -15,23 +15,20 @@ interleaved rounds (best round kept), for the default member and the bundled mni
 
 from __future__ import annotations
 
-import argparse
 import copy
-import platform
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
-from bench_main_job import JOBS  # benchmarks/ is on sys.path when run as a script
+from _docs import bench_args, markdown_table, parse, publish
+from _timing import run_cli
+from bench_main_job import JOBS
 
 from learned_aug import create_generator, fit, load_dataset
 from learned_aug.data import stratified_split
 from learned_aug.models.stacked import StackedVAEs
+from learned_aug.speed import cpu_model
 
-ROOT = Path(__file__).resolve().parents[1]
 # The previous README main job (one VAE per class); bench_main_job.py times today's.
 PER_CLASS_JOB = [*JOBS["per-class"], "--no-progress"]
 
@@ -106,16 +103,6 @@ MEMBERS = {
 }
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def one_at_a_time(model):
     """The same per-class generator with its members as separate modules, run one by one."""
     looped = copy.deepcopy(model)
@@ -154,66 +141,66 @@ def per_class_rows(data, epochs: int, batch_size: int, repeats: int, members) ->
 
 
 def per_class_table(rows: list[dict], epochs: int, repeats: int) -> str:
-    lines = [
+    header = ["member", "params / member", "one VAE", "per-class", "per-class / one VAE"]
+    header += ["one by one", "one by one / one VAE"]
+    cells = [
+        [
+            r["member"],
+            f"{r['params']:,}",
+            f"{r['one VAE']:.0f}",
+            f"{r['batched']:.0f}",
+            f"{r['batched'] / r['one VAE']:.2f}x",
+            f"{r['one by one']:.0f}",
+            f"{r['one by one'] / r['one VAE']:.2f}x",
+        ]
+        for r in rows
+    ]
+    about = (
         f"fit (default settings: batch 64, Adam, 15% validation) for {epochs} epoch(s) on the "
         f"5,000 real MNIST-5k digits, img/s, best of {repeats} interleaved rounds; CPU "
         f"{cpu_model()}, {torch.get_num_threads()} threads. `per-class` is a 10-member "
         "generator run as one batched computation; `one by one` is the same generator with "
         "its members run one at a time (before the batched pass); `one VAE` is a single VAE "
-        "of the member's config.",
-        "",
-        "| member | params / member | one VAE | per-class | per-class / one VAE "
-        "| one by one | one by one / one VAE |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['member']} | {r['params']:,} | {r['one VAE']:.0f} | {r['batched']:.0f} "
-            f"| {r['batched'] / r['one VAE']:.2f}x | {r['one by one']:.0f} "
-            f"| {r['one by one'] / r['one VAE']:.2f}x |"
-        )
-    return "\n".join(lines)
+        "of the member's config."
+    )
+    return f"{about}\n\n{markdown_table(header, cells)}"
 
 
 def readme_job_seconds() -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "learned_aug.cli", *PER_CLASS_JOB, "--out", f"{tmp}/run"],
-            check=True,
-            capture_output=True,
-        )
-        return time.perf_counter() - start
+        return run_cli([*PER_CLASS_JOB, "--out", f"{tmp}/run"], capture=True)[0]
 
 
 def table(results: list[dict], job: float | None) -> str:
-    lines = [
+    header = ["model", "bare loop (img/s)", "fit (img/s)", "fit / bare"]
+    header += ["fit + validation (img/s)", "fit + validation / bare"]
+    cells = [
+        [
+            r["model"],
+            f"{r['bare img/s']:.0f}",
+            f"{r['fit img/s']:.0f}",
+            f"{r['ratio']:.2f}x",
+            f"{r['val img/s']:.0f}",
+            f"{r['val ratio']:.2f}x",
+        ]
+        for r in results
+    ]
+    text = (
         "Training images per second over the same 4,250 real MNIST-5k training digits. `fit` "
         "trains on them alone (val_fraction=0); `fit + validation` is fit's default: it holds "
-        "out 15% of the whole set and evaluates it after every epoch.",
-        "",
-        "| model | bare loop (img/s) | fit (img/s) | fit / bare | fit + validation (img/s) "
-        "| fit + validation / bare |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r['model']} | {r['bare img/s']:.0f} | {r['fit img/s']:.0f} | {r['ratio']:.2f}x "
-            f"| {r['val img/s']:.0f} | {r['val ratio']:.2f}x |"
-        )
+        "out 15% of the whole set and evaluates it after every epoch.\n\n"
+        + markdown_table(header, cells)
+    )
     if job is not None:
-        lines.append(f"\nper-class main job (`learned-aug {' '.join(PER_CLASS_JOB)}`): {job:.0f} s")
-    return "\n".join(lines)
+        text += f"\n\nper-class main job (`learned-aug {' '.join(PER_CLASS_JOB)}`): {job:.0f} s"
+    return text
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = bench_args(__doc__, threads=2, batch_size=64)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-job", action="store_true", help="do not time the README job")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument(
         "--per-class",
         action="store_true",
@@ -225,33 +212,20 @@ def main() -> None:
         default="all",
         help="with --per-class: which member configs to time",
     )
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(parser)
     data = load_dataset("mnist-5k")
     if args.per_class:
         pick = {"all": MEMBERS, "default": dict(list(MEMBERS.items())[:1])}
         members = pick.get(args.members, dict(list(MEMBERS.items())[1:]))
-        text = per_class_table(
-            per_class_rows(data, args.epochs, args.batch_size, args.repeats, members),
-            args.epochs,
-            args.repeats,
-        )
-        print(text)
-        if args.write:
-            from _docs import write_section
-
-            write_section("per-class fit against one member-sized VAE", text, " ".join(sys.argv))
+        rows = per_class_rows(data, args.epochs, args.batch_size, args.repeats, members)
+        text = per_class_table(rows, args.epochs, args.repeats)
+        publish(text, "per-class fit against one member-sized VAE", args.write)
         return
     results = [
         compare(data, pc, args.epochs, args.batch_size, args.repeats) for pc in (False, True)
     ]
     job = None if args.skip_job else readme_job_seconds()
-    text = table(results, job)
-    print(text)
-    if args.write:
-        from _docs import write_section  # benchmarks/ is on sys.path when run as a script
-
-        write_section("fit against a bare PyTorch loop", text, " ".join(sys.argv))
+    publish(table(results, job), "fit against a bare PyTorch loop", args.write)
 
 
 if __name__ == "__main__":

@@ -16,21 +16,19 @@ All models train on the same stratified 80% of MNIST-5k (seed 0) and are scored 
 
 from __future__ import annotations
 
-import argparse
 import math
 import platform
 import sys
 import time
-from pathlib import Path
 
 import torch
+from _docs import ROOT, bench_args, markdown_table, parse
 from torchvision.utils import make_grid, save_image
 
-from learned_aug import fit, fit_vqvae, load_dataset
+from learned_aug import fit, load_dataset
 from learned_aug.data import LabelledData, balanced_subset, stratified_split
 from learned_aug.evaluation.probe import linear_probe
 
-ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "generators.md"
 GRID = ROOT / "docs" / "generators_samples.png"
 USAGE = """\
@@ -40,12 +38,13 @@ Besides the VAE, three generators sit behind the same surface (`fit`, `LearnedAu
 - `vqvae`: a VQ-VAE (EMA codebook, straight-through gradient, commitment loss, dead-code
   restarts, codebook initialised from encoder outputs) with a class-conditional autoregressive
   prior over its code grid (a small causal transformer). `learned-aug fit --model vqvae` and
-  `fit_vqvae(data, out=...)` train both stages: the autoencoder in `out/autoencoder/`, then the
-  prior on the frozen codes in `out/`, which ends with one `config.json` + `model.safetensors`
-  holding both (`--resume` reloads a finished first stage and continues the second). `fit("vqvae",
-  ...)` alone trains the autoencoder; set `model.stage = "prior"` and fit again for the prior.
+  `fit("vqvae", data, out=...)` train both stages: the autoencoder in `out/autoencoder/`, then
+  the prior on the frozen codes in `out/`, which ends with one `config.json` +
+  `model.safetensors` holding both (`--resume` reloads a finished first stage and continues the
+  second). `prior_epochs=0` trains the autoencoder alone; set `model.stage = "prior"` and fit
+  again for the prior.
   `model.sample(n, labels, temperature=..., top_k=...)` draws from the prior;
-  `LearnedAugment(model, strategy="vq-resample", strength=T)` reconstructs each image with every
+  `LearnedAugment(model, VQResample(strength=T))` reconstructs each image with every
   code drawn among its 4 nearest codes at temperature T (0 is the plain reconstruction).
 - `dvae`: a denoising VAE (Rajagopalan 2021): the encoder sees a corrupted image, the decoder must
   give the clean one. The corruption is a preset saved in the config (`corruption="default"`:
@@ -86,7 +85,7 @@ def train_all(train: LabelledData, epochs: int, prior_epochs: int) -> dict[str, 
     models = {}
     for name, run in {
         "VAE": lambda: fit("vae", train, **common),
-        "VQ-VAE + prior": lambda: fit_vqvae(train, prior_epochs=prior_epochs, **common),
+        "VQ-VAE + prior": lambda: fit("vqvae", train, prior_epochs=prior_epochs, **common),
         "denoising VAE": lambda: fit("dvae", train, **common),
     }.items():
         start = time.perf_counter()
@@ -110,7 +109,7 @@ def sampling_speed(model, n: int, repeats: int = 3) -> float:
     return n / best
 
 
-def probe_rows(models: dict, train: LabelledData, test: LabelledData) -> list[str]:
+def probe_table(models: dict, train: LabelledData, test: LabelledData) -> str:
     """Linear-probe accuracy / macro F1 of the VAE's and the DVAE's encoders."""
     dvae = models["denoising VAE"][0].model
     torch.manual_seed(0)
@@ -120,12 +119,10 @@ def probe_rows(models: dict, train: LabelledData, test: LabelledData) -> list[st
         model = models[name][0].model
         clean = linear_probe(model, train, test)
         noisy = linear_probe(model, train, corrupted)
-        rows.append(
-            f"| {name} | {clean.feature_dim} | {100 * clean.accuracy:.1f} | "
-            f"{100 * clean.macro_f1:.1f} | {100 * noisy.accuracy:.1f} | "
-            f"{100 * noisy.macro_f1:.1f} |"
-        )
-    return rows
+        scores = [clean.accuracy, clean.macro_f1, noisy.accuracy, noisy.macro_f1]
+        rows.append([name, clean.feature_dim, *(f"{100 * v:.1f}" for v in scores)])
+    header = ["encoder", "features", "clean accuracy", "clean macro F1", "corrupted accuracy"]
+    return markdown_table([*header, "corrupted macro F1"], rows)
 
 
 @torch.no_grad()
@@ -143,12 +140,9 @@ def save_grid(models: dict, test: LabelledData) -> None:
     save_image(grid, GRID)
 
 
-def report(models: dict, train: LabelledData, test: LabelledData, args) -> str:
-    lines = ["### Reconstruction of held-out MNIST digits", ""]
-    lines += [
-        "| model | latent | MSE per pixel | PSNR (dB) | training time (s) |",
-        "|---|---|---|---|---|",
-    ]
+def recon_table(models: dict, test: LabelledData) -> str:
+    """MSE and PSNR of held-out reconstructions, and training time, of each generator."""
+    rows = []
     for name in ("VAE", "VQ-VAE + prior", "denoising VAE"):
         result, seconds = models[name]
         cfg, s = result.model.config, recon_scores(result.model, test.x)
@@ -157,57 +151,61 @@ def report(models: dict, train: LabelledData, test: LabelledData, args) -> str:
             if hasattr(cfg, "codebook_size")
             else f"{cfg.latent_dim} Gaussian dims"
         )
-        lines.append(f"| {name} | {latent} | {s['mse']:.4f} | {s['psnr']:.2f} | {seconds:.0f} |")
+        rows.append([name, latent, f"{s['mse']:.4f}", f"{s['psnr']:.2f}", f"{seconds:.0f}"])
+    header = ["model", "latent", "MSE per pixel", "PSNR (dB)", "training time (s)"]
+    return markdown_table(header, rows)
+
+
+def codebook_note(models: dict) -> str:
     history = models["VQ-VAE + prior"][0].history
     last = [r for r in history if r["stage"] == "autoencoder"][-1]
     prior = [r for r in history if r["stage"] == "prior"][-1]
     k = models["VQ-VAE + prior"][0].model.config.codebook_size
-    lines += [
-        "",
+    return (
         f"VQ-VAE codebook at the last autoencoder epoch: perplexity "
         f"{last['train_perplexity']:.1f}, {100 * last['train_codebook_usage']:.0f}% of the codes "
         f"used per batch. The prior's validation NLL: {prior['val_loss']:.2f} nats per code "
-        f"(uniform: ln {k} = {math.log(k):.2f}). Training time of the VQ-VAE includes its prior.",
-        "",
-        "### Sampling speed",
-        "",
-        "| model | images / s, batch 1 | batch 64 | batch 256 |",
-        "|---|---|---|---|",
-    ]
+        f"(uniform: ln {k} = {math.log(k):.2f}). Training time of the VQ-VAE includes its prior."
+    )
+
+
+def speed_table(models: dict) -> str:
+    rows = []
     for name in ("VAE", "VQ-VAE + prior"):
         model = models[name][0].model
-        speeds = [sampling_speed(model, n) for n in (1, 64, 256)]
-        lines.append(f"| {name} | " + " | ".join(f"{v:,.0f}" for v in speeds) + " |")
-    lines += [
-        "",
-        "### Linear probe of the frozen encoder (Rajagopalan 2021)",
-        "",
-        "Logistic regression on the latent means of the training split, scored on the held-out",
-        "split as it is (clean) and through the denoising VAE's default corruption (random crop,",
-        "rotation, brightness/contrast).",
-        "",
-        "| encoder | features | clean accuracy | clean macro F1 | corrupted accuracy | "
-        "corrupted macro F1 |",
-        "|---|---|---|---|---|---|",
-        *probe_rows(models, train, test),
-    ]
-    return "\n".join(lines)
+        rows.append([name, *(f"{sampling_speed(model, n):,.0f}" for n in (1, 64, 256))])
+    return markdown_table(["model", "images / s, batch 1", "batch 64", "batch 256"], rows)
+
+
+def report(models: dict, train: LabelledData, test: LabelledData) -> str:
+    return "\n\n".join(
+        [
+            "### Reconstruction of held-out MNIST digits",
+            recon_table(models, test),
+            codebook_note(models),
+            "### Sampling speed",
+            speed_table(models),
+            "### Linear probe of the frozen encoder (Rajagopalan 2021)",
+            "Logistic regression on the latent means of the training split, scored on the "
+            "held-out\nsplit as it is (clean) and through the denoising VAE's default corruption "
+            "(random crop,\nrotation, brightness/contrast).",
+            probe_table(models, train, test),
+        ]
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_args(__doc__.splitlines()[0], threads=2, write=False)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--prior-epochs", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="1 epoch each, on 1,000 images")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(parser)
     train, test = split()
     if args.quick:
         args.epochs = args.prior_epochs = 1
         train = balanced_subset(train, 100, seed=0)[0]
     models = train_all(train, args.epochs, args.prior_epochs)
-    body = report(models, train, test, args)
+    body = report(models, train, test)
     save_grid(models, test)
     command = "python benchmarks/bench_generators.py" + (" --quick" if args.quick else "")
     machine = f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"

@@ -13,21 +13,17 @@ against model.safetensors. ``--job per-class`` times the previous main job
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from _docs import bench_args, markdown_table, parse, publish
+from _timing import run_cli
 
 from learned_aug.speed import choose_autocast, cpu_model
 from learned_aug.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
-ROOT = Path(__file__).resolve().parents[1]
 JOBS = {
     "recipe": ["fit", "--data", "mnist-5k"],
     "per-class": [
@@ -54,17 +50,6 @@ def tensor_bytes(value) -> int:
     return len(value) if isinstance(value, str) else 8
 
 
-def run_job(job: list[str], threads: int | None, out: Path) -> float:
-    """Run the job into ``out``; its wall time in seconds."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    if threads is not None:
-        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    command = [sys.executable, "-m", "learned_aug.cli", *job]
-    start = time.perf_counter()
-    subprocess.run([*command, "--out", str(out), "--no-progress"], check=True, env=env)
-    return time.perf_counter() - start
-
-
 def report(out: Path, seconds: float, job: list[str], quick: bool, threads: int) -> str:
     record = json.loads((out / "training.json").read_text())
     quality = json.loads((out / "quality.json").read_text())
@@ -81,6 +66,16 @@ def report(out: Path, seconds: float, job: list[str], quick: bool, threads: int)
     epoch_s = sorted(row["seconds"] for row in history)[len(history) // 2]
     amp = choose_autocast("cpu")
     named = quality.get("classifier_accuracy_samples")
+    header = ["wall time", "examples trained on", "epochs run", "median epoch"]
+    header += ["best validation loss (epoch)", "samples a classifier names correctly"]
+    row = [
+        f"{seconds:.0f} s",
+        record.get("trained_on", record["examples"]),
+        record["epochs_run"],
+        f"{epoch_s:.1f} s",
+        f"{record['best_val_loss']:.1f} ({record['best_epoch']})",
+        "n/a" if named is None else f"{named:.0%}",
+    ]
     return "\n".join(
         [
             f"`learned-aug {' '.join(job)} --out runs/mnist`"
@@ -88,13 +83,7 @@ def report(out: Path, seconds: float, job: list[str], quick: bool, threads: int)
             f"fresh process. CPU: {cpu_model()}, {threads} threads, "
             f"{'bf16 autocast' if amp.enabled else 'float32'} ({amp.reason}).",
             "",
-            "| wall time | examples trained on | epochs run | median epoch | best validation "
-            "loss (epoch) | samples a classifier names correctly |",
-            "|---|---|---|---|---|---|",
-            f"| {seconds:.0f} s | {record.get('trained_on', record['examples'])} | "
-            f"{record['epochs_run']} | {epoch_s:.1f} s | "
-            f"{record['best_val_loss']:.1f} ({record['best_epoch']}) | "
-            f"{'n/a' if named is None else f'{named:.0%}'} |",
+            markdown_table(header, [row]),
             "",
             "The validation loss of a run with augmented copies is measured on images and "
             "their copies, so it does not compare with a run without them."
@@ -110,26 +99,20 @@ def report(out: Path, seconds: float, job: list[str], quick: bool, threads: int)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = bench_args(__doc__, threads=None)
     parser.add_argument("--job", choices=sorted(JOBS), default="recipe")
     parser.add_argument("--epochs", type=int, default=None, help="shorten (a quick check)")
-    parser.add_argument("--threads", type=int, default=None, help="default: torch's (cores)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the run folder here")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = parser.parse_args()
+    args = parse(parser)
     threads = args.threads or torch.get_num_threads()
     print(f"CPU {cpu_model()}, {threads} threads", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or Path(tmp) / "run"
         job = JOBS[args.job] + ([] if args.epochs is None else ["--epochs", str(args.epochs)])
-        seconds = run_job(job, args.threads, out)
+        seconds = run_cli([*job, "--out", str(out), "--no-progress"], args.threads)[0]
         text = report(out, seconds, job, args.epochs is not None, threads)
-    print(text)
-    if args.write:
-        from _docs import write_section  # benchmarks/ is on sys.path when run as a script
-
-        title = "README main job" if args.job == "recipe" else "Previous main job (per class)"
-        write_section(title, text, " ".join(sys.argv))
+    title = "README main job" if args.job == "recipe" else "Previous main job (per class)"
+    publish(text, title, args.write)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,9 @@ plain PyTorch or torchvision job that does the same work:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import multiprocessing
 import resource
-import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -155,9 +153,9 @@ def learned_batched_job() -> Callable[[], None]:
 def synthetic_job() -> Callable[[], None]:
     from torch.utils.data import DataLoader
 
-    from learned_aug import SyntheticDataset
+    from learned_aug import SyntheticDataset, load_generator
 
-    dataset = SyntheticDataset(GENERATOR, n=SYNTHETIC, output="tensor")
+    dataset = SyntheticDataset(load_generator(GENERATOR), n=SYNTHETIC)
     loader = DataLoader(dataset, batch_size=BATCH, num_workers=0)
 
     def run() -> None:
@@ -220,49 +218,41 @@ def measure_all(threads: int) -> dict[str, tuple[float, float, float]]:
 
 
 def table(results: dict[str, tuple[float, float, float]]) -> str:
-    lines = [
-        "Resident memory (ru_maxrss, MiB) of each job in its own fresh process. Set-up: imports, "
-        "loading the data, building the generator or transform; its peak is then reset, so the "
-        "baseline is what stays resident and the peak is the job's own. The last column divides "
-        "a job's increment (peak - baseline) by that of the plain job doing the same work.",
-        "",
-        "| job | set-up peak | baseline | peak | peak - baseline | increment ratio |",
-        "|---|---|---|---|---|---|",
-    ]
+    from _docs import markdown_table
+
+    rows = []
     for name, (setup_peak, baseline, peak) in results.items():
         against = JOBS[name][1]
         ratio = "-"
         if against is not None:
             plain = results[against][2] - results[against][1]
             ratio = f"{(peak - baseline) / plain:.2f}x {against}" if plain > 0 else "n/a"
-        lines.append(
-            f"| {name} | {setup_peak:.1f} | {baseline:.1f} | {peak:.1f} | {peak - baseline:.1f} "
-            f"| {ratio} |"
-        )
-    lines += [
-        "",
-        f"Sampled, augmented and synthetic images are dropped batch by batch, so the increments "
-        f"are working memory: keeping {SAMPLES:,} float32 28x28 images would add "
-        f"{SAMPLES * 28 * 28 * 4 / 2**20:.0f} MiB.",
-    ]
-    return "\n".join(lines)
+        mib = (setup_peak, baseline, peak, peak - baseline)
+        rows.append([name, *(f"{v:.1f}" for v in mib), ratio])
+    header = ["job", "set-up peak", "baseline", "peak", "peak - baseline", "increment ratio"]
+    return "\n\n".join(
+        [
+            "Resident memory (ru_maxrss, MiB) of each job in its own fresh process. Set-up: "
+            "imports, loading the data, building the generator or transform; its peak is then "
+            "reset, so the baseline is what stays resident and the peak is the job's own. The "
+            "last column divides a job's increment (peak - baseline) by that of the plain job "
+            "doing the same work.",
+            markdown_table(header, rows),
+            f"Sampled, augmented and synthetic images are dropped batch by batch, so the "
+            f"increments are working memory: keeping {SAMPLES:,} float32 28x28 images would add "
+            f"{SAMPLES * 28 * 28 * 4 / 2**20:.0f} MiB.",
+        ]
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = parser.parse_args()
-    text = table(measure_all(args.threads))
-    print(text)
-    if args.write:
-        import torch
+    # Imported here, not at the top: each job's "spawn" process runs this module's top level
+    # again, and its set-up must import only what the job itself needs.
+    from _docs import bench_args, parse, publish
 
-        torch.set_num_threads(args.threads)  # the machine line reports the children's threads
-        sys.path.insert(0, str(ROOT))
-        from benchmarks._docs import write_section
-
-        write_section(SECTION, text, "benchmarks/bench_memory.py " + " ".join(sys.argv[1:]))
+    # --threads: each job's process sets it; the docs' machine line reports it.
+    args = parse(bench_args(__doc__))
+    publish(table(measure_all(args.threads)), SECTION, args.write)
 
 
 if __name__ == "__main__":

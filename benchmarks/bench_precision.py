@@ -11,12 +11,11 @@ processes hits both alike.
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 
 import torch
 import torch.nn.functional as F
+from _docs import bench_args, markdown_table, parse, publish
 
 from learned_aug import create_generator, load_dataset
 from learned_aug.evaluation import PaperCNN
@@ -98,40 +97,32 @@ def _seconds(step, steps: int) -> float:
 def table(rows, batch: int) -> str:
     choice = choose_autocast("cpu")
     flags = ", ".join(native_bf16()) or "none"
-    lines = [
-        f"CPU: {cpu_model()}; native bf16 flags: {flags}; "
-        f"torch.backends.cpu.get_cpu_capability(): {torch.backends.cpu.get_cpu_capability()}; "
-        f"{torch.get_num_threads()} threads. Training steps per second, batch {batch} of "
-        "28x28 MNIST digits, Adam; best round of each.",
-        "",
-        "| workload | float32 (steps/s) | bf16 autocast (steps/s) | bf16 / float32 |",
-        "|---|---|---|---|",
+    cells = [
+        [name, f"{fp32:.2f}", f"{bf16:.2f}", f"{bf16 / fp32:.2f}x"] for name, fp32, bf16 in rows
     ]
-    for name, fp32, bf16 in rows:
-        lines.append(f"| {name} | {fp32:.2f} | {bf16:.2f} | {bf16 / fp32:.2f}x |")
-    lines.append(
-        f"\nDefault chosen here (`learned_aug.speed.choose_autocast`): "
-        f"{'bf16 autocast' if choice.enabled else 'float32'} ({choice.reason})."
+    header = ["workload", "float32 (steps/s)", "bf16 autocast (steps/s)", "bf16 / float32"]
+    return "\n\n".join(
+        [
+            f"CPU: {cpu_model()}; native bf16 flags: {flags}; "
+            "torch.backends.cpu.get_cpu_capability(): "
+            f"{torch.backends.cpu.get_cpu_capability()}; {torch.get_num_threads()} threads. "
+            f"Training steps per second, batch {batch} of 28x28 MNIST digits, Adam; best round "
+            "of each.",
+            markdown_table(header, cells),
+            "Default chosen here (`learned_aug.speed.choose_autocast`): "
+            f"{'bf16 autocast' if choice.enabled else 'float32'} ({choice.reason}).",
+        ]
     )
-    return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser = bench_args(__doc__, threads=2, rounds=3)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(parser)
     print(f"CPU {cpu_model()}, {torch.get_num_threads()} threads", flush=True)
     text = table(measure(args.rounds, args.steps, args.batch), args.batch)
-    print(text)
-    if args.write:
-        from _docs import write_section  # benchmarks/ is on sys.path when run as a script
-
-        write_section("bf16 autocast against float32", text, " ".join(sys.argv))
+    publish(text, "bf16 autocast against float32", args.write)
 
 
 if __name__ == "__main__":

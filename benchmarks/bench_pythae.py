@@ -21,7 +21,6 @@ numpy, scipy, scikit-learn, tqdm and cloudpickle come from the project's environ
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 os.environ.setdefault("TQDM_DISABLE", "1")  # pythae always adds a progress bar; fit runs without
 
 import torch
+from _docs import bench_args, markdown_table, parse, publish
 from torch import Tensor
 
 from learned_aug import VAE, VAEConfig, fit, load_dataset
@@ -175,7 +175,11 @@ def compare(epochs: int, batch_size: int, lr: float, repeats: int) -> dict:
 def table(r: dict, batch_size: int, lr: float) -> str:
     pairs = zip(r["fit losses"], r["pythae losses"], strict=True)
     losses = ", ".join(f"{a:.1f} / {b:.1f}" for a, b in pairs)
-    return "\n".join(
+    rows = [
+        ["pythae TrainingPipeline", f"{r['pythae img/s']:.0f}", "1.00x"],
+        ["learned_aug.fit", f"{r['fit img/s']:.0f}", f"{r['ratio']:.2f}x"],
+    ]
+    return "\n\n".join(
         [
             f"Training images per second over the same {r['images']:,} real MNIST-5k training "
             f"digits: {r['epochs']} epochs, batch {batch_size}, Adam lr {lr:g}, no validation, "
@@ -183,12 +187,7 @@ def table(r: dict, batch_size: int, lr: float) -> str:
             "default hidden channels) from the same initial weights: `learned_aug.fit` on "
             "`learned_aug.VAE`, and pythae 0.1.2's `TrainingPipeline` on a `pythae.models.VAE` "
             "whose `BaseEncoder`/`BaseDecoder` wrap that VAE's layers (BCE reconstruction).",
-            "",
-            "| trainer | img/s | fit / pythae |",
-            "|---|---|---|",
-            f"| pythae TrainingPipeline | {r['pythae img/s']:.0f} | 1.00x |",
-            f"| learned_aug.fit | {r['fit img/s']:.0f} | {r['ratio']:.2f}x |",
-            "",
+            markdown_table(["trainer", "img/s", "fit / pythae"], rows),
             "Last epoch's training loss (negative ELBO in nats per image), fit / pythae, each "
             f"repeat: {losses}. Both sum the reconstruction and KL terms over each image and "
             "average over the batch; fit averages the epoch over images, pythae over batches "
@@ -202,23 +201,15 @@ def table(r: dict, batch_size: int, lr: float) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = bench_args(__doc__, batch_size=64)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse(parser)
     logging.disable(logging.INFO)  # pythae logs every epoch to the console
     result = compare(args.epochs, args.batch_size, args.lr, args.repeats)
     text = table(result, args.batch_size, args.lr)
-    print(text)
-    if args.write:
-        from _docs import write_section  # benchmarks/ is on sys.path when run as a script
-
-        write_section("fit against pythae's TrainingPipeline", text, " ".join(sys.argv))
+    publish(text, "fit against pythae's TrainingPipeline", args.write)
 
 
 if __name__ == "__main__":

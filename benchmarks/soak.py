@@ -15,13 +15,12 @@ on what the weights learned), unless ``--generator`` names a folder, bundled nam
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 import torch
+from _docs import bench_args, markdown_table, parse, publish
 from torch.utils.data import DataLoader
 
 from learned_aug import SyntheticDataset, create_generator, load_generator
@@ -92,60 +91,48 @@ def soak(dataset: SyntheticDataset, workers: int, batch_size: int) -> list[dict[
 
 
 def table(rows: list[dict[str, float]], baseline: float, n: int, workers: int) -> str:
-    lines = [
-        f"{n:,} samples through `DataLoader(num_workers={workers})`; RSS in MiB (main process"
-        f" before the DataLoader: {baseline:.0f} MiB).",
-        "",
-        "| items streamed | seconds | main RSS | workers' RSS (sum) | total |",
-        "|---|---|---|---|---|",
-    ]
+    cells = []
     for r in rows:
         total = r["main"] + r["workers"]
-        lines.append(
-            f"| {r['items']:,} | {r['seconds']:.0f} | {r['main']:.0f} | "
-            f"{r['workers']:.0f} ({r['count']:.0f} workers) | {total:.0f} |"
-        )
+        workers_mb = f"{r['workers']:.0f} ({r['count']:.0f} workers)"
+        seconds, main = f"{r['seconds']:.0f}", f"{r['main']:.0f}"
+        cells.append([f"{r['items']:,}", seconds, main, workers_mb, f"{total:.0f}"])
+    header = ["items streamed", "seconds", "main RSS", "workers' RSS (sum)", "total"]
     first, last = rows[0], rows[-1]
     growth = (last["main"] + last["workers"]) - (first["main"] + first["workers"])
     rate = last["items"] / last["seconds"]
     verdict = "constant" if growth <= GROWTH_LIMIT_MB else "GROWING"
-    lines += [
-        "",
-        f"RSS start -> end (after the first batch -> after the last): main {first['main']:.0f}"
-        f" -> {last['main']:.0f} MiB, workers {first['workers']:.0f} -> {last['workers']:.0f}"
-        f" MiB; growth {growth:+.1f} MiB: **{verdict}** (limit {GROWTH_LIMIT_MB:.0f} MiB)."
-        f" {rate:,.0f} samples/s; no errors, every label checked.",
-    ]
-    return "\n".join(lines)
+    return "\n\n".join(
+        [
+            f"{n:,} samples through `DataLoader(num_workers={workers})`; RSS in MiB (main process"
+            f" before the DataLoader: {baseline:.0f} MiB).",
+            markdown_table(header, cells),
+            f"RSS start -> end (after the first batch -> after the last): main {first['main']:.0f}"
+            f" -> {last['main']:.0f} MiB, workers {first['workers']:.0f} -> "
+            f"{last['workers']:.0f} MiB; growth {growth:+.1f} MiB: **{verdict}** (limit "
+            f"{GROWTH_LIMIT_MB:.0f} MiB). {rate:,.0f} samples/s; no errors, every label checked.",
+        ]
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = bench_args(__doc__, batch_size=256)
     parser.add_argument("--n", type=int, default=1_000_000, help="samples to stream")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--output", choices=["tensor", "pil"], default="tensor")
     parser.add_argument("--generator", help="a generator folder, bundled name or Hub id")
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # the workers inherit it
+    args = parse(parser)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))  # the workers inherit it
     transform = None
     if args.output == "pil":
         from torchvision.transforms import v2
 
         transform = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
-    dataset = SyntheticDataset(
-        generator_for(args.generator), n=args.n, seed=0, output=args.output, transform=transform
-    )
+    # With a transform the dataset hands it PIL images, as torchvision datasets do.
+    dataset = SyntheticDataset(generator_for(args.generator), n=args.n, seed=0, transform=transform)
     baseline = rss_mb()
     rows = soak(dataset, args.workers, args.batch_size)
-    text = table(rows, baseline, args.n, args.workers)
-    print(text)
-    if args.write:
-        from _docs import write_section  # benchmarks/ is on sys.path when run as a script
-
-        write_section(SECTION, text, "benchmarks/soak.py " + " ".join(sys.argv[1:]))
+    publish(table(rows, baseline, args.n, args.workers), SECTION, args.write)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Real and generated digits in one ``ConcatDataset``.
 
-Shows: ``SyntheticDataset`` as a map-style dataset beside your real one. ``like=real`` makes its
-items the same type as the real items (float tensors CHW in [0, 1] and int labels for
-``load_dataset``'s data; PIL images for a dataset without a transform) and checks that both
+Shows: ``SyntheticDataset`` as a map-style dataset beside your real one.
+``SyntheticDataset.like(real, ...)`` makes its items the same type as the real items (float
+tensors CHW in [0, 1] and int labels for ``load_dataset``'s data; PIL images for a dataset
+without a transform) and checks that both
 name the same classes in the same order, so a ``DataLoader`` collates them with its defaults.
 Each label is the class the sample was generated for: a generator that cannot tell (an
 unconditional one) is refused unless you ask for ``labels="unlabelled"`` (target -1). Item i
@@ -28,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
-from learned_aug import SyntheticDataset, load_dataset
+from learned_aug import Interpolate, SyntheticDataset, load_dataset, load_generator
 
 SMOKE = os.environ.get("LEARNED_AUG_SMOKE") == "1"
 PER_CLASS, SYNTHETIC, TEST_PER_CLASS, EPOCHS = (2, 20, 5, 1) if SMOKE else (10, 500, 100, 30)
@@ -60,12 +61,12 @@ def main() -> None:
     per_class = [(digits.y == k).nonzero().flatten() for k in range(10)]
     real = digits.subset([i for idx in per_class for i in idx[:PER_CLASS]])
     test = digits.subset([i for idx in per_class for i in idx[-TEST_PER_CLASS:]])
-    synthetic = SyntheticDataset(
-        "mnist-vae",  # a bundled name, a run folder or a Hub repo id (with its latent bank)
+    synthetic = SyntheticDataset.like(
+        real,  # same item type as the real data, same class names
+        load_generator("mnist-vae"),  # a bundled name, a run folder or a Hub id (+ latent bank)
         n=SYNTHETIC,
         seed=0,
-        strategy="interpolate",  # between the codes of two real digits of the class
-        like=real,  # same item type as the real data, same class names
+        strategy=Interpolate(k=5),  # between the codes of two real digits of the class
     )
     image, label = synthetic[3]
     kind = f"{tuple(image.shape)} {image.dtype}"

@@ -28,7 +28,7 @@ from pathlib import Path
 from torchvision.datasets import ImageFolder
 from torchvision.transforms.v2 import functional as TF
 
-from learned_aug import SyntheticDataset, load_dataset
+from learned_aug import SyntheticDataset, load_dataset, load_generator
 
 SMOKE = os.environ.get("LEARNED_AUG_SMOKE") == "1"
 PER_CLASS, EPOCHS, SAMPLES = (3, 1, 20) if SMOKE else (100, 30, 500)
@@ -72,8 +72,9 @@ def main() -> None:
     folder = ImageFolder(samples)  # generated images, one folder per class
     print(f"{len(folder)} generated images of classes {folder.classes}")
     # In Python, the run folder is a generator name like any other:
-    image, label = SyntheticDataset(args.out, n=10)[7]
-    print(f"SyntheticDataset({str(args.out)!r})[7]: {tuple(image.shape)}, label {label}")
+    image, label = SyntheticDataset(load_generator(args.out), n=10)[7]
+    shown = f"SyntheticDataset(load_generator({str(args.out)!r}))[7]"
+    print(f"{shown}: {tuple(image.shape)}, label {label}")
 
 
 if __name__ == "__main__":

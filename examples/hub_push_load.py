@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from learned_aug import LearnedAugment, SyntheticDataset, load_dataset, load_generator
-from learned_aug.hub import resolve
+from learned_aug.loading import resolve
 
 SMOKE = os.environ.get("LEARNED_AUG_SMOKE") == "1"
 SAMPLES = 8 if SMOKE else 256
@@ -61,7 +61,7 @@ def main() -> None:
     image, label = augment(digits.x[0], int(digits.y[0]))  # the label picks the class's VAE
     print(f"augmented a real digit {label}: {tuple(image.shape)}, changed by "
           f"{(image - digits.x[0]).abs().mean().item():.3f} on average")  # fmt: skip
-    synthetic = SyntheticDataset(args.repo_id, n=SAMPLES, strategy="interpolate", like=digits)
+    synthetic = SyntheticDataset.like(digits, generator, n=SAMPLES, strategy="interpolate")
     x = torch.stack([image for image, _ in synthetic])
     print(f"SyntheticDataset({args.repo_id!r}, n={SAMPLES}): items {tuple(x.shape[1:])}")
 

@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from learned_aug.data import Column, LabelledData, TabularData, load_csv, load_dataset
-    from learned_aug.datasets import SyntheticDataset
-    from learned_aug.hub import build_latent_bank, bundled_names, find_bank, load_generator
     from learned_aug.latent_bank import LatentBank
+    from learned_aug.loading import build_latent_bank, bundled_names, find_bank, load_generator
     from learned_aug.models import (
         MODELS,
         VAE,
@@ -34,7 +33,20 @@ if TYPE_CHECKING:
         VQVAEConfig,
         create_generator,
     )
-    from learned_aug.sampling import STRATEGIES, ClassifierFilter, register_strategy
+    from learned_aug.strategies import (
+        GMM,
+        STRATEGIES,
+        Extrapolate,
+        Interpolate,
+        Noise,
+        Posterior,
+        Prior,
+        Reconstruct,
+        Strategy,
+        VQResample,
+        register_strategy,
+    )
+    from learned_aug.synthetic import ClassifierFilter, SyntheticDataset
     from learned_aug.training import (
         DEFAULT_RECIPE,
         FitResult,
@@ -42,7 +54,6 @@ if TYPE_CHECKING:
         Recipe,
         TrainingError,
         fit,
-        fit_vqvae,
     )
     from learned_aug.transforms import LearnedAugment
 
@@ -50,11 +61,12 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "LabelledData": "learned_aug.data",
     "load_dataset": "learned_aug.data",
-    "SyntheticDataset": "learned_aug.datasets",
-    "bundled_names": "learned_aug.hub",
-    "build_latent_bank": "learned_aug.hub",
-    "find_bank": "learned_aug.hub",
-    "load_generator": "learned_aug.hub",
+    "SyntheticDataset": "learned_aug.synthetic",
+    "ClassifierFilter": "learned_aug.synthetic",
+    "bundled_names": "learned_aug.loading",
+    "build_latent_bank": "learned_aug.loading",
+    "find_bank": "learned_aug.loading",
+    "load_generator": "learned_aug.loading",
     "LatentBank": "learned_aug.latent_bank",
     "MODELS": "learned_aug.models",
     "VAE": "learned_aug.models",
@@ -71,9 +83,17 @@ _EXPORTS = {
     "VAEConfig": "learned_aug.models",
     "VQVAEConfig": "learned_aug.models",
     "create_generator": "learned_aug.models",
-    "STRATEGIES": "learned_aug.sampling",
-    "ClassifierFilter": "learned_aug.sampling",
-    "register_strategy": "learned_aug.sampling",
+    "STRATEGIES": "learned_aug.strategies",
+    "Strategy": "learned_aug.strategies",
+    "Reconstruct": "learned_aug.strategies",
+    "Noise": "learned_aug.strategies",
+    "Interpolate": "learned_aug.strategies",
+    "Extrapolate": "learned_aug.strategies",
+    "Prior": "learned_aug.strategies",
+    "Posterior": "learned_aug.strategies",
+    "GMM": "learned_aug.strategies",
+    "VQResample": "learned_aug.strategies",
+    "register_strategy": "learned_aug.strategies",
     "Column": "learned_aug.data",
     "TabularData": "learned_aug.data",
     "load_csv": "learned_aug.data",
@@ -83,7 +103,6 @@ _EXPORTS = {
     "FitSettings": "learned_aug.training",
     "TrainingError": "learned_aug.training",
     "fit": "learned_aug.training",
-    "fit_vqvae": "learned_aug.training",
     "LearnedAugment": "learned_aug.transforms",
 }
 
@@ -91,6 +110,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_RECIPE",
+    "GMM",
     "MODELS",
     "STRATEGIES",
     "VAE",
@@ -102,20 +122,28 @@ __all__ = [
     "Column",
     "DVAEConfig",
     "DenoisingVAE",
+    "Extrapolate",
     "FitResult",
     "FitSettings",
     "Generator",
     "GeneratorConfig",
+    "Interpolate",
     "LabelledData",
     "LatentBank",
     "LearnedAugment",
+    "Noise",
+    "Posterior",
+    "Prior",
     "Recipe",
+    "Reconstruct",
+    "Strategy",
     "SyntheticDataset",
     "TabularData",
     "TabularVAE",
     "TabularVAEConfig",
     "TrainingError",
     "VAEConfig",
+    "VQResample",
     "VQVAEConfig",
     "__version__",
     "build_latent_bank",
@@ -123,7 +151,6 @@ __all__ = [
     "create_generator",
     "find_bank",
     "fit",
-    "fit_vqvae",
     "load_csv",
     "load_dataset",
     "load_generator",

@@ -10,7 +10,7 @@ in explicitly (a ``torch.Generator``).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Any
 
 import PIL.Image
@@ -22,13 +22,10 @@ from torchvision.transforms.v2 import functional as TF
 from learned_aug.data import resize_batch
 from learned_aug.models import Generator
 from learned_aug.rng import RandomSource
-from learned_aug.sampling import Strategy
 
 PIL_MODES = ("L", "RGB")
 # Float images are in [0, 1] by torchvision's convention; allow rounding error around it.
 RANGE_TOLERANCE = 1e-3
-# Strategies that never read the class: images given without one are not classified for them.
-# (This would sit better as a flag of sampling.Strategy.)
 
 
 def for_inference(model: Generator) -> Generator:
@@ -103,10 +100,10 @@ def fit_labels(label: Any, leading: tuple[int, ...], num_classes: int) -> Tensor
     return label.to("cpu", torch.long).reshape((*label.shape, *extra)).expand(leading).reshape(n)
 
 
-def infers_labels(model: Generator, strategy: Strategy) -> bool:
+def infers_labels(model: Generator, strategy: Callable[..., Tensor]) -> bool:
     """Whether images given without a label are classified first (the generative classifier):
     the generator is label-conditioned and the strategy reads the labels."""
-    return model.conditional and strategy.reads_labels
+    return model.conditional and getattr(strategy, "reads_labels", True)
 
 
 def to_model(
@@ -174,15 +171,13 @@ def rewrap(x: Tensor, like: Any) -> Any:
 def learned_augment(
     inpt: Any,
     model: Generator,
-    strategy: Strategy,
+    strategy: Callable[..., Tensor],
     *,
     labels: Tensor | None,
     alpha: Tensor,
     apply: Tensor | None,
     rng: RandomSource,
-    bank: Any = None,
     resize: bool = True,
-    options: Mapping[str, Any] | None = None,
 ) -> Any:
     """Augment images ``[..., C, H, W]`` with ``strategy``; returns the input's type, dtype and
     shape.
@@ -196,16 +191,16 @@ def learned_augment(
         inpt: a PIL image (L or RGB), a tensor ``[..., C, H, W]`` (uint8 or float in [0, 1]),
             a ``tv_tensors.Image`` or a ``tv_tensors.Video``.
         model: the generator.
-        strategy: the strategy to apply (see ``learned_aug.sampling``).
+        strategy: the strategy object to apply (``learned_aug.strategies``), bound to the
+            model (it holds its bank and options): ``strategy(model, images, labels, alpha,
+            rng) -> images``.
         labels: ``(n,)`` class indices, ``n`` the number of images (leading dimensions
             flattened), or ``None``.
         alpha: ``(n,)`` strengths.
         apply: ``(n,)`` bools: the images to augment; the others come back unchanged.
             ``None`` augments every image.
         rng: randomness of the strategy (a ``torch.Generator``).
-        bank: the generator's latent bank, for strategies that need one.
         resize: resize images of another size to the generator's and back; ``False`` refuses.
-        options: keyword arguments of the strategy (``k`` for interpolation).
     """
     x = as_tensor(inpt)
     xb = x if x.dim() == 4 else x.reshape(-1, *x.shape[-3:])
@@ -231,7 +226,7 @@ def learned_augment(
         sub_labels = sub_labels.to(device)
     elif infers_labels(model, strategy):
         sub_labels = model.infer_labels(images)
-    out = strategy(model, images, sub_labels, sub_alpha, rng, bank, **(options or {}))
+    out = strategy(model, images, sub_labels, sub_alpha, rng)
     out = from_model(out, x.dtype, tuple(x.shape[-2:])).to(x.device)
     if idx is not None:
         out = _index_copy(xb.clone(), idx.to(xb.device), out)

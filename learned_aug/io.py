@@ -1,12 +1,14 @@
-"""The ground layer of files: names, atomic writes, safetensors weights, sample grids, errors.
+"""The ground layer of files: names, atomic writes, checkpoints, sample grids, errors.
 
 Everything that writes a file writes it here, atomically (a temporary file renamed over the
 target), so a crash at any moment leaves the old file or the new one, never a partial one.
-Weights are read from safetensors only: learned-aug never unpickles a download.
+A checkpoint is a folder with ``config.json`` and ``model.safetensors``; weights are read from
+safetensors only: learned-aug never unpickles a download.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -14,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from huggingface_hub import constants
+from huggingface_hub import constants, hf_hub_download
+from huggingface_hub.errors import EntryNotFoundError
 from PIL import Image, PngImagePlugin
 from safetensors import SafetensorError
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_model
 from torch import nn
 from torchvision.utils import make_grid
 
@@ -37,6 +40,23 @@ CARD_MARKER = "<!-- learned-aug: generated model card; delete this line to keep 
 without it was written by hand and is never overwritten."""
 SEED_KEY = "learned-aug:seed"
 """The PNG text field of ``samples.png`` that records the seed its samples were drawn with."""
+FORMAT_VERSION = 1
+"""The checkpoint format this package writes; ``config.json`` of a newer one is refused."""
+
+BASIC_CARD = f"""---
+{{{{ card_data }}}}
+---
+
+# learned-aug generator
+
+{CARD_MARKER}
+
+A [learned-aug]({{{{ repo_url }}}}) generator (`config.json` + `model.safetensors`). Load it with
+`learned_aug.load_generator(<folder or repo id>)`. `learned-aug fit` and `learned-aug push`
+replace this card with one that records the training command, metrics and samples.
+"""
+"""The card ``save_pretrained`` writes where a folder has none; the full card is written by
+``learned_aug.hub.write_model_card`` at the end of ``fit`` and by ``learned-aug push``."""
 
 # Weights in these formats unpickle arbitrary code when loaded: learned-aug never reads them.
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
@@ -118,6 +138,55 @@ def load_weights(model: nn.Module, model_file: str | Path, *, device: str | torc
     return model
 
 
+def save_checkpoint(directory: str | Path, model: nn.Module, config: dict[str, Any]) -> None:
+    """Write ``model.safetensors`` (the weights of ``model``) and ``config.json`` (``config``,
+    with its ``model_type`` and ``format_version``) into ``directory``, each atomically.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> save_checkpoint(folder, nn.Linear(2, 1), {"model_type": "x", "format_version": 1})
+        >>> sorted(p.name for p in folder.iterdir())
+        ['config.json', 'model.safetensors']
+    """
+    directory = Path(directory)
+    metadata = {
+        "format": "pt",
+        "model_type": config["model_type"],
+        "format_version": str(config["format_version"]),
+    }
+    atomic_write(directory / WEIGHTS_NAME, lambda tmp: save_model(model, tmp, metadata=metadata))
+    atomic_write_text(directory / CONFIG_NAME, json.dumps(config, indent=2, sort_keys=True))
+
+
+def weights_file(
+    model_id: str,
+    *,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    force_download: bool = False,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
+) -> str:
+    """The ``model.safetensors`` of a checkpoint: in a local folder, or downloaded from (or found
+    in the offline cache of) a Hub repo. Safetensors only, never a pickle: a repo without it
+    raises a CheckpointError."""
+    if os.path.isdir(model_id):
+        return os.path.join(model_id, WEIGHTS_NAME)
+    try:
+        return hf_hub_download(
+            repo_id=model_id,
+            filename=WEIGHTS_NAME,
+            revision=revision,
+            cache_dir=cache_dir,
+            force_download=force_download,
+            token=token,
+            local_files_only=local_files_only,
+        )
+    except EntryNotFoundError as err:
+        raise CheckpointError(f"{model_id!r} (revision {revision!r}): {NO_SAFETENSORS}") from err
+
+
 @torch.no_grad()
 def save_sample_grid(model: Any, path: str | Path, *, per_class: int = 8, seed: int = 0):
     """A PNG grid of ``model``'s samples (one row per class for a class-aware generator).
@@ -128,12 +197,12 @@ def save_sample_grid(model: Any, path: str | Path, *, per_class: int = 8, seed: 
     """
     if len(model.sample_shape) != 3:
         return None
-    generator = torch.Generator(device=model.device).manual_seed(seed)
+    rng = torch.Generator(device=model.device).manual_seed(seed)
     if model.conditional:
         labels = torch.arange(len(model.classes)).repeat_interleave(per_class)
-        images = model.sample(len(labels), labels=labels, rng=generator)
+        images = model.sample(len(labels), labels=labels, rng=rng)
     else:
-        images = model.sample(8 * per_class, rng=generator)
+        images = model.sample(8 * per_class, rng=rng)
     grid = make_grid(images.float().cpu(), nrow=per_class, padding=2, pad_value=0.5)
     array = grid.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
     image = Image.fromarray(array[..., 0] if array.shape[2] == 1 else array)

@@ -8,8 +8,9 @@ per-class generator each class is encoded by its own member, so every row lives 
 space of the member that decodes it, and neighbours never cross classes.
 
 The bank is saved next to the generator as ``latent_bank.safetensors`` (``fit`` writes it with
-every run) and found there by ``learned_aug.hub.find_bank``, which ``LearnedAugment`` and
-``SyntheticDataset`` use. This module is pure: it reads and writes local files only.
+every run); ``load_generator`` finds it there and attaches it to the generator it loads
+(:func:`attach_bank`), where the strategies that need one take it (:func:`bank_of`). This module
+is pure: it reads and writes local files only.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from torch.distributions import Distribution
 
 from learned_aug.data import load_dataset, resize_batch
 from learned_aug.io import BANK_NAME, CheckpointError, atomic_write
-from learned_aug.models import Generator, load_folder
+from learned_aug.models import Generator
 from learned_aug.rng import RandomSource, uniform
 
 BANK_VERSION = 2  # 2 added the posterior standard deviations ("stds"); version 1 reads as before
@@ -163,13 +164,13 @@ class LatentBank(nn.Module):
     def find(cls, folder: str | Path) -> LatentBank | None:
         """The bank saved in a local generator folder, or ``None`` when it has none.
 
-        For a bundled name or a Hub repo id use ``learned_aug.hub.find_bank``.
+        For a bundled name or a Hub repo id use ``learned_aug.find_bank``.
         """
         folder = Path(folder)
         if not folder.is_dir():
             raise ValueError(
                 f"folder={str(folder)!r} is not a local folder; to find the bank of a bundled "
-                "name or a Hub repo id use learned_aug.hub.find_bank"
+                "name or a Hub repo id use learned_aug.find_bank"
             )
         return cls.load(folder) if (folder / BANK_NAME).is_file() else None
 
@@ -269,34 +270,26 @@ def _shape(x: Any) -> str:
     return f"shape {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
 
 
-def build_latent_bank(
-    generator: Generator | str | Path,
-    data: Any,
-    *,
-    batch_size: int = 256,
-    device: str = "cpu",
-) -> LatentBank:
-    """Build the latent bank of ``generator`` from ``data``; save it into a generator folder.
+def attach_bank(generator: Generator, bank: LatentBank | None) -> Generator:
+    """Give ``generator`` its latent bank (``load_generator``, ``fit`` and
+    ``build_latent_bank`` do); returns the generator.
 
-    Args:
-        generator: a Generator, or a local generator folder (the bank is then saved there as
-            ``latent_bank.safetensors``). ``learned_aug.build_latent_bank`` also takes bundled
-            names.
-        data: the generator's training data, anything ``load_dataset`` reads.
-        batch_size: examples encoded at once.
-        device: where a loaded generator runs.
+    The bank is a plain attribute, not a submodule: it is not part of the weights
+    (``state_dict``, ``save_pretrained``) and ``generator.to(device)`` leaves it where it is
+    (the strategies move what they read).
+    """
+    if bank is not None and not isinstance(bank, LatentBank):
+        raise TypeError(f"bank must be a LatentBank or None, got {type(bank).__name__}")
+    generator.__dict__["latent_bank"] = bank
+    return generator
+
+
+def bank_of(generator: Generator) -> LatentBank | None:
+    """The latent bank attached to ``generator``, or ``None``.
 
     Example:
         >>> from learned_aug import VAE, VAEConfig
-        >>> vae = VAE(VAEConfig(image_size=(8, 8), latent_dim=2, classes=list("0123456789")))
-        >>> len(build_latent_bank(vae, "digits"))
-        1797
+        >>> bank_of(VAE(VAEConfig(image_size=(8, 8), latent_dim=2))) is None
+        True
     """
-    folder = None
-    if isinstance(generator, (str, Path)):
-        folder = Path(generator)
-        generator = load_folder(folder, device=device)
-    bank = LatentBank.build(generator, data, batch_size=batch_size)
-    if folder is not None:
-        bank.save(folder)
-    return bank
+    return generator.__dict__.get("latent_bank")

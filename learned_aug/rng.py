@@ -122,6 +122,22 @@ RandomSource = torch.Generator | Sequence[torch.Generator] | ItemStreams | None
 :class:`ItemStreams`), so that example ``i`` depends on its own stream alone."""
 
 
+def as_generator(rng: int | torch.Generator | None) -> torch.Generator | None:
+    """What a transform draws from: a new ``torch.Generator`` seeded with an int ``rng``; a
+    generator itself; or None, torch's global RNG.
+
+    Example:
+        >>> a, b = as_generator(3), as_generator(3)
+        >>> torch.equal(torch.rand(2, generator=a), torch.rand(2, generator=b))
+        True
+    """
+    if rng is None or isinstance(rng, torch.Generator):
+        return rng
+    if isinstance(rng, bool) or not isinstance(rng, int):
+        raise TypeError(f"rng must be None, an int seed or a torch.Generator, got {rng!r}")
+    return torch.Generator().manual_seed(rng)
+
+
 def uniform(n: int, rng: RandomSource) -> Tensor:
     """``n`` draws from U[0, 1) on the CPU: from one generator, or one from each of ``n``."""
     if rng is None or isinstance(rng, torch.Generator):
@@ -131,6 +147,32 @@ def uniform(n: int, rng: RandomSource) -> Tensor:
     if len(rng) != n:
         raise ValueError(f"rng must hold one torch.Generator per example ({n}), got {len(rng)}")
     return torch.tensor([float(torch.rand((), generator=g)) for g in rng])
+
+
+def normal(
+    n: int, shape: tuple[int, ...], rng: RandomSource, device: torch.device | str = "cpu"
+) -> Tensor:
+    """Standard normal draws ``(n, *shape)``: from one generator (on its device; torch's global
+    RNG on ``device`` for None), or sample ``i`` from stream ``i`` of ``n``.
+
+    Example:
+        >>> batch = [torch.Generator().manual_seed(s) for s in (0, 1)]
+        >>> alone = [torch.Generator().manual_seed(1)]
+        >>> torch.equal(normal(2, (3,), batch)[1], normal(1, (3,), alone)[0])
+        True
+    """
+    if rng is None or isinstance(rng, torch.Generator):
+        device = rng.device if rng is not None else device
+        return torch.randn(n, *shape, generator=rng, device=device)
+    if len(rng) != n:
+        raise ValueError(
+            f"rng must hold one stream per sample ({n}: a torch.Generator each, or "
+            f"ItemStreams), got {len(rng)}"
+        )
+    if isinstance(rng, ItemStreams):
+        return rng.randn(tuple(shape))
+    draws = [torch.randn(*shape, generator=g, device=g.device) for g in rng]
+    return torch.stack(draws) if draws else torch.empty(0, *shape)
 
 
 def check_alpha(alpha: object, name: str = "alpha") -> tuple[float, float]:

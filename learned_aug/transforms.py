@@ -14,11 +14,10 @@ from torchvision import tv_tensors
 from torchvision.transforms.v2 import Transform
 
 from learned_aug import functional as LF
-from learned_aug.hub import find_bank, load_generator, resolve
-from learned_aug.latent_bank import LatentBank
+from learned_aug.loading import load_generator
 from learned_aug.models import Generator
-from learned_aug.rng import check_alpha, draw_alpha
-from learned_aug.sampling import Strategy, StrategyFn, default_strategy, get_strategy
+from learned_aug.rng import as_generator, draw_alpha
+from learned_aug.strategies import Strategy, as_strategy, augment_strategy
 
 LabelsGetter = Callable[[Any], Any]
 LABEL_KEYS = ("label", "labels", "target")
@@ -84,13 +83,17 @@ def _labels_getter(value: Any) -> LabelsGetter:
     return value
 
 
-def _image_generator(generator: Generator | str | Path) -> Generator:
-    """The generator (loaded when named), checked to make images."""
+def _image_generator(generator: Generator) -> Generator:
+    """The generator, checked to make images."""
     if isinstance(generator, (str, Path)):
-        generator = load_generator(generator)
+        raise TypeError(
+            f"generator must be a learned_aug Generator, got the name {str(generator)!r}: use "
+            f"LearnedAugment.from_pretrained({str(generator)!r}) or "
+            f"LearnedAugment(load_generator({str(generator)!r}))"
+        )
     if not isinstance(generator, Generator):
         raise TypeError(
-            f"generator must be a learned_aug Generator or a name, got {type(generator).__name__}"
+            f"generator must be a learned_aug Generator, got {type(generator).__name__}"
         )
     if len(generator.sample_shape) != 3:
         raise ValueError(
@@ -100,24 +103,19 @@ def _image_generator(generator: Generator | str | Path) -> Generator:
     return generator
 
 
-def _rng(seed: int | torch.Generator | None) -> torch.Generator | None:
-    if seed is None or isinstance(seed, torch.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"rng must be None, an int seed or a torch.Generator, got {seed!r}")
-    return torch.Generator().manual_seed(seed)
-
-
 class LearnedAugment(Transform):
     """Augment images with a trained generator, like any torchvision v2 transform.
 
-    Each image is replaced by the generator's variation of it, made by ``strategy`` (see
-    ``learned_aug.sampling.STRATEGIES``). The default is the generator kind's own
-    (``learned_aug.sampling.default_strategy``): ``"noise"`` for a continuous latent (decode the
-    image's code plus a small Gaussian step, strength in [0, 0.3]; it needs no bank and stays
-    near real codes, where generated samples help most) and ``"vq-resample"`` for a VQ-VAE.
-    Others: ``"reconstruct"``, ``"interpolate"`` / ``"extrapolate"`` toward / away from a
-    same-class neighbour in the latent bank, ``"prior"`` (a fresh sample of the class).
+    Each image is replaced by the generator's variation of it, made by ``strategy``, an object
+    of :mod:`learned_aug.strategies` that carries its strength and options
+    (``Interpolate(strength=0.3, k=5)``), as ``RandAugment`` carries its magnitude. The default
+    is the generator kind's own (:func:`~learned_aug.strategies.augment_strategy`): ``Noise()``
+    for a continuous latent (decode the image's code plus a small Gaussian step, strength in
+    [0, 0.3]; it needs no bank and stays near real codes, where generated samples help most)
+    and ``VQResample()`` for a VQ-VAE. Others: ``Reconstruct``, ``Interpolate`` /
+    ``Extrapolate`` toward / away from a same-class neighbour in the latent bank (the one
+    ``load_generator`` attaches, unless the strategy holds its own), ``Posterior``, ``Prior``
+    (a fresh sample of the class).
 
     Inputs are what torchvision's photometric transforms take: PIL images (L or RGB), uint8 or
     float tensors ``[..., C, H, W]`` (the leading dimensions are flattened into one batch, run
@@ -136,20 +134,15 @@ class LearnedAugment(Transform):
     pass through unchanged.
 
     Args:
-        generator: a trained Generator, or a name / folder / Hub id (see ``from_pretrained``).
-        strategy: a name in ``STRATEGIES``, or a function with the strategy signature;
-            ``None``: the generator kind's default.
-        strength: the strategy's alpha: a number, or a ``(low, high)`` range drawn per image;
-            ``None`` uses the strategy's default.
+        generator: a trained Generator (``from_pretrained`` loads one by name, folder or Hub id).
+        strategy: a ``Strategy`` (``Noise(strength=0.2)``), or a name in ``STRATEGIES`` as the
+            shorthand for its defaults; ``None``: the generator kind's default.
         p: probability that each image is augmented (the others pass through unchanged).
-        bank: the latent bank for interpolation / extrapolation (``from_pretrained`` finds the
-            one saved with the generator).
         rng: an int seed or a ``torch.Generator`` to make the output reproducible; ``None``
             draws from torch's global RNG, which ``DataLoader`` seeds differently in each worker
             (a fixed seed would repeat the same draws in every worker).
         resize: resize images of another size to the generator's size and back; ``False``
             raises instead.
-        strategy_kwargs: keyword arguments of the strategy (``k`` neighbours, ...).
         labels_getter: where a sample's label is, as in torchvision's MixUp / CutMix:
             ``"default"`` (:func:`default_labels_getter`: the second item of a 2-tuple
             ``(image, label)`` or a dict's ``"label"`` / ``"labels"`` / ``"target"`` key), a
@@ -159,8 +152,9 @@ class LearnedAugment(Transform):
         >>> import torch
         >>> from torchvision.transforms import v2
         >>> from learned_aug import LearnedAugment, VAE, VAEConfig
+        >>> from learned_aug.strategies import Noise
         >>> vae = VAE(VAEConfig(image_size=(28, 28), latent_dim=3))
-        >>> aug = v2.Compose([v2.RandomRotation(10), LearnedAugment(vae, strength=0.2, rng=0)])
+        >>> aug = v2.Compose([v2.RandomRotation(10), LearnedAugment(vae, Noise(0.2), rng=0)])
         >>> image = torch.randint(0, 256, (1, 32, 32), dtype=torch.uint8)
         >>> out, label = aug(image, 7)
         >>> out.shape, out.dtype, label
@@ -169,59 +163,41 @@ class LearnedAugment(Transform):
 
     def __init__(
         self,
-        generator: Generator | str | Path,
-        strategy: str | Strategy | StrategyFn | None = None,
-        strength: float | tuple[float, float] | None = None,
+        generator: Generator,
+        strategy: str | Strategy | None = None,
         p: float = 1.0,
         *,
-        bank: LatentBank | None = None,
         rng: int | torch.Generator | None = None,
         resize: bool = True,
-        strategy_kwargs: Mapping[str, Any] | None = None,
         labels_getter: str | LabelsGetter | None = "default",
     ):
         super().__init__()
         generator = _image_generator(generator)
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
             raise ValueError(f"p must be a number in [0, 1], got {p!r}")
-        if bank is not None and not isinstance(bank, LatentBank):
-            raise TypeError(f"bank must be a LatentBank or None, got {type(bank).__name__}")
-        self._strategy = get_strategy(default_strategy(generator) if strategy is None else strategy)
-        if self._strategy.needs_bank and bank is None and generator.name_or_path is not None:
-            found = find_bank(generator.name_or_path)  # saved beside a loaded or fitted one
-            bank = None if found is None else found.to(generator.device)
-        if self._strategy.needs_bank and bank is None:
-            raise ValueError(
-                f"strategy {self._strategy.name!r} needs a latent bank, and none was given: "
-                "build one with learned_aug.build_latent_bank(generator_folder, data)"
-            )
-        default = self._strategy.default_alpha
-        self.strength = check_alpha(
-            strength if strength is not None else (default or 0.0), "strength"
-        )
-        self.strategy, self.p, self.resize = self._strategy.name, float(p), bool(resize)
-        self.strategy_kwargs = dict(strategy_kwargs or {})
+        chosen = augment_strategy(generator) if strategy is None else as_strategy(strategy)
+        self.strategy = chosen.bind(generator)
+        self.p, self.resize = float(p), bool(resize)
         self._labels_getter = _labels_getter(labels_getter)
         self.labels_getter = labels_getter
         self.generator = LF.for_inference(generator)
         self._num_classes = len(generator.classes)
-        self.bank = bank
-        self._rng = _rng(rng)
+        self._rng = as_generator(rng)
 
     @classmethod
     def from_pretrained(
         cls, name_or_path: str | Path, *, device: str = "cpu", **kwargs: Any
     ) -> LearnedAugment:
-        """Load a generator (bundled name, folder or Hub id) and the latent bank saved with it.
+        """A ``LearnedAugment`` of the generator ``load_generator`` loads (a bundled name, a
+        folder or a Hub id, with the latent bank saved beside it).
 
-        ``kwargs`` go to ``LearnedAugment`` (``strategy``, ``strength``, ``p``, ``rng``, ...).
+        ``kwargs`` go to ``LearnedAugment`` (``strategy``, ``p``, ``rng``, ...).
+
+        Example:
+            >>> LearnedAugment.from_pretrained("mnist-vae", strategy="interpolate").strategy
+            Interpolate(strength=(0.0, 0.5), k=5, bank=<5000 codes>)
         """
-        location = resolve(name_or_path)
-        generator = load_generator(location, device=device)
-        if kwargs.get("bank") is None:
-            bank = find_bank(location)
-            kwargs["bank"] = None if bank is None else bank.to(device)
-        return cls(generator, **kwargs)
+        return cls(load_generator(name_or_path, device=device), **kwargs)
 
     def train(self, mode: bool = True) -> LearnedAugment:
         # A transform is never trained: keep the generator in eval mode whatever the caller's mode.
@@ -261,7 +237,7 @@ class LearnedAugment(Transform):
         n = math.prod(leading)
         # p = 1, the common case, draws nothing and augments every image (apply None).
         apply = None if self.p >= 1.0 else torch.rand(n, generator=self._rng) < self.p
-        alpha = draw_alpha(self.strength, n, self._rng)
+        alpha = draw_alpha(self.strategy.strength, n, self._rng)
         # The strategy's own draws (noise, neighbour choice) replay from this seed.
         seed = int(torch.randint(2**62, (), generator=self._rng))
         labels = None if label is None else LF.fit_labels(label, leading, self._num_classes)
@@ -274,18 +250,13 @@ class LearnedAugment(Transform):
         return LF.learned_augment(
             inpt,
             self.generator,
-            self._strategy,
+            self.strategy,
             labels=draw["labels"],
             alpha=draw["alpha"],
             apply=draw["apply"],
             rng=torch.Generator().manual_seed(draw["seed"]),
-            bank=self.bank,
             resize=self.resize,
-            options=self.strategy_kwargs,
         )
 
     def extra_repr(self) -> str:
-        return (
-            f"strategy={self.strategy!r}, strength={self.strength}, p={self.p}, "
-            f"resize={self.resize}"
-        )
+        return f"strategy={self.strategy!r}, p={self.p}, resize={self.resize}"

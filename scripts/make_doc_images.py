@@ -14,23 +14,22 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt  # picks a non-interactive backend when there is no display
 import torch
-from torchvision.transforms import v2
 
-from learned_aug import STRATEGIES, LatentBank, LearnedAugment, load_dataset, load_generator
+from learned_aug import STRATEGIES, LearnedAugment, load_dataset, load_generator
+from learned_aug.conventional import get_conventional
 from learned_aug.data import stratified_split
-from learned_aug.hub import bundled_names, resolve
+from learned_aug.loading import bundled_names, resolve
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "img"
-# strategy -> (bundled generator, rows as (row label, LearnedAugment kwargs)).
+# strategy -> (bundled generator, rows as (row label, strategy kwargs, seed)).
 ROWS: dict[str, tuple[str, list[tuple[str, dict]]]] = {
-    "reconstruct": ("mnist-vae", [("reconstruct", {})]),
-    "noise": ("mnist-vae", [(f"alpha={a}", {"strength": a}) for a in (0.3, 1.0, 2.0)]),
-    "interpolate": ("mnist-vae", [(f"alpha={a}", {"strength": a}) for a in (0.25, 0.5, 1.0)]),
-    "extrapolate": ("mnist-vae", [(f"alpha={a}", {"strength": a}) for a in (0.25, 0.5, 1.0)]),
-    "prior": ("mnist-vae", [(f"draw {s}", {"rng": s}) for s in (1, 2, 3)]),
-    "vq-resample": ("mnist-vqvae", [(f"alpha={a}", {"strength": a}) for a in (0.5, 1.0, 2.0)]),
+    "reconstruct": ("mnist-vae", [("reconstruct", {}, 0)]),
+    "noise": ("mnist-vae", [(f"alpha={a}", {"strength": a}, 0) for a in (0.3, 1.0, 2.0)]),
+    "interpolate": ("mnist-vae", [(f"alpha={a}", {"strength": a}, 0) for a in (0.25, 0.5, 1.0)]),
+    "extrapolate": ("mnist-vae", [(f"alpha={a}", {"strength": a}, 0) for a in (0.25, 0.5, 1.0)]),
+    "prior": ("mnist-vae", [(f"draw {s}", {}, s) for s in (1, 2, 3)]),
+    "vq-resample": ("mnist-vqvae", [(f"alpha={a}", {"strength": a}, 0) for a in (0.5, 1.0, 2.0)]),
 }
-CONVENTIONAL = v2.RandomAffine(degrees=20, translate=(0.2, 0.2))
 
 
 def real_digits() -> tuple[torch.Tensor, torch.Tensor]:
@@ -66,10 +65,10 @@ def strategy_picture(strategy: str, x: torch.Tensor, y: torch.Tensor, out: Path)
         print(f"skip {strategy}: no bundled generator {name!r} (run scripts/make_pretrained.py)")
         return None
     location = resolve(name)
-    generator, bank = load_generator(location), LatentBank.find(location)
+    generator = load_generator(location)  # with its latent bank
     rows = [("real", x)]
-    for label, kwargs in specs:
-        aug = LearnedAugment(generator, strategy=strategy, bank=bank, **{"rng": 0, **kwargs})
+    for label, kwargs, seed in specs:
+        aug = LearnedAugment(generator, STRATEGIES[strategy](**kwargs), rng=seed)
         rows.append((label, aug(x, y)[0]))
     path = out / f"strategy-{strategy}.png"
     draw(rows, f"{strategy} ({name})", path)
@@ -87,10 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             path = strategy_picture(strategy, x, y, args.out)
             if path is not None:
                 print(f"wrote {path}")
-    torch.manual_seed(0)
-    rows = [("real", x)] + [
-        (f"draw {s}", torch.stack([CONVENTIONAL(i) for i in x])) for s in (1, 2)
-    ]
+    affine = get_conventional("affine", rng=0)  # the paper's, `learned-aug evaluate`'s aug
+    rows = [("real", x)] + [(f"draw {s}", affine(x)) for s in (1, 2)]
     draw(rows, "conventional: rotation 20 degrees, shift 20%", args.out / "conventional.png")
     print(f"wrote {args.out / 'conventional.png'}")
     return 0

@@ -30,11 +30,11 @@ from typing import Any
 import torch
 
 from learned_aug import fit, load_dataset
-from learned_aug.card import SAMPLES_NAME, TRAINING_JSON, write_model_card
 from learned_aug.data import LabelledData, stratified_split
-from learned_aug.latent_bank import BANK_NAME, build_latent_bank
+from learned_aug.hub import write_model_card
+from learned_aug.io import BANK_NAME, CONFIG_NAME, SAMPLES_NAME, TRAINING_JSON, WEIGHTS_NAME
+from learned_aug.loading import build_latent_bank
 from learned_aug.models import MODELS, Generator
-from learned_aug.models.base import CONFIG_NAME, WEIGHTS_NAME
 
 # training.json ships too: the card is rebuilt from it (--cards-only) without training again.
 SHIPPED = (CONFIG_NAME, WEIGHTS_NAME, "README.md", SAMPLES_NAME, BANK_NAME, TRAINING_JSON)
@@ -50,7 +50,6 @@ class Spec:
     data: str
     fit_kwargs: dict[str, Any]
     metrics: tuple[str, ...] = ("sample_agreement",)
-    trainer: str = "fit"  # a key of TRAINERS
     bank: bool = True  # ship the latent bank (codes of the training data)
     about: str = ""
 
@@ -114,19 +113,8 @@ METRICS: dict[str, Callable[[Generator, LabelledData], dict[str, float]]] = {
 }
 
 
-# --------------------------------------------------------------------------- trainers
-def _fit(spec: Spec, out: Path):
-    return fit(spec.model, spec.data, **spec.fit_kwargs, **_RUN, out=out)
-
-
-def _fit_vqvae(spec: Spec, out: Path):
-    from learned_aug.training.stages import fit_vqvae  # both stages: autoencoder, then prior
-
-    return fit_vqvae(spec.data, **spec.fit_kwargs, **_RUN, out=out)
-
-
+# --------------------------------------------------------------------------- training
 _RUN = {"seed": SEED, "device": "cpu", "overwrite": True, "progress": False}
-TRAINERS: dict[str, Callable[[Spec, Path], Any]] = {"fit": _fit, "fit_vqvae": _fit_vqvae}
 
 # --------------------------------------------------------------------------- checkpoints
 SPECS: dict[str, Spec] = {
@@ -151,7 +139,6 @@ SPECS: dict[str, Spec] = {
     "mnist-vqvae": Spec(
         model="vqvae",
         data="mnist-5k",
-        trainer="fit_vqvae",
         fit_kwargs={
             "hidden_channels": (16, 32),
             "embedding_dim": 8,
@@ -206,8 +193,6 @@ SPECS: dict[str, Spec] = {
 
 def _fit_call(spec: Spec) -> str:
     args = ", ".join(f"{k}={v!r}" for k, v in spec.fit_kwargs.items())
-    if spec.trainer == "fit_vqvae":
-        return f"fit_vqvae({spec.data!r}, {args}, seed={SEED}, device='cpu')"
     return f"fit({spec.model!r}, {spec.data!r}, {args}, seed={SEED}, device='cpu')"
 
 
@@ -222,7 +207,7 @@ def build(name: str, spec: Spec, dest: Path, work: Path) -> dict[str, Any]:
     run = work / name
     torch.manual_seed(SEED)
     start = time.perf_counter()
-    result = TRAINERS[spec.trainer](spec, run)
+    result = fit(spec.model, spec.data, **spec.fit_kwargs, **_RUN, out=run)  # a VQ-VAE: 2 stages
     seconds = time.perf_counter() - start
     data = load_dataset(spec.data)
     if spec.bank:
@@ -231,7 +216,7 @@ def build(name: str, spec: Spec, dest: Path, work: Path) -> dict[str, Any]:
     metrics = {k: v for k, v in best.items() if k.startswith("train_") and _scalar(v)}
     for stage in dict.fromkeys(r["stage"] for r in result.history if "stage" in r):
         losses = [r["val_loss"] for r in result.history if r.get("stage") == stage]
-        metrics[f"{stage}_best_val_loss"] = min(losses)  # fit_vqvae: one per stage
+        metrics[f"{stage}_best_val_loss"] = min(losses)  # a VQ-VAE: one per stage
     for metric in spec.metrics:
         metrics.update(METRICS[metric](result.model.eval(), data))
     record = {

@@ -1,14 +1,18 @@
-"""Shared fixtures: tiny configs and small slices of real data."""
+"""Shared fixtures (tiny configs, small slices of real data, trained generators) and the
+transform check every LearnedAugment test file uses."""
 
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 
+import PIL.Image
 import pytest
 import torch
 from hypothesis import settings
 
+from learned_aug import LearnedAugment, bundled_names, fit, load_generator
 from learned_aug.data import LabelledData, load_dataset
 
 # CI replays the same examples every run (a red build is then reproducible); locally hypothesis
@@ -20,6 +24,12 @@ if os.environ.get("CI"):
 
 # The precision choice (learned_aug.speed) caches timings: never in the user's real cache.
 os.environ.setdefault("LEARNED_AUG_CACHE", tempfile.mkdtemp(prefix="learned-aug-cache-"))
+
+TINY = {"latent_dim": 3, "hidden_channels": (8, 16), "hidden_dim": 32}
+DIGITS = list("0123456789")
+FIT = {"epochs": 1, "progress": False, "device": "cpu", "amp": False}
+"""Training settings of a test fixture; ``amp=False`` skips timing bfloat16 against float32
+(learned_aug.speed), which no fixture needs."""
 
 
 @pytest.fixture(autouse=True)
@@ -40,4 +50,62 @@ def mnist() -> LabelledData:
     return load_dataset("mnist-5k")
 
 
-TINY = {"latent_dim": 3, "hidden_channels": (8, 16), "hidden_dim": 32}
+@pytest.fixture(scope="session")
+def mnist_small(mnist) -> LabelledData:
+    """500 real MNIST digits, 50 per class."""
+    return mnist.subset(range(0, 5000, 10))
+
+
+@pytest.fixture(scope="session")
+def per_class(mnist_small):
+    """Per-class VAEs trained briefly on 500 real digits; ``fit`` attached their latent bank."""
+    return fit("vae", mnist_small, per_class=True, **FIT, **TINY).model
+
+
+# ------------------------------------------------------------------------ LearnedAugment
+def u8(x: torch.Tensor) -> torch.Tensor:
+    """A float image in [0, 1] as uint8."""
+    return x.mul(255).round().to(torch.uint8)
+
+
+def same(a, b) -> bool:
+    """Two outputs of a transform hold the same pixels (PIL images or tensors)."""
+    if isinstance(a, PIL.Image.Image):
+        return type(b) is type(a) and (a.mode, a.size, a.tobytes()) == (b.mode, b.size, b.tobytes())
+    return torch.equal(a, b)
+
+
+def check_transform(transform, inpt) -> None:
+    """torchvision's ``check_transform`` for a LearnedAugment: the output has the input's type
+    (and PIL mode and size, or dtype, shape and range), a pickled copy replays the same draws,
+    and ``p=0`` hands the input back untouched."""
+    out = transform(inpt)
+    assert type(out) is type(inpt)
+    if isinstance(inpt, PIL.Image.Image):
+        assert (out.mode, out.size) == (inpt.mode, inpt.size)
+    else:
+        assert (out.dtype, out.shape) == (inpt.dtype, inpt.shape)
+        if out.is_floating_point():
+            assert out.min() >= 0 and out.max() <= 1
+    again = pickle.loads(pickle.dumps(transform))
+    assert type(again) is type(transform) and repr(again.strategy) == repr(transform.strategy)
+    seeded = LearnedAugment(transform.generator, transform.strategy, rng=7)
+    replay = pickle.loads(pickle.dumps(seeded))
+    assert same(seeded(inpt), replay(inpt))
+    identity = LearnedAugment(transform.generator, transform.strategy, p=0.0)
+    assert identity(inpt) is inpt
+
+
+def _image_generators() -> list[str]:
+    return [n for n in bundled_names() if len(load_generator(n).sample_shape) == 3]
+
+
+@pytest.fixture(scope="module", params=_image_generators())
+def bundled(request):
+    """``LearnedAugment.from_pretrained`` of each bundled image generator, with its defaults."""
+    return LearnedAugment.from_pretrained(request.param)
+
+
+def remake(aug, **kwargs):
+    """A LearnedAugment of ``aug``'s generator and (bound) strategy with other arguments."""
+    return LearnedAugment(aug.generator, kwargs.pop("strategy", aug.strategy), **kwargs)

@@ -17,9 +17,9 @@ from learned_aug import (
     load_dataset,
     load_generator,
 )
+from learned_aug.bundled import PRETRAINED_DIR
 from learned_aug.data import stratified_split
-from learned_aug.hub import PRETRAINED_DIR
-from learned_aug.models.base import WEIGHTS_NAME, CheckpointError
+from learned_aug.io import WEIGHTS_NAME, CheckpointError
 from learned_aug.models.classwise import elbo_at_mean
 from learned_aug.models.routing import Plan
 from learned_aug.models.stacked import StackedVAEs

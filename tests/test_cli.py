@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
 import pytest
 from torchvision.datasets import ImageFolder
 
-from learned_aug import names
-from learned_aug.cli import COMMANDS, build_parser, main
+from learned_aug.cli import COMMANDS, build_parser, main, names
 
 TINY_FLAGS = ["--model", "vae", "--latent-dim", "3", "--no-progress", "--epochs", "2"]
 
@@ -81,6 +81,12 @@ def test_every_subcommand_explains_its_flags(name):
     sub = next(a for a in parser._actions if a.dest == "command").choices[name]
     silent = [a.option_strings or a.dest for a in sub._actions if not a.help]
     assert not silent, f"flags without help in `learned-aug {name}`: {silent}"
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_has_a_runner_in_the_cli_package(name):
+    runner = COMMANDS[name].runner
+    assert runner == f"learned_aug.cli.{name}" and callable(importlib.import_module(runner).run)
 
 
 def test_sample_writes_a_csv_for_a_tabular_generator(tmp_path):

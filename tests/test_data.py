@@ -48,7 +48,10 @@ def folder(tmp_path: Path, digit_images: tuple[np.ndarray, np.ndarray]) -> Path:
 
 
 def test_bundled_names() -> None:
-    assert set(BUNDLED) == {"mnist-5k", "digits", "breast-cancer", "wine"}
+    packed = {"cifar10", "retina", "faces-orl", "letters-omniglot"}
+    assert set(BUNDLED) == {"mnist-5k", "digits", "breast-cancer", "wine"} | {
+        name + part for name in packed for part in ("", "-test")
+    }
 
 
 def test_mnist_5k() -> None:
@@ -59,6 +62,42 @@ def test_mnist_5k() -> None:
     assert data.class_counts() == [500] * 10
     assert data.is_image and data.sample_shape == (1, 28, 28)
     assert load_dataset("mnist-5k") is data  # cached
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "train", "test"),
+    [
+        ("cifar10", (3, 32, 32), [400] * 10, [300] * 10),
+        ("retina", (3, 28, 28), [540, 140, 234, 214, 72], [174, 46, 92, 68, 20]),
+        ("faces-orl", (1, 64, 64), [7] * 40, [3] * 40),
+        ("letters-omniglot", (1, 64, 64), [14] * 26, [6] * 26),
+    ],
+)
+def test_packed_image_sets(name, shape, train, test) -> None:
+    part, held_out = load_dataset(name), load_dataset(f"{name}-test")
+    for data, counts in ((part, train), (held_out, test)):
+        assert data.sample_shape == shape and data.x.dtype == torch.float32
+        assert data.class_counts() == counts and data.classes == part.classes
+        assert 0.0 <= float(data.x.min()) < 0.1 and 0.9 < float(data.x.max()) <= 1.0
+    # the held-out part is not the training part: no image is in both
+    a, b = part.x.flatten(1), held_out.x.flatten(1)
+    assert float(torch.cdist(b[:200], a).amin()) > 0.0
+
+
+def test_cifar10_decodes_the_original_jpeg_bytes() -> None:
+    import io
+
+    from PIL import Image
+
+    from learned_aug.data.loaders import PACKED
+
+    with np.load(PACKED / "cifar10.npz") as f:
+        first = bytes(f["jpeg"][f["offsets"][0] : f["offsets"][1]])
+        classes = list(f["classes"])
+    pil = np.asarray(Image.open(io.BytesIO(first)).convert("RGB"), dtype=np.float32) / 255
+    x = load_dataset("cifar10").x[0].permute(1, 2, 0).numpy()
+    assert classes[0] == "airplane" and load_dataset("cifar10").y[0] == 0
+    assert np.abs(x - pil).max() <= 2 / 255  # libjpeg builds may round differently
 
 
 def test_digits() -> None:

@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from learned_aug import Generator, create_generator, fit, load_dataset
 from learned_aug.cli import main
+from learned_aug.cli.arguments import parse_shard
 from learned_aug.training import distributed
 
 # 170 training rows in batches of 13: unequal shares, and a last batch of one row (a stand-in
@@ -130,7 +131,7 @@ def test_rank_helpers_without_a_process_group():
 @pytest.mark.parametrize("text", ["3/3", "-1/2", "1", "a/b", "1/0", "1/2/3"])
 def test_a_bad_shard_is_refused(text, capsys):
     with pytest.raises(ValueError, match="i/N"):
-        distributed.parse_shard(text)
+        parse_shard(text)
     with pytest.raises(SystemExit):
         main(["sample", "x", "-n", "3", "--out", "y", f"--shard={text}"])
     assert "i/N" in capsys.readouterr().err

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace as Namespace
 
 import pytest
 import torch
+from torchvision.transforms import v2
 
-from learned_aug import speed
+from learned_aug import Recipe, speed
 from learned_aug.cli import main
+from learned_aug.conventional import get_conventional
 from learned_aug.data import LabelledData, balanced_subset
 from learned_aug.evaluation import (
     CONDITIONS,
     GENERATORS,
     EvaluationConfig,
-    GeneratorSpec,
     PaperCNN,
     TabularMLP,
     default_classifier,
     get_augment,
     predict_logits,
-    random_affine,
     run_protocol,
     scores,
     train_classifier,
@@ -34,8 +35,9 @@ from learned_aug.evaluation.report import (
     write_csv,
     write_report,
 )
+from learned_aug.training.recipe import step_budget
 
-TINY_VAE = GeneratorSpec(
+TINY_VAE = Recipe(
     "vae",
     {"per_class": True, "latent_dim": 3, "hidden_channels": (8, 16), "hidden_dim": 32},
     steps=20,
@@ -47,12 +49,10 @@ TINY_VAE = GeneratorSpec(
 def tiny_generators(monkeypatch):
     """The protocol's generators, shrunk so a protocol run takes seconds."""
     monkeypatch.setitem(GENERATORS, "vae", TINY_VAE)
-    cvae = GeneratorSpec("vae", {**TINY_VAE.fit_kwargs, "conditional": True}, steps=20)
+    cvae = Recipe("vae", {**TINY_VAE.config, "conditional": True}, steps=20, min_epochs=20)
     monkeypatch.setitem(GENERATORS, "cvae", cvae)
     vq = {"codebook_size": 16, "hidden_channels": (8,), "prior_dim": 16, "prior_layers": 1}
-    monkeypatch.setitem(
-        GENERATORS, "vqvae", GeneratorSpec("vqvae", vq, steps=10, min_epochs=2, trainer="vqvae")
-    )
+    monkeypatch.setitem(GENERATORS, "vqvae", Recipe("vqvae", vq, steps=10, min_epochs=2))
 
 
 @pytest.fixture(scope="module")
@@ -145,9 +145,9 @@ def _numbered_rows(n: int) -> LabelledData:
 def test_an_epoch_is_one_pass_without_replacement():
     train, seen = _numbered_rows(96), []
 
-    def record(x, y, gen):
+    def record(x, y):
         seen.append(x[:, 0].long())
-        return x
+        return x, y
 
     result = train_classifier(
         TabularMLP(1, 2), train, None, augment=record, batch_size=32, max_epochs=3
@@ -165,7 +165,7 @@ def test_short_epochs_take_whole_passes_and_batches_stay_full():
         TabularMLP(1, 2),
         train,
         None,
-        augment=lambda x, y, gen: seen.append(x[:, 0].long()) or x,
+        augment=lambda x, y: seen.append(x[:, 0].long()) or (x, y),
         batch_size=8,
         max_epochs=1,
         min_steps_per_epoch=5,
@@ -216,21 +216,47 @@ def test_train_classifier_checks_arguments(few_digits):
         train_classifier(PaperCNN(train.sample_shape, 10), train, None, synthetic_weight=-1)
 
 
+def test_train_classifier_takes_any_transform_of_the_batch(few_digits):
+    # the protocol of torchvision's v2 transforms on an (images, labels) sample: MixUp's soft
+    # labels train the classifier as well
+    train, _ = few_digits
+    seen = []
+
+    def labels_of(x, y):
+        seen.append(y)
+        return x, y
+
+    mix = v2.Compose([v2.MixUp(num_classes=10), labels_of])
+    torch.manual_seed(0)
+    model = PaperCNN(train.sample_shape, 10, width=0.25)
+    result = train_classifier(model, train, None, augment=mix, max_epochs=1)
+    assert result.steps == 4 and len(seen) == 4
+    assert all(y.shape == (32, 10) and torch.allclose(y.sum(1), torch.ones(32)) for y in seen)
+    assert all(((y > 0) & (y < 1)).any() for y in seen)  # mixed, not one-hot
+
+
 # ------------------------------------------------------------------ augmentations
-def test_random_affine_is_replayable_and_identity_at_zero(digits):
-    x = digits.x[:16]
-    a = random_affine(x, torch.Generator().manual_seed(1))
-    b = random_affine(x, torch.Generator().manual_seed(1))
-    assert torch.equal(a, b) and not torch.allclose(a, x)
-    same = random_affine(x, torch.Generator().manual_seed(1), degrees=0, translate=0)
-    assert torch.allclose(same, x, atol=1e-5)
+@pytest.mark.parametrize(
+    ("name", "entry", "settings"),
+    [
+        ("aug", "affine", {}),
+        ("trivialaugment", "trivialaugment", {}),
+        ("randaugment", "randaugment", {}),
+        ("ra-n3-m9", "randaugment", {"num_ops": 3, "magnitude": 9}),
+    ],
+)
+def test_a_conditions_augmentation_is_an_entry_of_the_one_registry(digits, name, entry, settings):
+    x, y = digits.x[:8], digits.y[:8]
+    out, labels = get_augment(name, rng=0)(x, y)
+    assert torch.equal(out, get_conventional(entry, rng=0, **settings)(x, y)[0])
+    assert labels is y and out.shape == x.shape and out.dtype == torch.float32
+    assert float(out.min()) >= 0 and float(out.max()) <= 1 and not torch.equal(out, x)
+    assert not torch.equal(get_augment(name, rng=1)(x, y)[0], out)
 
 
-@pytest.mark.parametrize("name", ["aug", "trivialaugment", "randaugment"])
-def test_augments_keep_shape_and_range(digits, name):
-    out = get_augment(name)(digits.x[:8], digits.y[:8], torch.Generator().manual_seed(0))
-    assert out.shape == (8, 1, 8, 8) and out.dtype == torch.float32
-    assert float(out.min()) >= 0 and float(out.max()) <= 1
+def test_tuned_randaugment_takes_the_settings_of_the_training_size():
+    assert get_augment("randaugment-tuned", size=50).each.num_ops == 3
+    assert get_augment("randaugment-tuned", size=100).each.magnitude == 14
 
 
 def test_get_augment_names_what_is_accepted():
@@ -276,7 +302,7 @@ def test_protocol_refuses_what_cannot_apply():
 
 
 def test_protocol_on_tabular_data(monkeypatch):
-    monkeypatch.setitem(GENERATORS, "tvae", GeneratorSpec("tabular-vae", {}, steps=20))
+    monkeypatch.setitem(GENERATORS, "tvae", Recipe("tabular-vae", {}, steps=20))
     config = EvaluationConfig(sizes=(30,), seeds=1, conditions=("none", "tvae-post"), max_steps=20)
     none, learned = run_protocol("wine", config, progress=False)
     assert none["n_test"] == learned["n_test"] == 178 - 30
@@ -333,30 +359,38 @@ def test_generators_and_strategies_plug_in(digits, tiny_generators):
     assert all(r["steps"] == 5 for r in records)
 
 
-def test_generators_learn_from_augmented_copies(few_digits, monkeypatch):
-    from learned_aug.evaluation.conditions import TRAINERS, fit_generator
+def test_generators_train_as_fit_trains_a_recipe(few_digits, monkeypatch):
+    from learned_aug.evaluation.conditions import fit_generator
+    from learned_aug.training import recipe
 
     seen = []
-    monkeypatch.setitem(TRAINERS, "capture", lambda spec, data, **kw: seen.append((data, kw)) or kw)
-    # "aug" (the paper's affine batch augmentation) makes the copies here ...
-    spec = GeneratorSpec("vae", {}, augment_copies=2, augment="aug", trainer="capture")
-    monkeypatch.setitem(GENERATORS, "captured", spec)
+
+    def fit(model, data, **kwargs):  # the keyword arguments stand in for the trained model
+        seen.append((model, data))
+        return Namespace(model=kwargs)
+
+    monkeypatch.setattr(recipe, "fit", fit)
     train = few_digits[0]
-    kwargs = fit_generator("captured", train, seed=3)
-    fit_generator("captured", train, seed=3)
-    data, n = seen[0][0], len(train)
-    assert len(data) == 3 * n and torch.equal(data.y, train.y.repeat(3))
-    assert torch.equal(data.x[:n], train.x) and not torch.equal(data.x[n : 2 * n], train.x)
-    assert data.x.min() >= 0 and data.x.max() <= 1 and torch.equal(seen[1][0].x, data.x)
-    assert kwargs["seed"] == 3 and kwargs["device"] == "cpu" and "augment" not in kwargs
-    # ... a torchvision one is handed to fit(augment=...), as `learned-aug fit --augment` does
-    spec = GeneratorSpec("vae", {}, augment_copies=2, augment="randaugment", trainer="capture")
-    monkeypatch.setitem(GENERATORS, "captured", spec)
-    kwargs = fit_generator("captured", train, seed=3)
-    assert seen[-1][0] is train and kwargs["augment"] == "randaugment"
-    assert kwargs["augment_copies"] == 2
-    with pytest.raises(ValueError, match=r"augment must be one of .*'randaugment'.*'rot'"):
-        GeneratorSpec("vae", augment="rot")
+    # fit makes the copies, with an augmentation of the one registry (conventional.CONVENTIONAL)
+    kwargs = fit_generator("cvae-a", train, seed=3, scale=0.5)
+    assert seen[-1][0] == "vae" and seen[-1][1] is train
+    assert (kwargs["augment"], kwargs["augment_copies"]) == ("affine", 4)
+    assert (kwargs["seed"], kwargs["device"], kwargs["conditional"]) == (3, "cpu", True)
+    # the budget counts the copies: 1,500 steps (halved) on 5 images for each one
+    budget = dict(steps=750, min_epochs=20, max_epochs=400, patience_steps=300)
+    assert (kwargs["epochs"], kwargs["patience"]) == step_budget(5 * len(train), **budget)
+    assert fit_generator("cvae-ra", train, seed=3)["augment"] == "randaugment"
+    assert fit_generator("cvae", train, seed=3)["augment"] is None
+    # a VQ-VAE: fit trains both stages (the prior as long as the autoencoder)
+    vqvae = fit_generator("vqvae", train, seed=3)
+    assert seen[-1][0] == "vqvae" and "prior_epochs" not in vqvae  # fit's default: as long
+
+
+def test_a_vqvae_condition_trains_both_stages(few_digits, tiny_generators):
+    from learned_aug.evaluation.conditions import fit_generator
+
+    gen = fit_generator("vqvae", few_digits[0], seed=0)
+    assert gen.prior.trained and gen.stage == "autoencoder"
 
 
 def test_conditions_registry_pairs_every_learned_one_with_aug():

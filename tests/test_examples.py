@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from test_hub import folder_files, put_in_cache
 
-from learned_aug.hub import PRETRAINED_DIR, stage_upload
+from learned_aug.bundled import PRETRAINED_DIR
+from learned_aug.hub import stage_upload
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))

@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from learned_aug import TrainingError, create_generator, fit, load_generator
 from learned_aug.cli import main
-from learned_aug.models.base import atomic_write
+from learned_aug.io import atomic_write
 from learned_aug.training import checkpoint, loop, trainer
 from learned_aug.training.checkpoint import (
     CHECKPOINT_NAME,

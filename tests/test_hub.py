@@ -33,10 +33,12 @@ from learned_aug import (
     fit,
     load_generator,
 )
-from learned_aug.card import CARD_MARKER, is_generated, model_card
+from learned_aug.bundled import PRETRAINED_DIR
 from learned_aug.cli import main
-from learned_aug.hub import PRETRAINED_DIR, resolve, stage_upload, write_model_card
-from learned_aug.io import sample_grid_seed, save_sample_grid
+from learned_aug.hub import stage_upload, write_model_card
+from learned_aug.hub.card import is_generated, model_card
+from learned_aug.io import CARD_MARKER, sample_grid_seed, save_sample_grid
+from learned_aug.loading import resolve
 
 REPO = "learned-aug-tests/tiny-vae"
 CONFIG = {"image_size": (8, 8), "latent_dim": 2, "hidden_channels": (4,), "hidden_dim": 8}
@@ -373,3 +375,4 @@ def test_a_staged_upload_with_its_latent_bank_loads_back_from_the_cache(
     out, labels = augment(x, y)
     local = LearnedAugment.from_pretrained("mnist-vae", strategy="interpolate", rng=0)
     assert torch.equal(out, local(x, y)[0]) and torch.equal(labels, y)
+    assert torch.equal(augment.strategy.bank.codes, local.strategy.bank.codes)

@@ -1,6 +1,6 @@
-"""The one strategy registry samples where the data is: the aggregate posterior and per-class
-Gaussian mixtures, through SyntheticDataset and LearnedAugment; the old PosteriorSampler is an
-alias over the same path."""
+"""The strategies that sample where the data is, through SyntheticDataset: the aggregate
+posterior and per-class Gaussian mixtures over the latent bank (its codes, posterior standard
+deviations and labels)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,20 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from learned_aug import VAE, LatentBank, LearnedAugment, SyntheticDataset, VAEConfig
+from learned_aug import (
+    GMM,
+    STRATEGIES,
+    VAE,
+    Extrapolate,
+    Interpolate,
+    LatentBank,
+    Noise,
+    Posterior,
+    Reconstruct,
+    SyntheticDataset,
+    VAEConfig,
+)
 from learned_aug.io import BANK_NAME
-from learned_aug.posterior import PosteriorSampler
-from learned_aug.sampling import STRATEGIES
 
 
 @pytest.fixture(scope="module")
@@ -43,20 +53,29 @@ def test_the_bank_keeps_each_examples_posterior_mean_std_and_label(vae, train, b
 
 @pytest.mark.parametrize("strategy", ["posterior", "gmm", "noise", "interpolate", "reconstruct"])
 def test_every_latent_sampler_runs_through_synthetic_dataset(vae, bank, strategy):
-    data = SyntheticDataset(vae, n=20, seed=0, output="tensor", strategy=strategy, bank=bank)
-    x = data.generate(range(20))
-    assert x.shape == (20, 1, 8, 8)
-    assert data.targets == [i % 10 for i in range(20)]
+    data = SyntheticDataset(vae, n=20, seed=0, strategy=STRATEGIES[strategy](bank=bank))
+    x, y = data.generate(range(20))
+    assert x.shape == (20, 1, 8, 8) and x.dtype == torch.float32
+    assert data.targets == y.tolist() == [i % 10 for i in range(20)]
     assert torch.equal(x[7], data[7][0])  # item i is the same alone and in a batch
 
 
-def test_posterior_at_strength_zero_decodes_a_training_code_of_the_class(vae, train, bank):
-    data = SyntheticDataset(vae, n=30, seed=1, output="tensor", strategy="posterior", bank=bank)
-    data.strength = (0.0, 0.0)
-    x = data.generate(range(30))
+AT_ZERO = {
+    "posterior": lambda bank: Posterior(0.0, bank=bank),
+    "noise": lambda bank: Noise(0.0, bank=bank),
+    "interpolate": lambda bank: Interpolate(0.0, bank=bank),
+    "extrapolate": lambda bank: Extrapolate(0.0, bank=bank),
+    "reconstruct": lambda bank: Reconstruct(bank=bank),
+}
+
+
+@pytest.mark.parametrize("name", AT_ZERO)
+def test_at_strength_zero_an_item_decodes_a_training_code_of_its_class(vae, train, bank, name):
+    data = SyntheticDataset(vae, n=30, seed=1, strategy=AT_ZERO[name](bank))
+    x, y = data.generate(range(30))
     with torch.no_grad():
         recon = vae.decode(bank.codes)
-    for xi, yi in zip(x, data.targets, strict=True):
+    for xi, yi in zip(x, y.tolist(), strict=True):
         dist = (recon[train.y == yi] - xi).flatten(1).abs().amax(1)
         assert float(dist.min()) < 1e-5
 
@@ -64,7 +83,7 @@ def test_posterior_at_strength_zero_decodes_a_training_code_of_the_class(vae, tr
 def test_gmm_draws_from_the_mixture_of_the_requested_class(vae, bank, monkeypatch):
     seen = []
     monkeypatch.setattr(vae, "decode", lambda z, labels=None: seen.append(z) or z[:, :1, None])
-    STRATEGIES["gmm"](vae, torch.empty(10, 0), torch.full((10,), 3), torch.zeros(10), None, bank)
+    GMM(0.0, bank=bank)(vae, torch.empty(10, 0), torch.full((10,), 3), torch.zeros(10), None)
     _, means, _ = bank.mixture(3)
     z = seen[0]
     assert all(bool((means - row).abs().amax(1).min() < 1e-6) for row in z)  # alpha 0: a mean
@@ -78,30 +97,12 @@ def test_gmm_mixtures_are_fitted_once_and_replay(bank):
     torch.testing.assert_close(again.mixture(2)[1], bank.mixture(2)[1])
 
 
-def test_learned_augment_draws_from_each_images_posterior(vae, train):
-    aug = LearnedAugment(vae, "posterior", strength=1.0, rng=0)
-    out = aug(train.x[:4])
-    assert out.shape == (4, 1, 8, 8) and not torch.equal(out, train.x[:4])
-    zero = LearnedAugment(vae, "posterior", strength=0.0, rng=0)(train.x[:4])
-    with torch.no_grad():
-        torch.testing.assert_close(zero, vae.reconstruct(train.x[:4]), atol=1e-5, rtol=0)
-
-
 def test_a_bank_without_stds_loads_and_posterior_says_how_to_rebuild_it(vae, bank, tmp_path):
     tensors = {"codes": bank.codes.contiguous(), "labels": bank.labels}
     meta = {"classes": '["0","1","2","3","4","5","6","7","8","9"]', "format_version": "1"}
     save_file(tensors, str(tmp_path / BANK_NAME), metadata=meta)
     old = LatentBank.load(tmp_path)
     assert old.stds is None
-    data = SyntheticDataset(vae, n=4, output="tensor", strategy="posterior", bank=old)
+    data = SyntheticDataset(vae, n=4, strategy=Posterior(bank=old))
     with pytest.raises(ValueError, match="build_latent_bank"):
         data.generate(range(4))
-
-
-def test_posterior_sampler_is_a_deprecated_alias_of_the_one_registry(vae, train):
-    with pytest.warns(DeprecationWarning, match="SyntheticDataset"):
-        sampler = PosteriorSampler(vae, train, "posterior", alpha=0.5)
-    x, y = sampler.sample(20, generator=torch.Generator().manual_seed(0))
-    assert x.shape == (20, 1, 8, 8) and y.tolist() == [i % 10 for i in range(20)]
-    with pytest.raises(ValueError, match="strategy"), pytest.warns(DeprecationWarning):
-        PosteriorSampler(vae, train, "uniform")

@@ -144,14 +144,3 @@ def test_latent_bank_covers_the_data(case):
         gen.encode(data.x[:1], data.y[:1] if gen.conditional else None), Distribution
     )
     assert (bank.stds is not None) == gaussian
-
-
-def test_the_old_generator_keyword_still_draws_the_same_samples(case):
-    gen, _ = case
-    with torch.no_grad():
-        new = gen.sample(3, rng=torch.Generator().manual_seed(2))
-        with pytest.warns(DeprecationWarning, match="rng="):
-            old = gen.sample(3, generator=torch.Generator().manual_seed(2))
-    torch.testing.assert_close(old, new, rtol=0, atol=0)
-    with pytest.raises(TypeError, match="once"):
-        gen.sample(1, rng=torch.Generator(), generator=torch.Generator())

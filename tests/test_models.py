@@ -27,7 +27,7 @@ def tiny_vae(shape=(1, 8, 8), **kw) -> VAE:
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "calibrated"])
 def test_vae_any_size_trains_and_samples(shape, likelihood):
     torch.manual_seed(0)
     vae = tiny_vae(shape, likelihood=likelihood)
@@ -229,3 +229,45 @@ def test_a_per_class_generator_samples_nothing_when_asked_for_nothing():
     gen = ClasswiseGenerator.from_member(member, classes=["a", "b"])
     assert gen.sample(0).shape == (0, 1, 8, 8)
     assert gen.sample(0, labels=torch.empty(0, dtype=torch.long)).shape == (0, 1, 8, 8)
+
+
+# ------------------------------------------------------------------ colour images: the defaults
+@pytest.mark.parametrize(
+    ("size", "widths", "bottom"),
+    [(8, (32, 64), 2), (28, (32, 64), 7), (32, (32, 64, 128), 4), (64, (32, 64, 128, 256), 4),
+     (128, (32, 64, 128, 256, 256), 4)],
+)  # fmt: skip
+def test_the_conv_stack_follows_the_image_size(size, widths, bottom):
+    config = VAEConfig(image_size=(size, size), channels=3, latent_dim=2)
+    assert config.hidden_channels == widths
+    vae = VAE(config)
+    assert vae._bottom == (widths[-1], bottom, bottom)
+    assert vae.sample(2, rng=torch.Generator().manual_seed(0)).shape == (2, 3, size, size)
+
+
+def test_the_likelihood_follows_the_channels_unless_named():
+    assert VAEConfig(channels=1).likelihood == "bernoulli"
+    assert VAEConfig(channels=3).likelihood == "calibrated"
+    assert VAEConfig(channels=3, likelihood="gaussian").likelihood == "gaussian"
+    saved = VAEConfig(channels=3).to_dict()  # the choice is written into config.json
+    assert saved["likelihood"] == "calibrated" and tuple(saved["hidden_channels"]) == (32, 64)
+
+
+def test_the_calibrated_likelihood_is_the_gaussian_at_each_image_s_own_variance():
+    from learned_aug.models.vae import CALIBRATED_FLOOR, reconstruction_nll
+
+    torch.manual_seed(0)
+    x = torch.rand(3, 3, 4, 4)
+    out = x + 0.1 * torch.randn_like(x) * torch.tensor([1.0, 2.0, 4.0]).view(3, 1, 1, 1)
+    mse = (out - x).pow(2).flatten(1).mean(1)
+    d = 3 * 4 * 4
+    expected = 0.5 * d * torch.log(mse + CALIBRATED_FLOOR)
+    torch.testing.assert_close(reconstruction_nll(out, x, "calibrated"), expected)
+    # = the Gaussian NLL at sigma^2 = mse (+ the floor), less its terms that do not depend on
+    # the reconstruction: 0.5 d (mse / sigma^2 + log 2 pi)
+    var = mse + CALIBRATED_FLOOR
+    gaussian = -torch.distributions.Normal(out, var.sqrt().view(3, 1, 1, 1)).log_prob(x)
+    constant = 0.5 * d * (mse / var + torch.log(torch.tensor(2 * torch.pi)))
+    torch.testing.assert_close(gaussian.flatten(1).sum(1) - constant, expected)
+    # better reconstructions score better, per image
+    assert bool((expected[:-1] < expected[1:]).all())

@@ -8,7 +8,7 @@ import pytest
 import torch
 from test_vqvae import TINY_VQ
 
-from learned_aug import LabelledData, SyntheticDataset, fit, fit_vqvae, load_generator
+from learned_aug import LabelledData, SyntheticDataset, fit, load_generator
 from learned_aug.cli import main
 from learned_aug.models.prior import CodePrior, gumbel_from_normal, pick_codes
 from learned_aug.models.vqvae import UntrainedPriorWarning, set_stage
@@ -59,8 +59,8 @@ def test_gumbel_max_draws_follow_the_softmax_and_respect_top_k():
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, digits):
     out = tmp_path_factory.mktemp("vq") / "run"
-    result = fit_vqvae(
-        digits, out=out, epochs=3, prior_epochs=3, lr=3e-3, progress=False, **TINY_VQ
+    result = fit(
+        "vqvae", digits, out=out, epochs=3, prior_epochs=3, lr=3e-3, progress=False, **TINY_VQ
     )
     return out, result
 
@@ -86,17 +86,21 @@ def test_loaded_model_samples_every_class_replayably(run):
     a = model.sample(10, labels, torch.Generator().manual_seed(0), temperature=0.8, top_k=8)
     b = result.model.sample(10, labels, torch.Generator().manual_seed(0), temperature=0.8, top_k=8)
     assert a.shape == (10, 1, 8, 8) and torch.equal(a, b)
-    dataset = SyntheticDataset(model, n=12, seed=1, output="tensor")
+    dataset = SyntheticDataset(model, n=12, seed=1)  # no transform: tensor items
     image, label = dataset[5]
-    torch.testing.assert_close(image, dataset.generate([5])[0])  # item i is item i in any batch
+    samples, labels = dataset.generate([3, 5])  # item i is item i in any batch
+    torch.testing.assert_close(image, samples[1])
+    assert int(labels[1]) == label
     assert label == 5
 
 
 def test_prior_stage_leaves_the_autoencoder_untouched(digits):
-    model = fit("vqvae", digits.subset(range(300)), epochs=1, progress=False, **TINY_VQ).model
+    data = digits.subset(range(300))
+    model = fit("vqvae", data, epochs=1, prior_epochs=0, progress=False, **TINY_VQ).model
     before = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("prior.")}
     set_stage(model, "prior")
-    fit(model, digits.subset(range(300)), epochs=1, progress=False)
+    result = fit(model, data, epochs=1, progress=False)  # a VQ-VAE at its prior stage: one stage
+    assert [row.get("stage") for row in result.history] == [None] and model.prior.trained
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
 
@@ -104,18 +108,19 @@ def test_prior_stage_leaves_the_autoencoder_untouched(digits):
 def test_resume_continues_the_prior_stage(tmp_path, digits):
     data = digits.subset(range(200))
     kw = {"out": tmp_path, "epochs": 1, "progress": False, "patience": None, **TINY_VQ}
-    fit_vqvae(data, prior_epochs=1, **kw)
-    resumed = fit_vqvae(data, prior_epochs=2, resume=True, **kw)
+    fit("vqvae", data, prior_epochs=1, **kw)
+    resumed = fit("vqvae", data, prior_epochs=2, resume=True, **kw)
     stages = [row["stage"] for row in resumed.history]
     assert stages == ["autoencoder", "prior", "prior"]
-    full = fit_vqvae(data, prior_epochs=2, overwrite=True, **kw)
+    full = fit("vqvae", data, prior_epochs=2, overwrite=True, **kw)
     assert torch.equal(full.model.prior.head.weight, resumed.model.prior.head.weight)
 
 
 def test_per_class_vqvaes_train_both_stages(digits):
     keep = torch.cat([torch.nonzero(digits.y == k)[:40, 0] for k in range(3)])
     data = LabelledData(digits.x[keep], digits.y[keep], digits.classes[:3])
-    result = fit_vqvae(data, per_class=True, epochs=1, prior_epochs=1, progress=False, **TINY_VQ)
+    kw = dict(per_class=True, epochs=1, prior_epochs=1, progress=False, **TINY_VQ)
+    result = fit("vqvae", data, **kw)
     members = result.model.members
     assert len(members) == 3 and all(m.prior.trained for m in members)
     assert all(not m.conditional for m in members)  # each member's prior is its class's
@@ -123,9 +128,25 @@ def test_per_class_vqvaes_train_both_stages(digits):
     assert samples.shape == (4, 1, 8, 8)
 
 
+def test_prior_epochs_default_zero_and_refusals(tmp_path, digits):
+    data = digits.subset(range(200))
+    kw = {"progress": False, "patience": None, **TINY_VQ}
+    both = fit("vqvae", data, epochs=2, **kw)  # the prior trains as long as the autoencoder
+    assert [row["stage"] for row in both.history] == ["autoencoder"] * 2 + ["prior"] * 2
+    with pytest.warns(UntrainedPriorWarning):  # the run's sample grid: no prior yet
+        alone = fit("vqvae", data, epochs=1, prior_epochs=0, out=tmp_path, **kw)
+    assert not alone.model.prior.trained and "stage" not in alone.history[0]
+    assert (tmp_path / "model.safetensors").is_file() and not (tmp_path / "autoencoder").exists()
+    with pytest.raises(ValueError, match=r"prior_epochs must be None .* got -1"):
+        fit("vqvae", data, prior_epochs=-1, **kw)
+    with pytest.raises(ValueError, match=r"prior_epochs is for .* two stages .* got VAE"):
+        fit("vae", data, epochs=1, prior_epochs=2, progress=False)
+
+
 # ------------------------------------------------------------------ errors
 def test_a_class_the_prior_never_saw_is_refused(digits):
-    model = fit("vqvae", digits.subset(range(300)), epochs=1, progress=False, **TINY_VQ).model
+    data = digits.subset(range(300))
+    model = fit("vqvae", data, epochs=1, prior_epochs=0, progress=False, **TINY_VQ).model
     set_stage(model, "prior")
     seen = digits.y < 5
     model.train()
@@ -195,4 +216,4 @@ def test_cli_trains_both_stages_and_resumes_the_second(tmp_path, capsys):
         )
         == 2
     )
-    assert "--prior-epochs is for models trained in stages" in capsys.readouterr().err
+    assert "prior_epochs is for a generator trained in two stages" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torchvision import tv_tensors
 
-from learned_aug import VAE, LearnedAugment, VAEConfig, create_generator
+from learned_aug import STRATEGIES, VAE, LearnedAugment, VAEConfig, create_generator
 from learned_aug import functional as F
 
 TINY = dict(latent_dim=2, hidden_channels=(8,), hidden_dim=16)
@@ -67,6 +67,12 @@ def _check_like(out, inpt) -> None:
     assert values.min() >= 0 and values.max() <= _top(out.dtype)
 
 
+def _strategy(name: str, strength):
+    """The strategy ``name`` with ``strength`` where it takes one (None: its default)."""
+    cls = STRATEGIES[name]
+    return cls() if cls.default_strength is None or strength is None else cls(strength)
+
+
 def _generator_for(inpt):
     c = len(inpt.getbands()) if isinstance(inpt, PIL.Image.Image) else inpt.shape[-3]
     return GENERATORS[c]
@@ -81,13 +87,13 @@ def _generator_for(inpt):
     seed=st.integers(0, 2**31 - 1),
 )
 def test_any_image_keeps_its_type_shape_dtype_and_range(inpt, strategy, p, alpha, seed):
-    # strength (alpha) and p positionally: LearnedAugment(generator, strategy, strength, p)
-    aug = LearnedAugment(_generator_for(inpt), strategy, alpha, p, rng=seed)
+    # strategy and p positionally: LearnedAugment(generator, strategy, p)
+    aug = LearnedAugment(_generator_for(inpt), _strategy(strategy, alpha), p, rng=seed)
     out = aug(inpt)
     _check_like(out, inpt)
     if p == 0.0:
         assert out is inpt
-    again = LearnedAugment(_generator_for(inpt), strategy, alpha, p, rng=seed)(inpt)
+    again = LearnedAugment(_generator_for(inpt), _strategy(strategy, alpha), p, rng=seed)(inpt)
     same = out.tobytes() == again.tobytes() if isinstance(out, PIL.Image.Image) else None
     assert same if same is not None else torch.equal(out, again)  # a seed replays exactly
 

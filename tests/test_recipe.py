@@ -5,15 +5,23 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
-from learned_aug import DEFAULT_RECIPE, Recipe, SyntheticDataset, load_generator
+from learned_aug import (
+    DEFAULT_RECIPE,
+    LearnedAugment,
+    Posterior,
+    Recipe,
+    SyntheticDataset,
+    load_generator,
+)
 from learned_aug.cli import main
+from learned_aug.cli.names import DEFAULT_CONDITIONS, TABULAR_CONDITIONS
 from learned_aug.data import balanced_subset, load_dataset
 from learned_aug.evaluation import CONDITIONS, GENERATORS, LEARNED
 from learned_aug.evaluation.augment import TUNED_RANDAUGMENT, tuned_randaugment
 from learned_aug.evaluation.report import quality_table, read_csv, write_csv
-from learned_aug.latent_bank import LatentBank
-from learned_aug.names import DEFAULT_CONDITIONS, TABULAR_CONDITIONS
+from learned_aug.latent_bank import LatentBank, bank_of
 from learned_aug.training.recipe import TABULAR_RECIPE, step_budget
 from learned_aug.training.settings import FitSettings
 
@@ -52,8 +60,10 @@ def test_cli_fit_without_model_flags_trains_the_recipe(tmp_path, digits, capsys)
     assert config["num_classes"] == 10 and config["latent_dim"] == 8  # class-conditional
     bank = LatentBank.load(run)
     assert len(bank) == len(digits) and bank.stds is not None  # the images, with their spread
-    dataset = SyntheticDataset(load_generator(run), n=20, seed=0)
-    assert dataset.strategy == DEFAULT_RECIPE.strategy == "posterior"
+    generator = load_generator(run)
+    dataset = SyntheticDataset(generator, n=20, seed=0)  # the aggregate posterior of its bank
+    assert dataset.strategy == Posterior(bank=bank_of(generator))
+    torch.testing.assert_close(bank_of(generator).codes, bank.codes)
     quality = json.loads((run / "quality.json").read_text())
     assert {"active_units", "classifier_accuracy_samples", "copy_distance_ratio"} <= set(quality)
     assert main(["info", str(run)]) == 0
@@ -89,8 +99,8 @@ def test_the_recipe_does_not_collapse_on_few_small_images(digits):
     from learned_aug.training.diagnostics import diagnose
     from learned_aug.training.publish import default_sampler
 
-    bank = LatentBank.build(result.model, few)
-    report = diagnose(result.model, few, default_sampler(result.model, bank, 0), warn=False)
+    assert len(bank_of(result.model)) == len(few)  # fit attached the bank of its data
+    report = diagnose(result.model, few, default_sampler(result.model, 0), warn=False)
     assert report["active_units"] >= 1
     assert report["classifier_accuracy_samples"] >= 0.5  # chance: 0.1
 
@@ -107,7 +117,7 @@ def test_fit_settings_check_augment():
 
 def test_evaluate_measures_the_default_path():
     assert GENERATORS["learned"] is DEFAULT_RECIPE
-    assert LEARNED["learned"].strategy == DEFAULT_RECIPE.strategy
+    assert LEARNED["learned"].strategy is None  # SyntheticDataset's own default
     assert DEFAULT_CONDITIONS == ("none", "randaugment", "learned", "randaugment+learned")
     assert set(DEFAULT_CONDITIONS) | set(TABULAR_CONDITIONS) <= set(CONDITIONS)
     assert CONDITIONS["randaugment-tuned+learned"].learned == "learned"
@@ -146,12 +156,13 @@ def test_a_loaded_or_fitted_generator_brings_its_bank(tmp_path, digits):
         few, out=tmp_path / "run", progress=False
     )
     assert result.model.name_or_path == str(tmp_path / "run")
-    for gen in (result.model, load_generator(tmp_path / "run")):
+    loaded = load_generator(tmp_path / "run")
+    for gen in (result.model, loaded):
         dataset = SyntheticDataset(gen, n=4)
-        assert dataset.strategy == "posterior" and len(dataset.bank) == len(few)
-    from learned_aug import LearnedAugment
-
-    assert LearnedAugment(load_generator(tmp_path / "run"), "interpolate").bank is not None
+        assert dataset.strategy == Posterior(bank=bank_of(gen))
+        assert len(dataset.strategy.bank) == len(few)
+    torch.testing.assert_close(bank_of(loaded).codes, bank_of(result.model).codes)
+    assert LearnedAugment(loaded, "interpolate").strategy.bank is bank_of(loaded)
 
 
 def test_tuned_randaugment_is_what_the_tuning_runs_choose():

@@ -1,4 +1,5 @@
-"""Counter-based per-item streams (learned_aug.rng) and their use by SyntheticDataset."""
+"""Counter-based per-item streams (learned_aug.rng) and their use by SyntheticDataset; the
+strength drawn per example."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from scipy import stats
 
 from learned_aug import VAE, VAEConfig
 from learned_aug.models.classwise import ClasswiseGenerator
-from learned_aug.rng import GAMMA, ItemStreams, item_keys, mix, mix_int
+from learned_aug.rng import (
+    GAMMA,
+    ItemStreams,
+    check_alpha,
+    draw_alpha,
+    item_keys,
+    mix,
+    mix_int,
+    uniform,
+)
 
 MASK = (1 << 64) - 1
 
@@ -93,3 +103,32 @@ def test_randn_checks_the_number_of_streams():
     vae = VAE(VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(4,), hidden_dim=8))
     with pytest.raises(ValueError, match="one stream per sample"):
         vae.sample(3, rng=ItemStreams.for_items(0, [1, 2]))
+
+
+# ------------------------------------------------------------------------ strength
+@pytest.mark.parametrize(
+    ("alpha", "expected"), [(0.2, (0.2, 0.2)), ((0.1, 0.5), (0.1, 0.5)), (0, (0.0, 0.0))]
+)
+def test_alpha_is_a_number_or_a_range(alpha, expected):
+    assert check_alpha(alpha) == expected
+
+
+@pytest.mark.parametrize("alpha", [-0.1, (0.5, 0.1), (0.1,), "big", True, float("nan")])
+def test_bad_alpha_is_refused(alpha):
+    with pytest.raises((TypeError, ValueError), match="alpha"):
+        check_alpha(alpha)
+
+
+def test_a_range_is_drawn_per_example_and_a_number_draws_nothing():
+    rng = torch.Generator().manual_seed(0)
+    drawn = draw_alpha((0.1, 0.5), 1000, rng)
+    assert drawn.min() >= 0.1 and drawn.max() < 0.5 and drawn.std() > 0.05
+    state = rng.get_state()
+    assert torch.equal(draw_alpha((0.3, 0.3), 4, rng), torch.full((4,), 0.3))
+    assert torch.equal(rng.get_state(), state)
+
+
+def test_per_example_generators_make_draws_independent_of_the_batch():
+    gens = [torch.Generator().manual_seed(s) for s in range(5)]
+    alone = uniform(1, [torch.Generator().manual_seed(3)])
+    assert uniform(5, gens)[3] == alone[0]

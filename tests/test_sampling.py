@@ -1,4 +1,5 @@
-"""Latent strategies, the latent bank and the classifier filter, on real digits."""
+"""The strategy kernels of learned_aug.sampling, the latent bank and the classifier filter, on
+real digits."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import torch
 from conftest import TINY
 
 from learned_aug import (
-    STRATEGIES,
     VAE,
     ClassifierFilter,
     ClasswiseGenerator,
@@ -15,18 +15,11 @@ from learned_aug import (
     VAEConfig,
     build_latent_bank,
     find_bank,
-    register_strategy,
 )
-from learned_aug.latent_bank import BANK_NAME
-from learned_aug.sampling import (
-    Latents,
-    Strategy,
-    check_alpha,
-    draw_alpha,
-    encode_mean,
-    get_strategy,
-    uniform,
-)
+from learned_aug import sampling as S
+from learned_aug.io import BANK_NAME
+from learned_aug.rng import ItemStreams
+from learned_aug.sampling import Latents, encode_mean
 
 DIGITS = list("0123456789")
 
@@ -50,66 +43,11 @@ def bank(vae, digits) -> LatentBank:
 
 
 def run(name, model, x, labels, alpha, seed=0, bank=None, **options):
+    """The kernel ``name`` of learned_aug.sampling on a batch, one strength for all."""
     rng = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        return STRATEGIES[name](
-            model, x, labels, torch.full((len(x),), alpha), rng, bank, **options
-        )
-
-
-def test_registry_holds_the_strategies_of_the_literature():
-    assert {"reconstruct", "noise", "interpolate", "extrapolate", "prior"} <= set(STRATEGIES)
-    assert STRATEGIES["interpolate"].needs_bank and not STRATEGIES["noise"].needs_bank
-    assert not STRATEGIES["prior"].needs_source
-    with pytest.raises(ValueError, match="strategy must be one of"):
-        get_strategy("mixup")
-    with pytest.raises(TypeError, match="strategy must be"):
-        get_strategy(3)
-
-
-def test_a_new_strategy_registers_and_is_found_by_name(vae, digits):
-    def flip(model, images, labels, alpha, rng, bank, **options):
-        return images.flip(-1)
-
-    register_strategy("test-flip", default_alpha=0.1)(flip)
-    try:
-        strategy = get_strategy("test-flip")
-        assert strategy.default_alpha == 0.1 and strategy.name == "test-flip"
-        x = digits.x[:3]
-        assert torch.equal(run("test-flip", vae, x, None, 0.0), x.flip(-1))
-        with pytest.raises(ValueError, match="already registered"):
-            register_strategy("test-flip")(lambda *a, **k: None)
-    finally:
-        del STRATEGIES["test-flip"]
-    assert isinstance(get_strategy(flip), Strategy)
-
-
-@pytest.mark.parametrize(
-    ("alpha", "expected"), [(0.2, (0.2, 0.2)), ((0.1, 0.5), (0.1, 0.5)), (0, (0.0, 0.0))]
-)
-def test_alpha_is_a_number_or_a_range(alpha, expected):
-    assert check_alpha(alpha) == expected
-
-
-@pytest.mark.parametrize("alpha", [-0.1, (0.5, 0.1), (0.1,), "big", True, float("nan")])
-def test_bad_alpha_is_refused(alpha):
-    with pytest.raises((TypeError, ValueError), match="alpha"):
-        check_alpha(alpha)
-
-
-def test_a_range_is_drawn_per_example_and_a_number_draws_nothing():
-    rng = torch.Generator().manual_seed(0)
-    drawn = draw_alpha((0.1, 0.5), 1000, rng)
-    assert drawn.min() >= 0.1 and drawn.max() < 0.5 and drawn.std() > 0.05
-    state = rng.get_state()
-    assert torch.equal(draw_alpha((0.3, 0.3), 4, rng), torch.full((4,), 0.3))
-    assert torch.equal(rng.get_state(), state)
-
-
-def test_per_example_generators_make_draws_independent_of_the_batch():
-    gens = [torch.Generator().manual_seed(s) for s in range(5)]
-    alone = uniform(1, [torch.Generator().manual_seed(3)])
-    assert uniform(5, gens)[3] == alone[0]
+        kernel = getattr(S, name.replace("-", "_"))
+        return kernel(model, x, labels, torch.full((len(x),), alpha), rng, bank, **options)
 
 
 @pytest.mark.parametrize("name", ["reconstruct", "noise", "interpolate", "extrapolate"])
@@ -159,7 +97,7 @@ def test_prior_keeps_the_class_of_a_per_class_generator(classwise, digits):
     y = torch.tensor([3, 3, 7])
     gens = [torch.Generator().manual_seed(s) for s in range(3)]
     with torch.no_grad():
-        out = STRATEGIES["prior"](classwise, digits.x[:3], y, torch.zeros(3), gens, None)
+        out = S.prior(classwise, digits.x[:3], y, torch.zeros(3), gens, None)
         member = classwise.members[7].sample(1, rng=[torch.Generator().manual_seed(2)])
     assert out.shape == (3, 1, 8, 8)
     # member 7 decodes in one batched pass with member 3: equal up to float rounding
@@ -169,7 +107,21 @@ def test_prior_keeps_the_class_of_a_per_class_generator(classwise, digits):
 def test_prior_refuses_labels_it_could_not_keep(vae, digits):
     with pytest.raises(ValueError, match="unconditional"):
         run("prior", vae, digits.x[:2], digits.y[:2], 0.0)
-    assert run("prior", vae, digits.x[:2], None, 0.0).shape == (2, 1, 8, 8)
+    out = run("prior", vae, digits.x[:2], None, 0.0, seed=5)
+    with torch.no_grad():
+        torch.testing.assert_close(out, vae.sample(2, rng=torch.Generator().manual_seed(5)))
+
+
+def test_posterior_decodes_the_mean_plus_strength_times_sigma_eps(vae, digits):
+    x = digits.x[:5]
+    with torch.no_grad():
+        q = vae.encode(x)
+        eps = vae.randn(5, (3,), torch.Generator().manual_seed(2))
+        expected = vae.decode(q.mean + 0.7 * q.stddev * eps)
+        torch.testing.assert_close(run("posterior", vae, x, None, 0.7, seed=2), expected)
+        torch.testing.assert_close(run("posterior", vae, x, None, 0.0), vae.decode(q.mean))
+        rows = Latents(q.mean, q.stddev)  # from bank rows: the same draw
+        torch.testing.assert_close(run("posterior", vae, rows, None, 0.7, seed=2), expected)
 
 
 # ------------------------------------------------------------------------ latent bank
@@ -181,9 +133,35 @@ def test_neighbours_are_of_the_same_class_and_never_the_query(bank):
     assert not bool((rows == torch.arange(50)).any())
 
 
-def test_neighbours_without_labels_come_from_the_whole_bank(bank):
-    picked = bank.neighbours(bank.codes[:5], None, k=2)
-    assert picked.shape == (5, bank.codes.shape[1])
+def rows_of(bank: LatentBank, codes: torch.Tensor) -> torch.Tensor:
+    """Which bank row each code is."""
+    rows = torch.cdist(codes, bank.codes).argmin(dim=1)
+    torch.testing.assert_close(bank.codes[rows], codes, rtol=0, atol=0)
+    return rows
+
+
+def test_neighbours_without_labels_come_from_the_whole_bank():
+    # Six codes on a line, three of each class: with k=5 every other row is a neighbour of row 0.
+    bank = LatentBank(torch.arange(6.0)[:, None], torch.tensor([0, 0, 0, 1, 1, 1]), ["a", "b"])
+    query, streams = bank.codes[:1].expand(300, -1), ItemStreams.for_items(0, range(300))
+    anyone = rows_of(bank, bank.neighbours(query, None, k=5, rng=streams))
+    assert set(anyone.tolist()) == {1, 2, 3, 4, 5}  # both classes, never the query itself
+    counts = torch.bincount(anyone, minlength=6)[1:]
+    assert counts.min() > 30  # drawn uniformly among the k
+    same = rows_of(bank, bank.neighbours(query, torch.zeros(300, dtype=torch.long), k=5))
+    assert set(same.tolist()) == {1, 2}  # a label keeps to its class
+    unlabelled = LatentBank(bank.codes, torch.full((6,), -1), [])
+    loose = rows_of(unlabelled, unlabelled.neighbours(query, torch.zeros(300, dtype=torch.long)))
+    assert set(loose.tolist()) == {1, 2, 3, 4, 5}  # an unlabelled bank has no class to keep to
+
+
+def test_neighbours_without_labels_are_the_nearest_of_any_class(bank):
+    z = bank.codes[:40]
+    rows = rows_of(bank, bank.neighbours(z, None, k=2, rng=ItemStreams.for_items(1, range(40))))
+    dist = torch.cdist(z, bank.codes).fill_diagonal_(torch.inf)
+    nearest = dist.argsort(dim=1)[:, :2]
+    assert bool((nearest == rows[:, None]).any(dim=1).all())
+    assert bool((bank.labels[nearest] != bank.labels[:40, None]).any())  # classes do mix here
 
 
 def test_neighbour_search_errors_name_the_problem(bank):
@@ -203,13 +181,24 @@ def test_pick_draws_rows_of_the_requested_class(bank):
     assert len(rows.unique()) > 30
 
 
+def test_pick_without_labels_covers_the_whole_bank(bank):
+    rows = bank.pick(6000, None, ItemStreams.for_items(0, range(6000)))
+    assert set(rows.tolist()) == set(range(len(bank)))  # 300 rows, 20 draws each on average
+    threes = bank.pick(3000, torch.full((3000,), 3), ItemStreams.for_items(0, range(3000)))
+    assert set(threes.tolist()) == set((bank.labels == 3).nonzero().squeeze(1).tolist())
+
+
 def test_bank_saves_and_loads_beside_the_generator(vae, bank, tmp_path):
     vae.save_pretrained(tmp_path)
     bank.save(tmp_path)
     loaded = LatentBank.find(tmp_path)
     assert torch.equal(loaded.codes, bank.codes) and torch.equal(loaded.labels, bank.labels)
     assert loaded.classes == DIGITS
-    assert find_bank(tmp_path) is not None and find_bank(tmp_path / "missing") is None
+    assert torch.equal(find_bank(tmp_path).codes, bank.codes)
+    vae.save_pretrained(tmp_path / "no-bank")
+    assert find_bank(tmp_path / "no-bank") is None and LatentBank.find(tmp_path / "no-bank") is None
+    with pytest.raises(ValueError, match="no generator named"):  # no generator there at all
+        find_bank(tmp_path / "missing")
     with pytest.raises(ValueError, match="find_bank"):  # not a folder: maybe a Hub id
         LatentBank.find(tmp_path / "missing")
 

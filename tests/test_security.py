@@ -12,10 +12,17 @@ import torch
 from conftest import TINY
 
 import learned_aug
-from learned_aug import CheckpointError, SyntheticDataset, create_generator, fit, load_generator
+from learned_aug import (
+    CheckpointError,
+    SyntheticDataset,
+    create_generator,
+    fit,
+    load_generator,
+    loading,
+)
 from learned_aug.cli import main
-from learned_aug.hub import names as hub_module
-from learned_aug.hub import resolve
+from learned_aug.loading import resolve
+from learned_aug.synthetic import to_folder
 from learned_aug.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
 PACKAGE = Path(learned_aug.__file__).parent
@@ -124,7 +131,7 @@ EVIL = ["../evil", "/abs", "..", "a/../../b", "..\\..\\win", "~root", "ok", "$HO
 def test_class_names_cannot_write_outside_the_output_folder(tmp_path):
     gen = create_generator("vae", (1, 8, 8), EVIL, per_class=True, **TINY)
     root = tmp_path / "out"
-    SyntheticDataset(gen, n=24, seed=0).to_folder(root, progress=False)
+    to_folder(SyntheticDataset(gen, n=24, seed=0), root, progress=False)
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert len(written) == 24
     assert all(p.resolve().is_relative_to(root.resolve()) for p in written)
@@ -151,7 +158,7 @@ def test_class_names_from_a_downloaded_config_cannot_escape(tmp_path):
 def test_classes_that_would_share_a_folder_are_refused(tmp_path):
     gen = create_generator("vae", (1, 8, 8), ["a/b", "a_b"], per_class=True, **TINY)
     with pytest.raises(ValueError, match=r"classes 'a/b' and 'a_b' would both be written to"):
-        SyntheticDataset(gen, n=2).to_folder(tmp_path, progress=False)
+        to_folder(SyntheticDataset(gen, n=2), tmp_path, progress=False)
 
 
 def test_a_class_folder_that_is_a_symlink_out_is_refused(tmp_path):
@@ -160,7 +167,7 @@ def test_a_class_folder_that_is_a_symlink_out_is_refused(tmp_path):
     (tmp_path / "out" / "a").symlink_to(tmp_path / "outside", target_is_directory=True)
     gen = create_generator("vae", (1, 8, 8), ["a", "b"], per_class=True, **TINY)
     with pytest.raises(ValueError, match="would write outside"):
-        SyntheticDataset(gen, n=2).to_folder(tmp_path / "out", progress=False)
+        to_folder(SyntheticDataset(gen, n=2), tmp_path / "out", progress=False)
     assert list((tmp_path / "outside").iterdir()) == []
 
 
@@ -182,7 +189,7 @@ def test_a_class_folder_that_is_a_symlink_out_is_refused(tmp_path):
 )
 def test_invalid_hub_repo_ids_are_refused_before_any_download(repo_id, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # no local folder of that name
-    monkeypatch.setattr(hub_module, "hf_hub_download", lambda *a, **k: pytest.fail("downloaded"))
+    monkeypatch.setattr(loading, "hf_hub_download", lambda *a, **k: pytest.fail("downloaded"))
     with pytest.raises(ValueError, match="no generator named"):
         resolve(repo_id)
     with pytest.raises(ValueError, match="no generator named"):

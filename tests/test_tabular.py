@@ -9,6 +9,7 @@ import torch
 
 from learned_aug import (
     ClasswiseGenerator,
+    Posterior,
     SyntheticDataset,
     TabularVAE,
     TabularVAEConfig,
@@ -19,6 +20,7 @@ from learned_aug import (
 )
 from learned_aug.cli import main
 from learned_aug.data import Column, write_csv
+from learned_aug.latent_bank import bank_of
 
 TINY_TAB = {"latent_dim": 3, "hidden_dims": (32,)}
 LEVELS = ("low", "mid", "high")
@@ -90,6 +92,16 @@ def test_per_class_and_conditional_samples_carry_their_class():
     dataset = SyntheticDataset(per_class.model, n=9, seed=0)
     features, label = dataset[4]
     assert isinstance(features, torch.Tensor) and features.shape == (13,) and label == 1
+    # At strength 0 a row is the decoded code of a real row of the class it is labelled with.
+    rows, labels = SyntheticDataset(per_class.model, n=9, strategy=Posterior(0.0)).generate(
+        range(9)
+    )
+    bank = bank_of(per_class.model)
+    with torch.no_grad():
+        decoded = per_class.model.decode(bank.codes, bank.labels)
+    gap = (rows[:, None] - decoded[None]).abs().amax(2) / data.x.abs().max()
+    assert float(gap.min(dim=1).values.max()) < 1e-4
+    assert bank.labels[gap.argmin(dim=1)].tolist() == labels.tolist() == [0, 1, 2] * 3
     cvae = fit("tabular-vae", data, conditional=True, epochs=2, progress=False, **TINY_TAB).model
     assert cvae.sample(3, labels=[2, 2, 0]).shape == (3, 13)
     with pytest.raises(ValueError, match="pass labels"):

@@ -125,9 +125,9 @@ def test_nan_in_the_data_is_refused_before_training(digits):
 def test_early_stopping_keeps_the_best_weights(digits):
     result = fit("vae", digits, epochs=30, patience=1, lr=3e-2, progress=False, **TINY)
     best = min(row["val_loss"] for row in result.history)
-    assert result.best_val_loss == best
-    if result.stopped_early:
-        assert len(result.history) < 30
+    assert result.best_val_loss == best == result.history[result.best_epoch - 1]["val_loss"]
+    if result.stopped_early:  # patience 1: the first epoch without a better loss stops the run
+        assert len(result.history) == result.best_epoch + 1 < 30
 
 
 @pytest.mark.parametrize(
@@ -183,20 +183,46 @@ def test_settings_object_or_keywords_but_not_both(digits):
         fit("vae", small, settings=FitSettings(epochs=1), lr=0.1, progress=False, **TINY)
 
 
-def test_rmsprop_and_cosine_schedule(digits):
+def _record_steps(monkeypatch) -> list[tuple[int, float, torch.optim.Optimizer]]:
+    """(global step, learning rate, optimizer) of every optimizer step fit takes."""
+    seen, step = [], trainer._Trainer._step
+
+    def recording(self, global_step, *args):
+        parts = step(self, global_step, *args)
+        seen.append((global_step, self.opt.param_groups[0]["lr"], self.opt))
+        return parts
+
+    monkeypatch.setattr(trainer._Trainer, "_step", recording)
+    return seen
+
+
+def test_rmsprop_is_the_optimizer_that_steps(digits, monkeypatch):
+    seen = _record_steps(monkeypatch)
     small = digits.subset(torch.arange(200))
-    result = fit(
-        "vae",
-        small,
-        epochs=2,
-        optimizer="rmsprop",
-        schedule="cosine",
-        lr=1e-3,
-        warmup_steps=2,
-        progress=False,
-        **TINY,
+    result = fit("vae", small, epochs=2, optimizer="rmsprop", lr=1e-3, progress=False, **TINY)
+    optimizers = {id(opt): opt for *_, opt in seen}
+    assert len(optimizers) == 1 and len(seen) == 6  # 170 training rows: 3 steps an epoch
+    (opt,) = optimizers.values()
+    assert type(opt) is torch.optim.RMSprop and opt.defaults["lr"] == 1e-3
+    state = opt.state[next(iter(result.model.parameters()))]
+    assert set(state) >= {"square_avg"} and int(state["step"]) == 6  # RMSprop's own statistics
+
+
+def test_the_learning_rate_follows_warm_up_then_the_cosine_schedule(digits, monkeypatch):
+    seen = _record_steps(monkeypatch)
+    small = digits.subset(torch.arange(200))
+    kwargs = dict(epochs=2, schedule="cosine", lr=1e-3, warmup_steps=2, progress=False)
+    result = fit("vae", small, **kwargs, **TINY)
+    steps = [s for s, _, _ in seen]
+    assert steps == list(range(6))
+    expected = [lr_at(s, lr=1e-3, total_steps=6, warmup_steps=2, schedule="cosine") for s in steps]
+    assert [lr for _, lr, _ in seen] == pytest.approx(expected)
+    # warm-up to the peak in 2 steps, then a half cosine that would reach 0 at step 6
+    assert expected[:3] == pytest.approx([5e-4, 1e-3, 1e-3])
+    assert expected[3:] == pytest.approx(
+        [1e-3 * (1 + math.cos(math.pi * k / 4)) / 2 for k in (1, 2, 3)]
     )
-    assert len(result.history) == 2
+    assert [row["lr"] for row in result.history] == pytest.approx([expected[2], expected[5]])
 
 
 # ------------------------------------------------------------------ checkpoint.pt
@@ -338,6 +364,11 @@ def test_timing_steps_leave_the_model_and_the_random_state_alone(digits):
 def test_lr_and_kl_schedules_are_pure():
     assert lr_at(0, lr=1.0, total_steps=10, warmup_steps=4) == 0.25
     assert lr_at(5, lr=1.0, total_steps=10) == 1.0
+    assert lr_at(5, lr=1.0, total_steps=10, schedule="cosine") == pytest.approx(0.5)
+    # a third of the way through the decay after a warm-up of 4 steps: (1 + cos(pi / 3)) / 2
+    assert lr_at(6, lr=1.0, total_steps=10, warmup_steps=4, schedule="cosine") == pytest.approx(
+        0.75
+    )
     assert lr_at(10, lr=1.0, total_steps=10, schedule="cosine") == pytest.approx(0.0)
     assert kl_at(0, 4) == 0.25 and kl_at(9, 4) == 1.0 and kl_at(0, 0) == 1.0
 
@@ -372,12 +403,13 @@ def test_fit_reports_a_collapsed_classless_generator_in_plain_words(tmp_path, di
 
 
 def test_a_trained_generator_passes_the_quality_report(mnist):
-    from learned_aug import LatentBank, load_generator
+    from learned_aug import load_generator
     from learned_aug.training.diagnostics import diagnose
     from learned_aug.training.publish import default_sampler
 
+    # The sampler draws from the latent bank load_generator attaches: the generator's 5,000.
     gen, data = load_generator("mnist-vae"), mnist.subset(range(0, 5000, 10))
-    report = diagnose(gen, data, default_sampler(gen, LatentBank.build(gen, data), seed=0))
+    report = diagnose(gen, data, default_sampler(gen, seed=0))
     assert report["warnings"] == []
     assert report["classifier_accuracy_samples"] > 0.8
     assert report["active_units"] >= 1 and report["copy_distance_ratio"] > 0.1

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from learned_aug import VQVAE, LearnedAugment, VQVAEConfig, fit, load_generator
+from learned_aug import VQVAE, VQVAEConfig, fit, load_generator
 from learned_aug.models.quantizer import VectorQuantizer
-from learned_aug.sampling import STRATEGIES
 
-# fit() alone trains the autoencoder; its sample grid then warns that the prior is untrained
+# fit(..., prior_epochs=0) trains the autoencoder alone; its sample grid then warns that the
+# prior is untrained (tests/test_prior.py trains both stages)
 pytestmark = pytest.mark.filterwarnings("ignore::learned_aug.models.vqvae.UntrainedPriorWarning")
 
 TINY_VQ = {
@@ -94,7 +94,7 @@ def test_eval_mode_never_changes_the_codebook():
 
 # ------------------------------------------------------------------ model on real data
 def test_vqvae_trains_on_digits_and_logs_codebook_usage(digits):
-    result = fit("vqvae", digits, epochs=8, lr=3e-3, progress=False, **TINY_VQ)
+    result = fit("vqvae", digits, epochs=8, prior_epochs=0, lr=3e-3, progress=False, **TINY_VQ)
     history = result.history
     assert {"train_perplexity", "train_codebook_usage", "train_commitment"} <= set(history[0])
     assert history[-1]["train_recon"] < history[0]["train_recon"]
@@ -107,17 +107,16 @@ def test_vqvae_trains_on_digits_and_logs_codebook_usage(digits):
 
 
 def test_training_is_deterministic_including_the_ema_buffers(digits):
-    data = digits.subset(range(300))
-    runs = [
-        fit("vqvae", data, epochs=2, progress=False, seed=3, **TINY_VQ).model.state_dict()
-        for _ in range(2)
-    ]
+    data = digits.subset(range(300))  # both stages: the autoencoder, then the prior
+    kwargs = dict(epochs=2, prior_epochs=1, progress=False, seed=3, **TINY_VQ)
+    runs = [fit("vqvae", data, **kwargs).model.state_dict() for _ in range(2)]
     assert runs[0].keys() == runs[1].keys()
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
 
 
 def test_save_load_round_trip_keeps_codebook_buffers(tmp_path, digits):
-    model = fit("vqvae", digits.subset(range(300)), epochs=1, progress=False, **TINY_VQ).model
+    data = digits.subset(range(300))
+    model = fit("vqvae", data, epochs=1, prior_epochs=0, progress=False, **TINY_VQ).model
     model.save_pretrained(tmp_path)
     loaded = load_generator(tmp_path)
     assert type(loaded) is VQVAE
@@ -168,7 +167,7 @@ def test_vqvae_refuses_feature_vectors():
 # ------------------------------------------------------------------ reconstruction with variation
 @pytest.fixture(scope="module")
 def trained(digits):
-    return fit("vqvae", digits, epochs=2, progress=False, **TINY_VQ).model
+    return fit("vqvae", digits, epochs=2, prior_epochs=0, progress=False, **TINY_VQ).model
 
 
 def test_resample_at_temperature_zero_is_the_reconstruction(trained, digits):
@@ -179,35 +178,10 @@ def test_resample_at_temperature_zero_is_the_reconstruction(trained, digits):
 def test_resample_varies_codes_and_each_sample_uses_its_own_generator(trained, digits):
     x = digits.x[:4]
     gens = [torch.Generator().manual_seed(i) for i in range(4)]
-    varied = trained.resample(x, 2.0, top_k=4, generator=gens)
+    varied = trained.resample(x, 2.0, top_k=4, rng=gens)
     assert not torch.equal(varied, trained.reconstruct(x))
-    alone = trained.resample(x[2:3], 2.0, top_k=4, generator=[torch.Generator().manual_seed(2)])
+    alone = trained.resample(x[2:3], 2.0, top_k=4, rng=[torch.Generator().manual_seed(2)])
     torch.testing.assert_close(varied[2:3], alone)
     # from codes (a latent bank's rows) as well as from images
     codes = trained.encode(x)
-    assert trained.resample(codes, 1.0, generator=torch.Generator().manual_seed(0)).shape == x.shape
-
-
-def test_vq_resample_is_a_learned_augment_strategy(trained, digits):
-    assert "vq-resample" in STRATEGIES
-    aug = LearnedAugment(trained, strategy="vq-resample", strength=1.0, rng=0)
-    image = digits.x[0]
-    out = aug(image)
-    assert out.shape == image.shape and out.dtype == image.dtype
-    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
-
-
-def test_vq_resample_refuses_a_gaussian_vae(digits):
-    aug = LearnedAugment(
-        fit(
-            "vae",
-            digits.subset(range(100)),
-            epochs=1,
-            progress=False,
-            latent_dim=2,
-            hidden_channels=(8,),
-        ).model,
-        strategy="vq-resample",
-    )
-    with pytest.raises(ValueError, match="needs a VQ-VAE"):
-        aug(digits.x[0])
+    assert trained.resample(codes, 1.0, rng=torch.Generator().manual_seed(0)).shape == x.shape

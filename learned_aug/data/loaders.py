@@ -7,6 +7,7 @@ torch ``Dataset``, a tensor or an ``(x, y)`` pair and returns a :class:`Labelled
 from __future__ import annotations
 
 import functools
+import io
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -61,6 +62,26 @@ def _load_digits() -> LabelledData:
     return LabelledData(x, torch.as_tensor(bunch.target), list("0123456789"))
 
 
+PACKED = Path(__file__).parent / "bundled"
+"""The image sets shipped inside the package, one ``<name>.npz`` each (scripts/make_*.py):
+the encoded images (JPEG or PNG bytes, as published), their labels, a test flag, class names."""
+
+
+@functools.lru_cache(maxsize=8)
+def _load_packed(name: str, test: bool) -> LabelledData:
+    """The training (or test) part of the packed image set ``name``, decoded to floats."""
+    with np.load(PACKED / f"{name}.npz") as f:
+        blob, offsets, labels = f["jpeg"], f["offsets"], f["labels"]
+        rows, classes = np.flatnonzero(f["test"] == test), [str(c) for c in f["classes"]]
+    images = []
+    for i in rows:
+        with Image.open(io.BytesIO(blob[offsets[i] : offsets[i + 1]].tobytes())) as image:
+            images.append(np.asarray(image))
+    x = torch.from_numpy(np.stack(images)).float().div_(255.0)
+    x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)  # grey or channels-last
+    return LabelledData(x.contiguous(), torch.from_numpy(labels[rows]), classes)
+
+
 def _tabular(loader: str) -> LabelledData:
     bunch = _sklearn(loader)
     x = torch.from_numpy(np.asarray(bunch.data, dtype=np.float32))
@@ -70,6 +91,12 @@ def _tabular(loader: str) -> LabelledData:
 BUNDLED: dict[str, Callable[[], LabelledData]] = {
     "mnist-5k": _load_mnist_5k,
     "digits": _load_digits,
+    # Packed image sets: a training part, and its test part under "<name>-test".
+    **{
+        f"{name}{suffix}": functools.partial(_load_packed, name, suffix == "-test")
+        for name in ("cifar10", "retina", "faces-orl", "letters-omniglot")
+        for suffix in ("", "-test")
+    },
     "breast-cancer": functools.lru_cache(maxsize=1)(lambda: _tabular("load_breast_cancer")),
     "wine": functools.lru_cache(maxsize=1)(lambda: _tabular("load_wine")),
 }

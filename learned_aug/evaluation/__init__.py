@@ -1,6 +1,6 @@
 """The few-shot evaluation protocol: does learned augmentation help a classifier?"""
 
-from learned_aug.evaluation.augment import AUGMENTS, get_augment, random_affine
+from learned_aug.evaluation.augment import AUGMENTS, get_augment
 from learned_aug.evaluation.classifier import (
     PaperCNN,
     TabularMLP,
@@ -13,9 +13,7 @@ from learned_aug.evaluation.conditions import (
     CONDITIONS,
     GENERATORS,
     LEARNED,
-    TRAINERS,
     Condition,
-    GeneratorSpec,
     LearnedSpec,
     fit_generator,
 )
@@ -27,10 +25,8 @@ __all__ = [
     "CONDITIONS",
     "GENERATORS",
     "LEARNED",
-    "TRAINERS",
     "Condition",
     "EvaluationConfig",
-    "GeneratorSpec",
     "LearnedSpec",
     "PaperCNN",
     "TabularMLP",
@@ -39,7 +35,6 @@ __all__ = [
     "fit_generator",
     "get_augment",
     "predict_logits",
-    "random_affine",
     "run_protocol",
     "scores",
     "train_classifier",

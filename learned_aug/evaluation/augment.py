@@ -1,7 +1,11 @@
-"""Conventional batch augmentations, the baselines learned augmentation is compared with.
+"""The conventional part of each condition: an augmentation of ``learned_aug.conventional``.
 
-Each is a function ``(x, y, generator) -> x`` on a float batch ``(B, C, H, W)`` in ``[0, 1]``
-with its labels ``y`` that draws different parameters for every image.
+``AUGMENTS`` names, by the condition names results refer to (``aug``, ``randaugment``, ...),
+an entry of the one registry of conventional augmentations, ``learned_aug.conventional
+.CONVENTIONAL``, with its settings: ``aug`` is its ``affine`` (rotation 20 degrees, shifts 20%,
+as Garay-Maestre et al.), ``ra-n<ops>-m<magnitude>`` RandAugment with other settings, and
+``randaugment-tuned`` RandAugment with the settings chosen for the training size. Each is a
+transform of the classifier's batch ``(x, y) -> (x, y)`` drawing per image from its own ``rng``.
 """
 
 from __future__ import annotations
@@ -11,57 +15,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor
-from torchvision.transforms import v2
+from torchvision.transforms.v2 import Transform
 
-from learned_aug.conventional import apply_per_image, get_conventional
-from learned_aug.evaluation.classifier import BatchAugment
+from learned_aug.conventional import get_conventional
 
-
-def random_affine(
-    x: Tensor, generator: torch.Generator, degrees: float = 20.0, translate: float = 0.2
-) -> Tensor:
-    """Rotate each image by U(-degrees, degrees) and shift it by up to ``translate`` of its size.
-
-    The conventional augmentation of Garay-Maestre et al. (2019): rotation 20 degrees, width and
-    height shifts 20%, in one batched ``grid_sample`` with zeros filled in.
-    """
-    b = len(x)
-    angle = (torch.rand(b, generator=generator) * 2 - 1) * math.radians(degrees)
-    shift = (torch.rand(b, 2, generator=generator) * 2 - 1) * translate * 2  # [-1, 1] coords
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.stack(
-        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
-    ).to(x)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
-
-
-def _per_image(transform: Callable[[Tensor], Tensor]) -> BatchAugment:
-    """Apply a torchvision transform to each image separately (uint8, as it expects)."""
-
-    def apply(x: Tensor, y: Tensor, generator: torch.Generator) -> Tensor:
-        # torchvision draws from the global RNG; seed it from ours so runs replay exactly.
-        torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-        return apply_per_image(transform, x)
-
-    return apply
-
-
-def compose(*augments: BatchAugment) -> BatchAugment:
-    """Apply ``augments`` in order."""
-
-    def apply(x: Tensor, y: Tensor, generator: torch.Generator) -> Tensor:
-        for augment in augments:
-            x = augment(x, y, generator)
-        return x
-
-    return apply
-
-
-def _randaugment(num_ops: int = 2, magnitude: int = 9) -> Callable[..., BatchAugment]:
-    return lambda size=None: _per_image(v2.RandAugment(num_ops=num_ops, magnitude=magnitude))
+Rng = int | torch.Generator | None
 
 
 RANDAUGMENT_VARIANTS: dict[str, tuple[int, int]] = {
@@ -124,22 +82,44 @@ def tuned_randaugment(size: int | None) -> tuple[int, int]:
     return TUNED_RANDAUGMENT[nearest]
 
 
-AUGMENTS: dict[str, Callable[..., BatchAugment]] = {
-    "aug": lambda size=None: lambda x, y, generator: random_affine(x, generator),
-    "trivialaugment": lambda size=None: _per_image(get_conventional("trivialaugment")),
-    "randaugment": _randaugment(),
-    "randaugment-tuned": lambda size=None: _per_image(v2.RandAugment(*tuned_randaugment(size))),
-    **{name: _randaugment(*setting) for name, setting in RANDAUGMENT_VARIANTS.items()},
+def _conventional(name: str, **settings: Any) -> Callable[[int | None, Rng], Transform]:
+    """A factory ``(size, rng) -> CONVENTIONAL[name](rng=rng, **settings)``."""
+    return lambda size, rng: get_conventional(name, rng=rng, **settings)
+
+
+def _tuned(size: int | None, rng: Rng) -> Transform:
+    num_ops, magnitude = tuned_randaugment(size)
+    return get_conventional("randaugment", rng=rng, num_ops=num_ops, magnitude=magnitude)
+
+
+AUGMENTS: dict[str, Callable[[int | None, Rng], Transform]] = {
+    "aug": _conventional("affine"),
+    "trivialaugment": _conventional("trivialaugment"),
+    "randaugment": _conventional("randaugment"),
+    "randaugment-tuned": _tuned,
+    **{
+        name: _conventional("randaugment", num_ops=num_ops, magnitude=magnitude)
+        for name, (num_ops, magnitude) in RANDAUGMENT_VARIANTS.items()
+    },
 }
-"""Conventional augmentations by name: ``"aug"`` (rotation 20 degrees, shifts 20%, as
-Garay-Maestre et al.), torchvision's ``TrivialAugmentWide`` and ``RandAugment`` (default
-settings; ``randaugment-tuned``: chosen per training size; ``ra-n<ops>-m<magnitude>``: other
-settings). Each is a factory taking the training size."""
+"""The conventional part of a condition, by the condition's name: ``"aug"`` (the ``affine`` of
+``CONVENTIONAL``: rotation 20 degrees, shifts 20%, as Garay-Maestre et al.), torchvision's
+``TrivialAugmentWide`` and ``RandAugment`` (default settings; ``randaugment-tuned``: chosen per
+training size; ``ra-n<ops>-m<magnitude>``: other settings). Each is a factory
+``(training size, rng) -> transform``."""
 
 
-def get_augment(name: str, size: int | None = None) -> BatchAugment:
-    """The batch augmentation registered as ``name`` in ``AUGMENTS``, for ``size`` training
-    images (only ``randaugment-tuned`` reads it)."""
+def get_augment(name: str, size: int | None = None, *, rng: Rng = None) -> Transform:
+    """The transform of the condition part ``name`` of ``AUGMENTS``, for ``size`` training
+    images (only ``randaugment-tuned`` reads it), drawing from ``rng``.
+
+    Example:
+        >>> import torch
+        >>> x, y = torch.rand(4, 1, 8, 8), torch.arange(4)
+        >>> out, labels = get_augment("aug", rng=0)(x, y)
+        >>> out.shape, torch.equal(labels, y)
+        (torch.Size([4, 1, 8, 8]), True)
+    """
     if name not in AUGMENTS:
         raise ValueError(f"augment must be one of {sorted(AUGMENTS)}, got {name!r}")
-    return AUGMENTS[name](size=size)
+    return AUGMENTS[name](size, rng)

@@ -21,8 +21,10 @@ from torch import Tensor, nn
 
 from learned_aug.data import LabelledData
 
-# A batch augmentation: (images, labels, torch.Generator) -> images of the same shape.
-BatchAugment = Callable[[Tensor, Tensor, torch.Generator], Tensor]
+# An augmentation of the batch, called as torchvision's transforms are on a sample: a v2
+# transform (learned_aug.conventional's, LearnedAugment, v2.Compose of them, MixUp), or any
+# callable (images, labels) -> (images, labels).
+Augment = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 # A synthetic source: (n, torch.Generator) -> (x, y), or a fixed pool to draw batches from.
 SyntheticSource = LabelledData | Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
 
@@ -252,7 +254,7 @@ class _Run:
     batches: ShuffledBatches
     gen: torch.Generator
     opt: torch.optim.Optimizer
-    augment: BatchAugment | None
+    augment: Augment | None
     synthetic: SyntheticSource | None
     n_syn: int
     synthetic_weight: float
@@ -268,7 +270,8 @@ def _step(model: nn.Module, run: _Run) -> Tensor:
         sx, sy = _draw_synthetic(run.synthetic, run.n_syn, run.gen)
         x, y = torch.cat([x, sx]), torch.cat([y, sy])
     if run.augment is not None:
-        x = run.augment(x, y, run.gen)
+        with torch.no_grad():  # the augmentation makes data; it is not trained
+            x, y = run.augment(x, y)
     with _autocast(model, run.bf16):
         logits = model(_to_model_layout(x)).float()
     loss_each = F.cross_entropy(logits, y, reduction="none")
@@ -303,7 +306,7 @@ def train_classifier(
     train: LabelledData,
     val: LabelledData | None,
     *,
-    augment: BatchAugment | None = None,
+    augment: Augment | None = None,
     synthetic: SyntheticSource | None = None,
     synthetic_weight: float = 1.0,
     synthetic_per_batch: int | None = None,
@@ -329,7 +332,11 @@ def train_classifier(
         train: real training examples.
         val: validation examples for early stopping; None trains ``max_epochs`` and keeps the
             last weights.
-        augment: batch augmentation ``(x, y, generator) -> x``.
+        augment: a transform of every batch, real and synthetic rows together, called as
+            ``x, y = augment(x, y)`` like a torchvision v2 transform on an ``(images, labels)``
+            sample: ``learned_aug.conventional``'s (which draw per image), ``LearnedAugment``
+            (which reads the labels), ``v2.Compose`` of them, ``v2.MixUp``. It draws from its
+            own random source, not ``seed``'s.
         synthetic: a ``LabelledData`` pool to draw from (with replacement), or
             ``(n, generator) -> (x, y)``.
         synthetic_weight: weight of the synthetic part of the loss.
@@ -343,8 +350,8 @@ def train_classifier(
             this many optimizer steps; None for no cap.
         min_steps_per_epoch: steps between validations for tiny training sets.
         patience: epochs without a better validation loss before stopping; None never stops.
-        seed: seeds shuffling, augmentation and synthetic draws (one ``torch.Generator``) and
-            dropout (torch's global generator).
+        seed: seeds shuffling and synthetic draws (one ``torch.Generator``) and dropout
+            (torch's global generator).
         bf16: bfloat16 autocast: faster only on hardware with bf16 units (CUDA of compute
             capability 8.0+, CPUs with AVX512-BF16 or AMX) and several times slower on others;
             ``learned_aug.speed.choose_autocast`` tells which.

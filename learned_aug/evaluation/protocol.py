@@ -18,13 +18,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
 from learned_aug import speed
 from learned_aug.data import LabelledData, balanced_subset, load_dataset, stratified_split
-from learned_aug.evaluation.augment import compose, get_augment
+from learned_aug.evaluation.augment import get_augment
 from learned_aug.evaluation.classifier import (
-    BatchAugment,
+    Augment,
     default_classifier,
     predict_logits,
     train_classifier,
@@ -38,8 +39,21 @@ from learned_aug.evaluation.conditions import (
 )
 from learned_aug.evaluation.metrics import scores
 from learned_aug.models import Generator
-from learned_aug.names import DEFAULT_SIZES, PAPER_CONDITIONS
+from learned_aug.rng import item_keys
 from learned_aug.training.diagnostics import class_consistency, copy_distance, latent_activity
+
+DEFAULT_SIZES = (50, 100, 250, 500, 1000)
+"""Training images per draw (class-balanced), the sizes ``EvaluationConfig`` runs by default."""
+
+PAPER_CONDITIONS = ("none", "vae", "aug", "aug+vae")
+"""The conditions of Garay-Maestre et al. (2019): no augmentation, one VAE per class, the
+paper's affine augmentation, and both."""
+
+
+def _augment_rng(seed: int) -> torch.Generator:
+    """The conventional augmentation's random stream in the cell of ``seed``: one apart from
+    the batches' and the learned transform's (both seeded with ``seed``)."""
+    return torch.Generator().manual_seed(int(item_keys(seed, [1])[0]))
 
 
 @dataclass
@@ -153,8 +167,12 @@ class _Cell:
             "copy_ratio": found.get("copy_distance_ratio"),
         }
 
-    def augment(self, name: str) -> BatchAugment | None:
-        """The condition's batch augmentation: the learned transform, then the conventional."""
+    def augment(self, name: str) -> Augment | None:
+        """The condition's transform of each batch: the learned one, then the conventional.
+
+        Each draws from a stream of its own: the batches (``train_classifier``'s ``seed``) are
+        the same under every condition that mixes in no synthetic pool.
+        """
         cond = CONDITIONS[name]
         parts = []
         spec = LEARNED[cond.learned] if cond.learned else None
@@ -162,8 +180,9 @@ class _Cell:
             gen = self.generator(spec.generator)
             parts.append(online_augment(spec, gen, self.train, self.seed))
         if cond.augment:
-            parts.append(get_augment(cond.augment, size=self.size))
-        return None if not parts else parts[0] if len(parts) == 1 else compose(*parts)
+            rng = _augment_rng(self.seed)
+            parts.append(get_augment(cond.augment, size=self.size, rng=rng))
+        return None if not parts else parts[0] if len(parts) == 1 else v2.Compose(parts)
 
     def run(self, name: str, build: Callable[[LabelledData], nn.Module]) -> dict[str, Any]:
         cond, cfg, start = CONDITIONS[name], self.config, time.perf_counter()

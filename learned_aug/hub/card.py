@@ -22,7 +22,6 @@ from typing import Any
 import torch
 from huggingface_hub import ModelCard, ModelCardData
 
-from learned_aug.hub.names import load_generator
 from learned_aug.io import (
     BANK_NAME,
     CARD_MARKER,
@@ -37,6 +36,7 @@ from learned_aug.io import (
     sample_grid_seed,
     save_sample_grid,
 )
+from learned_aug.loading import load_generator
 from learned_aug.models import Generator
 
 TAGS = ("learned-aug", "data-augmentation", "generative-autoencoder", "pytorch", "safetensors")
@@ -54,8 +54,11 @@ METRIC_HELP = {
     "train_kl": "KL term of the training loss (nats)",
     "classifier_accuracy_real_val": "logistic regression fitted on the training split, "
     "accuracy on the real validation split (the reference)",
-    "classifier_accuracy_samples": "the same classifier on 100 samples per class: how often "
+    "classifier_accuracy_samples": "the same classifier on 50 samples per class: how often "
     "it names the class a sample was drawn for",
+    "cas": "Classification Accuracy Score: the same classifier trained on the samples alone, "
+    "accuracy on the real validation split (at or above the reference: the samples teach as "
+    "much as the images)",
     "linear_probe_accuracy_val": "logistic regression on the frozen encoder's latent means, "
     "validation accuracy",
     "pixel_logistic_regression_accuracy_val": "the same on raw pixels (the reference)",
@@ -90,7 +93,7 @@ TEMPLATE = """---
 from learned_aug import SyntheticDataset, load_generator
 
 generator = load_generator("{{ name }}")
-synthetic = SyntheticDataset(generator, n=1000, seed=0{{ dataset_args }})  # (sample, label) pairs
+synthetic = SyntheticDataset(generator, n=1000, seed=0)  # (sample, label) pairs
 ```
 
 From the command line: `learned-aug sample {{ name }} -n 1000 --out synthetic/`.
@@ -346,7 +349,6 @@ def model_card(
         samples=_samples_section(generator, save_dir, run, seed),
         bank=any((d / BANK_NAME).is_file() for d in (save_dir, run) if d is not None),
         config=config,
-        dataset_args="" if len(generator.sample_shape) == 3 else ', output="tensor"',
     )
 
 

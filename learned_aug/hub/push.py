@@ -8,14 +8,25 @@ import tempfile
 from pathlib import Path
 
 from huggingface_hub import HfApi
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils import validate_repo_id
 
 from learned_aug.hub.card import write_model_card
-from learned_aug.hub.names import check_repo_id, load_generator
 from learned_aug.io import BANK_NAME, CONFIG_NAME
+from learned_aug.loading import load_generator
 
 # Files of a generator folder that go to the Hub besides what save_pretrained writes. Training
 # state (checkpoint.pt, a pickle) and logs never do.
 UPLOAD_EXTRAS = (BANK_NAME,)
+
+
+def check_repo_id(repo_id: str) -> str:
+    """``repo_id`` if it is a valid Hub repo id (``"name"`` or ``"user/name"``), else ValueError."""
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as err:
+        raise ValueError(f"repo_id {repo_id!r} is not a Hub repo id: {err}") from None
+    return repo_id
 
 
 def stage_upload(folder: str | Path, target: str | Path, repo_id: str | None = None) -> list[str]:

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-from learned_aug.io import CONFIG_NAME
-from learned_aug.models.base import (
-    MODELS,
-    CheckpointError,
-    Generator,
-    GeneratorConfig,
-    register,
-)
+from learned_aug.io import CONFIG_NAME, CheckpointError
+from learned_aug.models.base import MODELS, Generator, register
 from learned_aug.models.classwise import ClasswiseConfig, ClasswiseGenerator
+from learned_aug.models.config import GeneratorConfig
 from learned_aug.models.dvae import DenoisingVAE, DVAEConfig
 from learned_aug.models.tabular import TabularVAE, TabularVAEConfig
 from learned_aug.models.vae import VAE, VAEConfig
@@ -53,27 +46,6 @@ def create_generator(
     return ClasswiseGenerator.from_member(member, classes=classes, mix_in=mix_in)
 
 
-def load_folder(folder: str | Path, *, device: str = "cpu") -> Generator:
-    """Load the generator saved in a local folder; ``config.json``'s ``model_type`` picks the
-    class. ``learned_aug.load_generator`` also resolves bundled names and Hub repo ids.
-
-    Example:
-        >>> import tempfile
-        >>> folder = tempfile.mkdtemp()
-        >>> VAE(VAEConfig(image_size=(8, 8), latent_dim=2)).save_pretrained(folder)
-        >>> type(load_folder(folder)).__name__
-        'VAE'
-    """
-    file = Path(folder) / CONFIG_NAME
-    if not file.is_file():
-        raise CheckpointError(f"{str(folder)!r} has no {CONFIG_NAME}: it is not a generator folder")
-    try:
-        config = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{file} is not valid JSON: {err}") from err
-    return model_class(config, str(folder)).from_pretrained(str(folder), map_location=device)
-
-
 def model_class(config: Any, name: str) -> type[Generator]:
     """The registered class of a ``config.json`` dict, or a CheckpointError naming ``name``."""
     kind = config.get("model_type") if isinstance(config, dict) else None
@@ -101,7 +73,6 @@ __all__ = [
     "VAEConfig",
     "VQVAEConfig",
     "create_generator",
-    "load_folder",
     "model_class",
     "register",
 ]

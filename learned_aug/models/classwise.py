@@ -11,18 +11,13 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, Normal
 
-from learned_aug.models.base import (
-    MODELS,
-    Generator,
-    GeneratorConfig,
-    RandomSource,
-    check_images,
-    register,
-)
+from learned_aug.models.base import MODELS, Generator, register
+from learned_aug.models.config import GeneratorConfig
+from learned_aug.models.image import check_images
 from learned_aug.models.stacked import StackedVAEs
 from learned_aug.models.tabular import TabularVAE
 from learned_aug.models.vae import VAE, VAEConfig, gaussian_kl, reconstruction_nll
-from learned_aug.rng import ItemStreams
+from learned_aug.rng import ItemStreams, RandomSource
 
 
 @dataclass
@@ -198,30 +193,24 @@ class ClasswiseGenerator(Generator):
             return self._batched.decode(z, self._labels(labels, len(z)))
         return _scatter(self._route(labels, len(z), lambda m, i: m.decode(_rows(z, i))), len(z))
 
-    def sample(
-        self, n: int, labels=None, rng: RandomSource = None, *, generator: RandomSource = None
-    ) -> Tensor:
+    def sample(self, n: int, labels=None, rng: RandomSource = None) -> Tensor:
         """``n`` samples; ``labels`` default to a balanced cycle over the classes."""
-        generator = self._rng(rng, generator)
-        n = self._check_n(n)
         labels = self.sample_labels(n, labels)
         if n == 0:
             return torch.empty(0, *self.sample_shape, device=self.device)
         if self._batched is not None:  # sample i from its own stream when given one per sample
-            return self.decode(
-                self.randn(n, (self.members[0].config.latent_dim,), generator), labels
-            )
+            return self.decode(self.randn(n, (self.members[0].config.latent_dim,), rng), labels)
         first = self.members[0]
         if callable(getattr(first, "prior_latents", None)) and not first.conditional:
             # Members share one config: draw every latent in one go, then route the decoding.
-            return self.decode(first.prior_latents(n, generator), labels)
+            return self.decode(first.prior_latents(n, rng), labels)
 
         def draw(member: nn.Module, idx: Tensor):
-            if generator is None or isinstance(generator, torch.Generator) or idx is None:
-                return member.sample(n if idx is None else len(idx), rng=generator)
-            if isinstance(generator, ItemStreams):
-                return member.sample(len(idx), rng=generator.subset(idx))
-            return member.sample(len(idx), rng=[generator[i] for i in idx.tolist()])
+            if rng is None or isinstance(rng, torch.Generator) or idx is None:
+                return member.sample(n if idx is None else len(idx), rng=rng)
+            if isinstance(rng, ItemStreams):
+                return member.sample(len(idx), rng=rng.subset(idx))
+            return member.sample(len(idx), rng=[rng[i] for i in idx.tolist()])
 
         return _scatter(self._route(labels, n, draw), n)
 

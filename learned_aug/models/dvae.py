@@ -20,14 +20,10 @@ import torch
 from torch import Tensor
 from torchvision.transforms import v2
 
-from learned_aug.models.base import (
-    Generator,
-    RandomSource,
-    check_images,
-    image_config_fields,
-    register,
-)
+from learned_aug.models.base import Generator, register
+from learned_aug.models.image import ImageGenerator, check_images
 from learned_aug.models.vae import VAE, VAEConfig
+from learned_aug.rng import RandomSource
 
 Corruption = Callable[[Tensor], Tensor]
 CUSTOM = "custom"
@@ -132,7 +128,7 @@ class DVAEConfig(VAEConfig):
 
 
 @register("dvae")
-class DenoisingVAE(Generator):
+class DenoisingVAE(ImageGenerator, Generator):
     """A VAE trained to reconstruct clean images from corrupted ones (Rajagopalan 2021).
 
     Args:
@@ -174,8 +170,7 @@ class DenoisingVAE(Generator):
                 "DenoisingVAE(config, transform=...) and pass the model to fit(); "
                 f"by name, corruption must be one of {sorted(CORRUPTIONS)}"
             )
-        fields = image_config_fields("dvae", sample_shape, classes, conditional)
-        return DVAEConfig(**fields, **kwargs)
+        return super().config_for(sample_shape, classes, conditional=conditional, **kwargs)
 
     @property
     def transform(self) -> Corruption | None:
@@ -193,14 +188,6 @@ class DenoisingVAE(Generator):
         # Outside the module tree (v2 transforms are nn.Modules): not part of the weights.
         object.__setattr__(self, "_transform", transform)
 
-    @property
-    def sample_shape(self) -> tuple[int, int, int]:
-        return self.vae.sample_shape
-
-    @property
-    def conditional(self) -> bool:
-        return self.vae.conditional
-
     def encode(self, x: Tensor, labels: Tensor | None = None):
         return self.vae.encode(x, labels)
 
@@ -210,10 +197,8 @@ class DenoisingVAE(Generator):
     def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         return self.vae.decode(z, labels)
 
-    def sample(
-        self, n: int, labels=None, rng: RandomSource = None, *, generator: RandomSource = None
-    ) -> Tensor:
-        return self.vae.sample(n, labels, self._rng(rng, generator))
+    def sample(self, n: int, labels=None, rng: RandomSource = None) -> Tensor:
+        return self.vae.sample(n, labels, rng)
 
     def class_log_likelihood(self, x: Tensor) -> Tensor:
         """``(B, K)`` ELBO of each clean image under each class (see ``VAE``); the encoder

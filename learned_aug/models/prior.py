@@ -5,7 +5,7 @@ van den Oord et al. (2017) do with a PixelCNN, the grid is read in raster order 
 predicted from the codes before it, here by a small causal transformer (the first token is the
 class, or a start token for an unconditional prior). Sampling runs position by position with a
 key/value cache, with temperature and top-k; the noise is drawn up front, one Gumbel vector per
-sample and position, so each sample depends only on its own random generator (Gumbel-max:
+sample and position, so each sample depends only on its own random stream (Gumbel-max:
 ``argmax(logits / T + g)`` is a draw from ``softmax(logits / T)``).
 """
 
@@ -21,7 +21,7 @@ KVCache = list[tuple[Tensor, Tensor]]
 def gumbel_from_normal(z: Tensor) -> Tensor:
     """Gumbel(0, 1) noise from standard normal noise (through the normal CDF).
 
-    Going through ``Generator.randn`` reuses its one-generator-per-sample machinery.
+    Going through ``Generator.randn`` reuses its one-stream-per-sample machinery (``rng``).
     """
     u = torch.special.ndtr(z.double()).clamp(1e-12, 1 - 1e-12)
     return (-torch.log(-torch.log(u))).float()

@@ -126,7 +126,7 @@ class VectorQuantizer(nn.Module):
         At each position the logits are ``-(d_k - d_1) / (T * (d_2 - d_1))``: at temperature
         ``T`` the second-nearest code is ``exp(-1 / T)`` times as likely as the nearest, and
         ``T = 0`` gives the nearest code. ``gumbel`` ``(B, H, W, top_k)`` holds the Gumbel noise
-        (drawn by the caller, one generator per sample) and ``temperature`` is ``(B,)``.
+        (drawn by the caller, one random stream per sample) and ``temperature`` is ``(B,)``.
         """
         b, _, h, w = z_e.shape
         k = min(max(int(top_k), 1), self.codebook_size)

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from torch.distributions import Normal
 
 from learned_aug.models.routing import Plan
-from learned_aug.models.vae import VAE, ConvTranspose2d, VAEConfig
+from learned_aug.models.vae import VAE, ConvTranspose2d, VAEConfig, reconstruction_nll, squash
 
 # What gathering one column's weights costs in inference, in rows of computation (see
 # routing.layout): a copy of a member's weights against a forward pass of one image.
@@ -87,15 +87,6 @@ def _linear(h: Tensor, w: Tensor, b: Tensor) -> Tensor:
     if torch.is_grad_enabled() and w.requires_grad and not torch.is_autocast_enabled(h.device.type):
         return _BatchedLinear.apply(h, w, b)
     return torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
-
-
-def _nll(logits: Tensor, x: Tensor, likelihood: str) -> Tensor:
-    """Reconstruction NLL summed over each image: ``(M, kk, C, H, W)`` -> ``(M, kk)``."""
-    if likelihood == "bernoulli":
-        nll = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
-    else:
-        nll = F.mse_loss(logits, x, reduction="none")
-    return nll.flatten(2).sum(2)
 
 
 class StackedVAEs(nn.Module):
@@ -234,7 +225,7 @@ class StackedVAEs(nn.Module):
         ``z = mu``."""
         mu, logvar = self.posterior(x, cols)
         z = Normal(mu, torch.exp(0.5 * logvar), validate_args=False).rsample() if sample else mu
-        recon = _nll(self.decode_logits(z, cols), x, self.config.likelihood)
+        recon = reconstruction_nll(self.decode_logits(z, cols), x, self.config.likelihood, 2)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)
         return recon, kl.transpose(0, 1)
 
@@ -273,7 +264,7 @@ class StackedVAEs(nn.Module):
         """Each latent decoded by its class's member, in [0, 1]."""
         fn = lambda g, c: self.decode_logits(g.transpose(0, 1), c)  # noqa: E731
         out = self.map_pairs(z, labels, _arange(z), fn)
-        return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out.clamp(0, 1)
+        return squash(out, self.config.likelihood)
 
     def loss(self, x: Tensor, members: Tensor, rows: Tensor, *, kl_weight: float = 1.0):
         """Negative ELBO averaged over the pairs ``(members[i], x[rows[i]])``: each member's
@@ -295,15 +286,6 @@ class StackedVAEs(nn.Module):
 
 Cols = slice | Tensor | int | None  # members of the columns: a range, indices, one, or all
 PairFn = Callable[[Tensor, Cols], Tensor]
-
-
-def _arange(x: Tensor) -> Tensor:
-    return torch.arange(len(x), device=x.device)
-
-
-def _cat_t(parts: tuple[Tensor, Tensor]) -> Tensor:
-    """``(kk, M, d)`` mean and log-variance -> ``(M, kk, 2d)``."""
-    return torch.cat(parts, -1).transpose(0, 1)
 
 
 def _arange(x: Tensor) -> Tensor:

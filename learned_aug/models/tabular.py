@@ -20,15 +20,11 @@ from torch import Tensor, nn
 from torch.distributions import Normal
 
 from learned_aug.data.schema import Column
-from learned_aug.models.base import (
-    Generator,
-    GeneratorConfig,
-    RandomSource,
-    check_positive,
-    register,
-)
+from learned_aug.models.base import Generator, register
 from learned_aug.models.collective import broadcast
+from learned_aug.models.config import GeneratorConfig, check_positive, check_widths
 from learned_aug.models.vae import gaussian_kl
+from learned_aug.rng import RandomSource
 
 
 @dataclass
@@ -56,9 +52,7 @@ class TabularVAEConfig(GeneratorConfig):
     def __post_init__(self) -> None:
         check_positive("features", self.features)
         check_positive("latent_dim", self.latent_dim)
-        self.hidden_dims = tuple(self.hidden_dims)
-        if not self.hidden_dims or any(int(h) < 1 for h in self.hidden_dims):
-            raise ValueError(f"hidden_dims must be positive ints, got {self.hidden_dims!r}")
+        self.hidden_dims = check_widths(self.hidden_dims, "hidden_dims")
         if not self.beta >= 0:
             raise ValueError(f"beta must be a number >= 0, got {self.beta!r}")
         if self.num_classes < 0:
@@ -220,14 +214,10 @@ class TabularVAE(Generator):
             rows[:, i] = block.argmax(1).to(rows.dtype)
         return rows
 
-    def sample(
-        self, n: int, labels=None, rng: RandomSource = None, *, generator: RandomSource = None
-    ) -> Tensor:
+    def sample(self, n: int, labels=None, rng: RandomSource = None) -> Tensor:
         """Decode ``n`` latents drawn from N(0, I) (of the given classes when conditional)."""
-        generator = self._rng(rng, generator)
-        n = self._check_n(n)
         labels = self.sample_labels(n, labels)
-        return self.decode(self.randn(n, (self.config.latent_dim,), generator), labels)
+        return self.decode(self.randn(n, (self.config.latent_dim,), rng), labels)
 
     def _recon(self, out: Tensor, x: Tensor) -> Tensor:
         """Reconstruction loss per row: squared error (standardised units) + cross-entropy."""

@@ -12,18 +12,42 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Normal
 
-from learned_aug.models.base import (
-    Generator,
-    GeneratorConfig,
-    RandomSource,
-    check_images,
-    check_pair,
-    check_positive,
-    image_config_fields,
-    register,
-)
+from learned_aug.models.base import Generator, register
+from learned_aug.models.config import GeneratorConfig, check_pair, check_positive, check_widths
+from learned_aug.models.image import ImageGenerator, check_images
+from learned_aug.rng import RandomSource
 
-LIKELIHOODS = ("bernoulli", "gaussian")
+LIKELIHOODS = ("bernoulli", "gaussian", "calibrated")
+CALIBRATED_FLOOR = 1e-5
+"""The smallest per-pixel variance of the calibrated likelihood (about (1/255)^2 / 6): an
+image reconstructed to rounding error is not rewarded without end."""
+WIDTHS = (32, 64, 128, 256, 256, 256)
+"""Channels of the stride-2 conv blocks, in order; an image gets as many as its size calls for
+(:func:`default_widths`)."""
+
+
+def default_widths(image_size: tuple[int, int]) -> tuple[int, ...]:
+    """The conv blocks an image size calls for: enough stride-2 blocks to bring the smaller
+    side to about 4-7 pixels (at least 2), widths from :data:`WIDTHS`.
+
+    Example:
+        >>> [default_widths((s, s)) for s in (8, 28, 32, 64)]
+        [(32, 64), (32, 64), (32, 64, 128), (32, 64, 128, 256)]
+    """
+    levels = max(2, int(math.log2(max(min(image_size), 1) / 4)))
+    return WIDTHS[: min(levels, len(WIDTHS))]
+
+
+def default_likelihood(channels: int) -> str:
+    """``"bernoulli"`` for grey images (digits, near-binary strokes), ``"calibrated"`` for
+    colour photographs, whose pixels are not probabilities of ink."""
+    return "calibrated" if channels == 3 else "bernoulli"
+
+
+def check_likelihood(likelihood: str) -> None:
+    """A ``likelihood`` config field: one of ``LIKELIHOODS``, else a ValueError naming it."""
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
 
 
 @dataclass
@@ -35,10 +59,15 @@ class VAEConfig(GeneratorConfig):
         channels: 1 for grayscale, 3 for RGB.
         latent_dim: size d of the latent space.
         hidden_channels: channels of the stride-2 conv blocks of the encoder (mirrored by the
-            decoder); each halves the spatial size.
+            decoder); each halves the spatial size. ``None``: as many as the image size calls
+            for (:func:`default_widths`: 2 blocks up to 31 pixels, 3 at 32, 4 at 64, 5 at 128).
         hidden_dim: width of the fully connected layer between the convs and the latent.
-        likelihood: ``"bernoulli"`` (binary cross-entropy, for near-binary images like digits) or
-            ``"gaussian"`` (squared error, for natural images).
+        likelihood: ``"bernoulli"`` (binary cross-entropy, for near-binary images like
+            digits), ``"gaussian"`` (squared error with a fixed variance) or ``"calibrated"``
+            (a Gaussian whose variance is each image's own mean squared error: the optimal
+            sigma of Rybkin et al. 2021, for natural images: the reconstruction is weighed
+            against the KL term at the image's own noise level). ``None``:
+            :func:`default_likelihood` (bernoulli for 1 channel, calibrated for 3).
         beta: weight of the KL term (beta-VAE; 1.0 is the plain VAE).
         beta_norm: use beta_norm = beta * d / N (N = C * H * W) as the KL weight (Higgins et al.).
         num_classes: 0 for an unconditional VAE; K > 0 makes encoder and decoder conditional on
@@ -51,9 +80,9 @@ class VAEConfig(GeneratorConfig):
     image_size: tuple[int, int] = (28, 28)
     channels: int = 1
     latent_dim: int = 8
-    hidden_channels: tuple[int, ...] = (32, 64)
+    hidden_channels: tuple[int, ...] | None = None
     hidden_dim: int = 256
-    likelihood: str = "bernoulli"
+    likelihood: str | None = None
     beta: float = 1.0
     beta_norm: bool = False
     num_classes: int = 0
@@ -63,17 +92,15 @@ class VAEConfig(GeneratorConfig):
         self.image_size = check_pair(self.image_size, "image_size")
         if not isinstance(self.refine, bool):
             raise ValueError(f"refine must be True or False, got {self.refine!r}")
-        self.hidden_channels = tuple(self.hidden_channels)
         check_positive("channels", self.channels)
+        if self.hidden_channels is None:
+            self.hidden_channels = default_widths(self.image_size)
+        self.hidden_channels = check_widths(self.hidden_channels, "hidden_channels")
         check_positive("latent_dim", self.latent_dim)
         check_positive("hidden_dim", self.hidden_dim)
-        if not self.hidden_channels or any(int(c) < 1 for c in self.hidden_channels):
-            raise ValueError(
-                f"hidden_channels must be a non-empty sequence of positive ints, "
-                f"got {self.hidden_channels!r}"
-            )
-        if self.likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+        if self.likelihood is None:
+            self.likelihood = default_likelihood(self.channels)
+        check_likelihood(self.likelihood)
         if not (isinstance(self.beta, (int, float)) and self.beta >= 0):
             raise ValueError(f"beta must be a number >= 0, got {self.beta!r}")
         if self.num_classes < 0:
@@ -197,20 +224,39 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
 
 
-def reconstruction_nll(out: Tensor, x: Tensor, likelihood: str) -> Tensor:
-    """Negative log-likelihood of ``x`` under the decoder output, summed per sample.
+def reconstruction_nll(out: Tensor, x: Tensor, likelihood: str, start_dim: int = 1) -> Tensor:
+    """Negative log-likelihood of ``x`` under the decoder output, summed over each sample's
+    dimensions from ``start_dim`` on.
 
-    ``out`` holds logits for ``"bernoulli"`` and means in [0, 1] for ``"gaussian"``.
+    ``out`` holds logits for ``"bernoulli"`` and means in [0, 1] for the Gaussians. The
+    calibrated Gaussian takes each image's own mean squared error as its variance:
+    ``D/2 log(mse)``, up to a constant (``D`` pixel values).
+
+    Example:
+        >>> x = torch.full((1, 1, 2, 2), 0.5)
+        >>> reconstruction_nll(x + 0.1, x, "gaussian")
+        tensor([0.0400])
+        >>> reconstruction_nll(x + 0.1, x, "calibrated")  # 2 * log(0.01 + 1e-5)
+        tensor([-9.2083])
     """
     if likelihood == "bernoulli":
         nll = F.binary_cross_entropy_with_logits(out, x, reduction="none")
     else:
         nll = F.mse_loss(out, x, reduction="none")
-    return nll.flatten(1).sum(dim=1)
+    nll = nll.flatten(start_dim)
+    if likelihood == "calibrated":
+        return 0.5 * nll.shape[-1] * torch.log(nll.mean(dim=-1) + CALIBRATED_FLOOR)
+    return nll.sum(dim=-1)
+
+
+def squash(out: Tensor, likelihood: str) -> Tensor:
+    """Decoder output into data in [0, 1]: the sigmoid of logits (``"bernoulli"``), or the
+    means clamped (``"gaussian"``)."""
+    return torch.sigmoid(out) if likelihood == "bernoulli" else out.clamp(0, 1)
 
 
 @register("vae")
-class VAE(Generator):
+class VAE(ImageGenerator, Generator):
     """Convolutional VAE / beta-VAE / conditional VAE on images in ``[0, 1]``.
 
     Example:
@@ -247,20 +293,6 @@ class VAE(Generator):
             nn.SiLU(),
         )
         self.decoder = conv_decoder(cfg.hidden_channels, cfg.channels, cfg.refine)
-
-    @classmethod
-    def config_for(cls, sample_shape, classes, *, conditional: bool = False, **kwargs) -> VAEConfig:
-        """A VAE config for images of ``sample_shape`` (C, H, W); ``conditional`` makes a CVAE."""
-        fields = image_config_fields("vae", sample_shape, classes, conditional)
-        return VAEConfig(**fields, **kwargs)
-
-    @property
-    def sample_shape(self) -> tuple[int, int, int]:
-        return (self.config.channels, *self.config.image_size)
-
-    @property
-    def conditional(self) -> bool:
-        return self.config.num_classes > 0
 
     def _onehot(self, labels: Tensor | None, n: int) -> Tensor | None:
         if not self.conditional:
@@ -305,21 +337,16 @@ class VAE(Generator):
 
     def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """Decode latents (B, latent_dim) into images in [0, 1]."""
-        out = self.decode_logits(z, labels)
-        return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out.clamp(0, 1)
+        return squash(self.decode_logits(z, labels), self.config.likelihood)
 
-    def sample(
-        self, n: int, labels=None, rng: RandomSource = None, *, generator: RandomSource = None
-    ) -> Tensor:
+    def sample(self, n: int, labels=None, rng: RandomSource = None) -> Tensor:
         """Decode ``n`` latents drawn from the prior N(0, I)."""
-        generator = self._rng(rng, generator)
-        n = self._check_n(n)
         labels = self.sample_labels(n, labels)
-        return self.decode(self.prior_latents(n, generator), labels)
+        return self.decode(self.prior_latents(n, rng), labels)
 
-    def prior_latents(self, n: int, generator: RandomSource = None) -> Tensor:
+    def prior_latents(self, n: int, rng: RandomSource = None) -> Tensor:
         """``n`` latents drawn from the prior N(0, I), shape ``(n, latent_dim)``."""
-        return self.randn(n, (self.config.latent_dim,), generator)
+        return self.randn(n, (self.config.latent_dim,), rng)
 
     def class_log_likelihood(self, x: Tensor) -> Tensor:
         """``(B, K)``: the ELBO of each image under each class, with the posterior mean.

@@ -3,7 +3,7 @@
 Training has two stages on one model (van den Oord et al. 2017): first the autoencoder
 (encoder, EMA codebook, decoder), then the autoregressive prior on the frozen codes of the
 training images. ``model.stage`` picks what ``loss`` trains, so the ordinary ``fit`` loop runs
-either stage; ``learned_aug.training.stages.fit_vqvae`` runs both (stage one in
+either stage; ``learned_aug.fit("vqvae", ...)`` runs both (stage one in
 ``out/autoencoder/``, stage two in ``out/``, each with its own resumable checkpoint). The final
 folder holds one ``config.json`` and one ``model.safetensors`` with both stages.
 """
@@ -18,25 +18,20 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from learned_aug.models.base import (
-    Generator,
-    GeneratorConfig,
-    RandomSource,
-    check_images,
-    check_pair,
-    check_positive,
-    image_config_fields,
-    register,
-)
+from learned_aug.models.base import Generator, register
+from learned_aug.models.config import GeneratorConfig, check_pair, check_positive, check_widths
+from learned_aug.models.image import ImageGenerator, check_images
 from learned_aug.models.prior import CodePrior, gumbel_from_normal, pick_codes
 from learned_aug.models.quantizer import VectorQuantizer
 from learned_aug.models.vae import (
-    LIKELIHOODS,
     bottom_size,
+    check_likelihood,
     conv_decoder,
     conv_encoder,
     reconstruction_nll,
+    squash,
 )
+from learned_aug.rng import RandomSource
 
 STAGES = ("autoencoder", "prior")
 AUTOENCODER_DIR = "autoencoder"
@@ -92,7 +87,7 @@ class VQVAEConfig(GeneratorConfig):
 
     def __post_init__(self) -> None:
         self.image_size = check_pair(self.image_size, "image_size")
-        self.hidden_channels = tuple(self.hidden_channels)
+        self.hidden_channels = check_widths(self.hidden_channels, "hidden_channels")
         for name in (
             "channels",
             "embedding_dim",
@@ -102,13 +97,7 @@ class VQVAEConfig(GeneratorConfig):
             "prior_heads",
         ):
             check_positive(name, getattr(self, name))
-        if not self.hidden_channels or any(int(c) < 1 for c in self.hidden_channels):
-            raise ValueError(
-                f"hidden_channels must be a non-empty sequence of positive ints, "
-                f"got {self.hidden_channels!r}"
-            )
-        if self.likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+        check_likelihood(self.likelihood)
         if self.prior_dim % self.prior_heads:
             raise ValueError(
                 f"prior_dim must be divisible by prior_heads, got {self.prior_dim} and "
@@ -146,7 +135,7 @@ class _Residual(nn.Module):
 
 
 @register("vqvae")
-class VQVAE(Generator):
+class VQVAE(ImageGenerator, Generator):
     """VQ-VAE (van den Oord et al. 2017) with an autoregressive, class-conditional code prior.
 
     ``encode`` gives the code grid ``(B, h, w)`` (int64), ``decode`` turns codes into images,
@@ -207,18 +196,9 @@ class VQVAE(Generator):
         cls, sample_shape, classes, *, conditional: bool = True, **kwargs
     ) -> VQVAEConfig:
         """A config for images of ``sample_shape``; the prior is class-conditional by default."""
-        fields = image_config_fields("vqvae", sample_shape, classes, conditional)
-        return VQVAEConfig(**fields, **kwargs)
+        return super().config_for(sample_shape, classes, conditional=conditional, **kwargs)
 
     # ------------------------------------------------------------------ surface
-    @property
-    def sample_shape(self) -> tuple[int, int, int]:
-        return (self.config.channels, *self.config.image_size)
-
-    @property
-    def conditional(self) -> bool:
-        return self.config.num_classes > 0
-
     @property
     def stage(self) -> str:
         """What ``loss`` trains: ``"autoencoder"`` or ``"prior"`` (the codes are then frozen)."""
@@ -240,9 +220,6 @@ class VQVAE(Generator):
         height, width = self.config.image_size
         return out[:, :, :height, :width]
 
-    def _squash(self, out: Tensor) -> Tensor:
-        return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out.clamp(0, 1)
-
     def decode(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """Images in [0, 1] from code grids ``(B, h, w)`` (int64, or whole-number floats)."""
         if z.is_floating_point() and torch.equal(z, z.round()):
@@ -257,7 +234,7 @@ class VQVAE(Generator):
                 f"codes must lie in [0, {self.config.codebook_size - 1}], got values in "
                 f"[{int(z.min())}, {int(z.max())}]"
             )
-        return self._squash(self.decode_logits(self.quantizer.lookup(z)))
+        return squash(self.decode_logits(self.quantizer.lookup(z)), self.config.likelihood)
 
     def _sample_labels(self, n: int, labels) -> Tensor | None:
         labels = self.sample_labels(n, labels)
@@ -273,31 +250,28 @@ class VQVAE(Generator):
         *,
         temperature: float | None = None,
         top_k: int | None = None,
-        generator: RandomSource = None,
     ) -> Tensor:
         """Draw code grids from the prior (of the given classes) and decode them.
 
         Args:
             n: number of samples.
             labels: class of each sample (a conditional prior; default: classes in turn).
-            rng: one ``torch.Generator``, or one per sample (``generator=``: its old name).
+            rng: one ``torch.Generator``, or one per sample.
             temperature: overrides ``config.temperature``; 0 is greedy.
             top_k: overrides ``config.top_k``; 0 keeps all codes.
         """
-        generator = self._rng(rng, generator)
-        n = self._check_n(n)
         labels = self._sample_labels(n, labels)
         t = self.config.temperature if temperature is None else float(temperature)
         k = self.config.top_k if top_k is None else int(top_k)
         h, w = self.config.grid_size
-        gumbel = gumbel_from_normal(self.randn(n, (h * w, self.config.codebook_size), generator))
+        gumbel = gumbel_from_normal(self.randn(n, (h * w, self.config.codebook_size), rng))
         if self.prior.trained:
             codes = self.prior.generate(gumbel, labels, temperature=t, top_k=k)
         else:
             warnings.warn(
                 "this VQ-VAE's prior is not trained: each code is drawn independently from the "
                 "codebook's usage, which gives texture, not objects. Train the prior with "
-                "fit_vqvae(...) or by setting model.stage = 'prior' and fitting again",
+                "fit('vqvae', ...) or by setting model.stage = 'prior' and fitting again",
                 UntrainedPriorWarning,
                 stacklevel=2,
             )
@@ -311,7 +285,7 @@ class VQVAE(Generator):
         temperature: float | Tensor = 1.0,
         *,
         top_k: int = 4,
-        generator: RandomSource = None,
+        rng: RandomSource = None,
     ) -> Tensor:
         """Reconstruct ``x`` with each code drawn among its ``top_k`` nearest (variation).
 
@@ -322,7 +296,7 @@ class VQVAE(Generator):
                 temperature T the second-nearest code is exp(-1/T) times as likely as the
                 nearest.
             top_k: how many of the nearest codes are candidates.
-            generator: one ``torch.Generator``, or one per sample.
+            rng: one ``torch.Generator``, or one per sample.
         """
         if x.is_floating_point():
             z_e = self.encoder(check_images(x, self.sample_shape))
@@ -330,7 +304,7 @@ class VQVAE(Generator):
             z_e = self.quantizer.lookup(x)
         b, _, h, w = z_e.shape
         k = min(max(int(top_k), 1), self.config.codebook_size)
-        gumbel = gumbel_from_normal(self.randn(b, (h, w, k), generator))
+        gumbel = gumbel_from_normal(self.randn(b, (h, w, k), rng))
         t = torch.as_tensor(temperature, dtype=torch.float32).expand(b)
         return self.decode(self.quantizer.resample(z_e, gumbel, t, k))
 
@@ -348,7 +322,7 @@ class VQVAE(Generator):
         if not self.prior.trained:
             raise ValueError(
                 "this VQ-VAE's prior is not trained, so it cannot score classes: train it with "
-                "fit_vqvae(...) (or model.stage = 'prior' and fit again)"
+                "fit('vqvae', ...) (or model.stage = 'prior' and fit again)"
             )
         check_images(x, self.sample_shape)
         k, b = self.config.num_classes, len(x)

@@ -3,7 +3,6 @@
 from learned_aug.training.loop import OPTIMIZERS, FitResult, TrainingError, fit, kl_at, lr_at
 from learned_aug.training.recipe import DEFAULT_RECIPE, TABULAR_RECIPE, Recipe
 from learned_aug.training.settings import FitSettings
-from learned_aug.training.stages import fit_vqvae
 
 __all__ = [
     "DEFAULT_RECIPE",
@@ -14,7 +13,6 @@ __all__ = [
     "Recipe",
     "TrainingError",
     "fit",
-    "fit_vqvae",
     "kl_at",
     "lr_at",
 ]

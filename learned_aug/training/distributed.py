@@ -174,17 +174,6 @@ def loss_function(generator: nn.Module) -> Callable[..., dict[str, Tensor]]:
     )
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"i/N"`` -> ``(i, N)`` with ``0 <= i < N``."""
-    try:
-        index, count = (int(part) for part in str(text).split("/"))
-    except ValueError:
-        raise ValueError(f"shard must look like i/N (e.g. 0/4), got {text!r}") from None
-    if not 0 <= index < count:
-        raise ValueError(f"shard i/N needs 0 <= i < N, got {text!r}")
-    return index, count
-
-
 def shard_indices(n: int, index: int, count: int) -> range:
     """Items of shard ``index`` of ``count`` among ``n``: disjoint, together ``range(n)``."""
     return range(index, n, count)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -9,11 +10,13 @@ from typing import Any
 import torch
 
 from learned_aug import speed
+from learned_aug.conventional import augmented_copies
 from learned_aug.data import LabelledData, load_dataset
 from learned_aug.models import Generator, create_generator
 from learned_aug.training import checkpoint as ckpt
 from learned_aug.training import distributed
 from learned_aug.training.settings import OPTIMIZERS, SCHEDULES, FitSettings
+from learned_aug.training.stages import fit_in_stages, trains_in_stages
 from learned_aug.training.trainer import (
     FitResult,
     TrainingError,
@@ -111,9 +114,14 @@ def fit(
     settings: FitSettings | None = None,
     augment: str | None = None,
     augment_copies: int = 4,
+    prior_epochs: int | None = None,
     **config: Any,
 ) -> FitResult:
     """Train a generator on labelled data, keeping the weights of the best validation epoch.
+
+    A VQ-VAE trains in two stages (van den Oord et al. 2017), both here: its autoencoder, then
+    the prior over the codes of the frozen autoencoder (``prior_epochs``; the run of stage one
+    is kept in ``out/autoencoder/``, see ``learned_aug.training.stages``).
 
     Args:
         model: a Generator, or a registered model name (``"vae"``, ...) built for ``data``.
@@ -154,6 +162,10 @@ def fit(
             the latent bank and the quality report are built from the images alone. None:
             the images alone.
         augment_copies: augmented copies of every image with ``augment``.
+        prior_epochs: the most epochs of a VQ-VAE's second stage, its prior (trained at
+            ``learned_aug.training.stages.PRIOR_LR``); None: ``epochs``; 0: the autoencoder
+            alone (a one-stage run in ``out``). Only for a VQ-VAE (or per-class VQ-VAEs) at its
+            first stage.
         **config: config fields for a model given by name (``latent_dim=3``, ``beta=4.0``).
 
     Returns:
@@ -181,11 +193,49 @@ def fit(
         augment_copies=augment_copies,
     )
     settings = _one_settings(given, settings)
+    _check_prior_epochs(prior_epochs)
     distributed.init_from_env()
     data = load_dataset(data)
     _check_data(data)
     source, data = data, _with_copies(data, settings)
     model = _build_model(model, data, per_class, mix_in, settings.seed, config)
+    staged = trains_in_stages(model)
+    if prior_epochs is not None and not staged:
+        raise ValueError(
+            f"prior_epochs is for a generator trained in two stages (a VQ-VAE at its "
+            f"autoencoder stage), got {type(model).__name__}; leave it None"
+        )
+    train = functools.partial(
+        _train,
+        data=data,
+        source=source,
+        device=device,
+        amp=amp,
+        resume=resume,
+        overwrite=overwrite,
+        progress=progress,
+        hooks=list(hooks),
+    )
+    if staged and prior_epochs != 0:
+        return fit_in_stages(train, model, settings, out, prior_epochs)
+    return train(model, settings, out)
+
+
+def _train(
+    model: Generator,
+    settings: FitSettings,
+    out: str | Path | None,
+    *,
+    data: LabelledData,
+    source: LabelledData,
+    device: str | torch.device,
+    amp: bool | None,
+    resume: bool,
+    overwrite: bool,
+    progress: bool,
+    hooks: list[Callable[[dict[str, Any]], None]],
+) -> FitResult:
+    """One run: ``model`` trained on ``data`` with ``settings``, its files in ``out``."""
     run_dir = None if out is None else Path(out)
     if run_dir is not None and distributed.is_main():
         run_dir = ckpt.prepare_out(out, resume=resume, overwrite=overwrite)
@@ -194,11 +244,21 @@ def fit(
     use_amp = _choose_amp(amp, dev, model, data, settings.batch_size)
     # Only rank 0 writes the run folder; every process reads the checkpoint to resume.
     written = run_dir if distributed.is_main() else None
-    trainer = _Trainer(model, data, settings, dev, use_amp, written, list(hooks), source)
+    trainer = _Trainer(model, data, settings, dev, use_amp, written, hooks, source)
     if run_dir is not None and resume and (run_dir / ckpt.CHECKPOINT_NAME).exists():
         state = ckpt.load_checkpoint(run_dir / ckpt.CHECKPOINT_NAME, dev)
         trainer.restore(state, run_dir)
     return trainer.train(progress)
+
+
+def _check_prior_epochs(prior_epochs: int | None) -> None:
+    if prior_epochs is None:
+        return
+    if isinstance(prior_epochs, bool) or not isinstance(prior_epochs, int) or prior_epochs < 0:
+        raise ValueError(
+            f"prior_epochs must be None (as many as epochs), 0 (no prior stage) or a positive "
+            f"int, got {prior_epochs!r}"
+        )
 
 
 def _with_copies(data: LabelledData, settings: FitSettings) -> LabelledData:
@@ -210,8 +270,6 @@ def _with_copies(data: LabelledData, settings: FitSettings) -> LabelledData:
             f"augment={settings.augment!r} needs images, got feature vectors of shape "
             f"{tuple(data.x.shape)}; pass augment=None for tabular data"
         )
-    from learned_aug.conventional import augmented_copies
-
     return augmented_copies(data, settings.augment, settings.augment_copies, seed=settings.seed)
 
 
@@ -231,7 +289,10 @@ def _one_settings(given: FitSettings, settings: FitSettings | None) -> FitSettin
 
 
 def _choose_amp(amp, device: torch.device, model, data: LabelledData, batch_size: int) -> bool:
-    """Autocast on where it is faster (``learned_aug.speed``); rank 0 decides for every process."""
+    """Autocast on where it is faster (``learned_aug.speed``); rank 0 decides for every process
+    (it alone measures and writes the verdict to the cache: every rank runs the same precision)."""
+    if not distributed.is_main():
+        return distributed.broadcast_flag(False)  # the value is rank 0's
     x = data.x[:batch_size].to(device)
     y = data.y[:batch_size].to(device)
     shape = "x".join(map(str, data.sample_shape))

@@ -13,32 +13,20 @@ import torch
 from learned_aug.data import LabelledData
 from learned_aug.hub import write_model_card
 from learned_aug.io import QUALITY_JSON, SAMPLES_NAME, atomic_write_text, save_sample_grid
-from learned_aug.latent_bank import LatentBank
+from learned_aug.latent_bank import bank_of
 from learned_aug.models import Generator
-from learned_aug.rng import check_alpha
-from learned_aug.sampling import dataset_strategy, draw_items, get_strategy
+from learned_aug.synthetic import SyntheticDataset
 from learned_aug.training.diagnostics import diagnose
 
 
-def default_sampler(model: Generator, bank: LatentBank, seed: int):
-    """``labels -> samples`` as ``SyntheticDataset(model, n, seed=seed)`` with its default
-    strategy would draw them (the run's bank beside it)."""
-    strategy = get_strategy(dataset_strategy(model, bank))
-    from_bank = strategy.needs_source or strategy.needs_bank
-    conditioned = model.conditional or (from_bank and bank.labelled)
-    strength = check_alpha(strategy.default_alpha or 0.0)
+def default_sampler(model: Generator, seed: int):
+    """``labels -> samples`` exactly as ``SyntheticDataset(model, n, seed=seed)`` draws them
+    with its defaults (the bank attached to the model)."""
 
     def draw(labels: torch.Tensor) -> torch.Tensor:
-        indices = torch.arange(len(labels))
-        return draw_items(
-            model,
-            strategy,
-            indices,
-            labels if conditioned else None,
-            seed=seed,
-            strength=strength,
-            bank=bank,
-        )
+        return SyntheticDataset(model, len(labels), labels, seed=seed).generate(range(len(labels)))[
+            0
+        ]
 
     return draw
 
@@ -47,9 +35,11 @@ def publish_run(run_dir: Path, model: Generator, data: LabelledData, seed: int) 
     """Write the bank, ``quality.json``, ``samples.png`` and the card into ``run_dir``; returns
     the quality report (its plain-words warnings are also raised as ``GeneratorWarning``)."""
     model.save_weights(run_dir)
-    bank = LatentBank.build(model, data)
+    bank = bank_of(model)
+    if bank is None:
+        raise ValueError("publish_run needs the model's latent bank: attach_bank(model, bank)")
     bank.save(run_dir)
-    report = diagnose(model, data, default_sampler(model, bank, seed))
+    report = diagnose(model, data, default_sampler(model, seed))
     atomic_write_text(run_dir / QUALITY_JSON, json.dumps(report, indent=1))
     save_sample_grid(model, run_dir / SAMPLES_NAME, seed=seed)
     write_model_card(run_dir, model, seed=seed)

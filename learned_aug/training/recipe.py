@@ -62,8 +62,6 @@ class Recipe:
             about 1,000 steps).
         max_epochs: most epochs (tiny sets).
         patience_steps: early-stopping patience in optimizer steps (at least 10 epochs).
-        strategy: the ``learned_aug.sampling`` strategy its samples are drawn with (the one
-            ``SyntheticDataset`` picks by default for the run ``fit`` saves).
         tabular: the recipe used instead on feature vectors (tables), if any.
 
     Example:
@@ -85,7 +83,6 @@ class Recipe:
     min_epochs: int = 3
     max_epochs: int = 400
     patience_steps: int = 300
-    strategy: str = "posterior"
     tabular: Recipe | None = None
 
     def replace(self, **changes: Any) -> Recipe:

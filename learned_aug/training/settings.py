@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from learned_aug.names import CONVENTIONAL_NAMES
+from learned_aug.conventional import CONVENTIONAL
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
@@ -88,9 +88,9 @@ class FitSettings:
 
     def __post_init__(self) -> None:
         self._check_ints()
-        if self.augment is not None and self.augment not in CONVENTIONAL_NAMES:
+        if self.augment is not None and self.augment not in CONVENTIONAL:
             raise ValueError(
-                f"augment must be None or one of {list(CONVENTIONAL_NAMES)}, got {self.augment!r}"
+                f"augment must be None or one of {sorted(CONVENTIONAL)}, got {self.augment!r}"
             )
         self._check_reals()
         if self.optimizer not in OPTIMIZERS:

@@ -20,6 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from learned_aug.data import stratified_split
+from learned_aug.latent_bank import LatentBank, attach_bank
 from learned_aug.models import Generator
 from learned_aug.training import checkpoint as ckpt
 from learned_aug.training import distributed
@@ -271,9 +272,11 @@ class _Trainer:
     def _finish(self, stopped_early: bool) -> FitResult:
         self.model.load_state_dict(self.best_state)
         self.model.eval()
+        # The codes of its training data come with the model, as load_generator attaches them.
+        attach_bank(self.model, LatentBank.build(self.model, self.source))
         if self.run_dir is not None:
             publish_run(self.run_dir, self.model, self.source, self.settings.seed)
-            self.model.name_or_path = str(self.run_dir)  # its bank is there
+            self.model.name_or_path = str(self.run_dir)
         return FitResult(
             self.model, self.history, self.best_epoch, self.best_val, stopped_early, self.run_dir
         )

@@ -1,5 +1,6 @@
-"""What a SyntheticDataset item holds: a label that names only the class the sample was made
-for, and an item type that matches the real data it joins.
+"""What a SyntheticDataset item holds and how it is drawn: item ``i`` a pure function of
+``(seed, i)`` (:func:`draw_items`), a label that names only the class the sample was made for,
+and an item type that matches the real data it joins.
 
 A synthetic sample next to real data in a ``ConcatDataset`` must never carry a class it was not
 drawn for: a generator that cannot say which class a sample belongs to gets no labels at all
@@ -18,7 +19,11 @@ from PIL import Image
 from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
 
-OUTPUTS = ("auto", "pil", "tensor")
+from learned_aug.models import Generator
+from learned_aug.rng import ItemStreams, draw_alpha
+from learned_aug.sampling import Latents
+from learned_aug.strategies import Strategy
+
 LABELS = ("balanced", "unlabelled")
 UNLABELLED = -1
 """The target of every item of ``SyntheticDataset(..., labels="unlabelled")``: no class index,
@@ -69,6 +74,35 @@ class ConstantLabels(CyclicLabels):
         return f"ConstantLabels(n={self.n}, value={self.value})"
 
 
+def draw_items(
+    model: Generator,
+    strategy: Strategy,
+    indices: Tensor,
+    labels: Tensor | None,
+    *,
+    seed: int,
+    attempt: int = 0,
+) -> Tensor:
+    """Generated items ``indices``, item ``i`` a pure function of ``(seed, i, attempt)``.
+
+    What ``SyntheticDataset`` serves: each item draws its strength, its bank row (for a strategy
+    that starts from a real example: of its class where the bank is labelled; ``strategy`` is
+    bound, so it holds the bank) and its noise from its own counter-based stream, so it is the
+    same whatever batch it is drawn in.
+    """
+    rngs = ItemStreams.for_items(seed, indices, attempt)
+    alpha = draw_alpha(strategy.strength, len(indices), rngs)
+    bank = strategy.bank
+    if strategy.needs_source:
+        if bank is None:
+            raise ValueError(f"strategy {strategy.name!r} starts from bank codes: bind it first")
+        rows = bank.pick(len(indices), labels, rngs)
+        source = Latents(bank.codes[rows], None if bank.stds is None else bank.stds[rows])
+    else:
+        source = Latents(torch.empty(len(indices), 0))
+    return strategy(model, source, labels, alpha, rngs).cpu()
+
+
 def as_index(index: Any) -> int:
     """``index`` as an int; a float, a string or a bool is refused (a list would refuse it too)."""
     if not isinstance(index, bool):
@@ -90,8 +124,9 @@ def no_class_message(kind: str, strategy: str) -> str:
         "real data. For labelled samples: train a class-aware generator (learned-aug fit "
         "--per-class or --conditional), start from a labelled latent bank "
         "(strategy='interpolate', 'noise' or 'reconstruct'), or let a classifier label them: "
-        "classifier=..., relabel=True (a class-aware generator's class_log_likelihood is the "
-        "generative classifier). For unlabelled samples pass labels='unlabelled' (learned-aug "
+        "filter=ClassifierFilter(classifier, relabel=True) (a class-aware generator's "
+        "class_log_likelihood is the generative classifier). For unlabelled samples pass "
+        "labels='unlabelled' (learned-aug "
         f"sample --unlabelled): every target is then {UNLABELLED}, which no class index equals"
     )
 
@@ -128,13 +163,15 @@ def match_like(like: Any, sample_shape: tuple[int, ...]) -> tuple[str, Any]:
     """``("tensor", dtype)`` or ``("pil", mode)``: what the first item of ``like`` holds."""
     if getattr(like, "transform", None) is not None or getattr(like, "transforms", None):
         raise ValueError(
-            f"like= matches the items of a dataset without a transform, but this "
-            f"{type(like).__name__} has one, so its items show the transform's output: leave "
-            "like= out and pass the same transform= (SyntheticDataset then hands it PIL "
+            "SyntheticDataset.like matches the items of a dataset without a transform, but "
+            f"this {type(like).__name__} has one, so its items show the transform's output: "
+            "use SyntheticDataset(...) and pass it the same transform= (it then hands it PIL "
             "images, as torchvision datasets hand theirs)"
         )
     if len(like) == 0:
-        raise ValueError(f"like= needs a dataset with items, got an empty {type(like).__name__}")
+        raise ValueError(
+            f"SyntheticDataset.like needs a dataset with items, got an empty {type(like).__name__}"
+        )
     item = like[0]
     image = item[0] if isinstance(item, (tuple, list)) else item
     if isinstance(image, Image.Image):
@@ -144,30 +181,17 @@ def match_like(like: Any, sample_shape: tuple[int, ...]) -> tuple[str, Any]:
         kind, shape, made = ("tensor", image.dtype), tuple(image.shape), tuple(sample_shape)
     else:
         raise TypeError(
-            "like= must be a dataset of (image, label) items holding a PIL image or a tensor, "
+            "SyntheticDataset.like needs a dataset of (image, label) items holding a PIL image "
+            "or a tensor, "
             f"got {type(image).__name__}"
         )
     if shape != made:
         raise ValueError(
-            f"like= holds items of shape {shape}, but the generator makes samples of shape "
-            f"{tuple(sample_shape)}: resize one side (learned-aug fit --image-size) or pass the "
-            "same transform= to both datasets instead of like="
+            f"the real dataset holds items of shape {shape}, but the generator makes samples of "
+            f"shape {tuple(sample_shape)}: resize one side (learned-aug fit --image-size) or "
+            "pass the same transform= to both datasets"
         )
     return kind
-
-
-def resolve_output(output: str, like: Any, transform, sample_shape) -> tuple[str, Any]:
-    """The item type (``"pil"`` / ``"tensor"``) and the PIL mode or dtype to convert to."""
-    if output not in OUTPUTS:
-        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
-    if like is not None:
-        kind, detail = match_like(like, sample_shape)
-        if output not in ("auto", kind):
-            raise ValueError(f"output={output!r} disagrees with like=, whose items hold {kind}s")
-        return kind, detail
-    if output == "auto":  # what a torchvision dataset hands its transform; else collatable
-        output = "pil" if transform is not None else "tensor"
-    return output, None
 
 
 def check_like_classes(like: Any, classes: list[str]) -> None:
@@ -175,7 +199,8 @@ def check_like_classes(like: Any, classes: list[str]) -> None:
     theirs = getattr(like, "classes", None)
     if theirs is not None and classes and list(theirs) != list(classes):
         raise ValueError(
-            f"like= names its classes {list(theirs)}, the generator {list(classes)}: label i "
+            f"the real dataset names its classes {list(theirs)}, the generator "
+            f"{list(classes)}: label i "
             "would mean another class on each side; train the generator on the same classes "
             "in the same order"
         )

@@ -1,20 +1,21 @@
 """The arguments of each ``learned-aug`` command; torch-free, so ``--help`` answers at once.
 
-cli.py registers the commands; their work imports torch when it runs. Choices come from
-``learned_aug.names``, which tests/test_cli.py keeps equal to the registries.
+``cli.commands`` registers the commands; their runners import torch when they run. Choices come
+from ``cli.names``, which tests/test_cli.py keeps equal to the registries.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from learned_aug.names import (
+from learned_aug.cli.names import (
     CONVENTIONAL_NAMES,
     DATASET_NAMES,
     DEFAULT_CONDITIONS,
     DEFAULT_SIZES,
     MODEL_NAMES,
     OPTIMIZER_NAMES,
+    PAPER_CONDITIONS,
     QUICK_SIZE,
     TABULAR_CONDITIONS,
 )
@@ -41,8 +42,7 @@ def fit_args(p: argparse.ArgumentParser) -> None:
         "--data",
         required=True,
         help="an ImageFolder directory (root/<class>/<image>), a CSV file of feature rows "
-        "(see --label-column) or a bundled dataset: mnist-5k (5,000 real MNIST digits), "
-        "digits (scikit-learn 8x8 digits), breast-cancer, wine",
+        f"(see --label-column) or a bundled dataset: {', '.join(DATASET_NAMES)}",
     )
     p.add_argument(
         "--model",
@@ -202,9 +202,23 @@ def sample_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _shard(text: str) -> tuple[int, int]:
-    from learned_aug.training.distributed import parse_shard
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/N"`` -> ``(i, N)`` with ``0 <= i < N``.
 
+    Example:
+        >>> parse_shard("1/4")
+        (1, 4)
+    """
+    try:
+        index, count = (int(part) for part in str(text).split("/"))
+    except ValueError:
+        raise ValueError(f"shard must look like i/N (e.g. 0/4), got {text!r}") from None
+    if not 0 <= index < count:
+        raise ValueError(f"shard i/N needs 0 <= i < N, got {text!r}")
+    return index, count
+
+
+def _shard(text: str) -> tuple[int, int]:
     try:
         return parse_shard(text)
     except ValueError as err:
@@ -247,7 +261,8 @@ def evaluate_args(p: argparse.ArgumentParser) -> None:
         "accepted: none, a conventional augmentation (aug, trivialaugment, randaugment), a "
         "learned one (learned, vae (Garay-Maestre et al.), cvae, cvae-ra-post, ... see "
         "learned_aug.evaluation.CONDITIONS) or both joined by + (randaugment+learned); the "
-        "paper's conditions: none vae aug aug+vae; an unknown name is refused with the list",
+        f"paper's conditions: {' '.join(PAPER_CONDITIONS)}; an unknown name is refused with the "
+        "list",
     )
     p.add_argument("--quick", action="store_true", help="one size, one seed, short budgets")
     p.add_argument("--max-steps", type=int, default=None, help="cap on classifier steps")

@@ -1,6 +1,9 @@
-"""Name resolution: a bundled name, then a local folder, then a Hub repo id.
+"""The one loader: a bundled name, then a local folder, then a Hub repo id, with the latent bank
+saved beside the generator.
 
-Hub downloads go through huggingface_hub (``hf_hub_download``), so its cache, offline mode
+``load_generator`` is the only place where a name becomes a generator; ``LearnedAugment`` and
+``SyntheticDataset`` take objects (``LearnedAugment.from_pretrained`` calls this). Hub downloads
+go through huggingface_hub (``hf_hub_download``), so its cache, offline mode
 (``HF_HUB_OFFLINE=1``), revisions and tokens work as they do everywhere else.
 """
 
@@ -12,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from huggingface_hub import hf_hub_download
-from huggingface_hub.errors import HFValidationError
+from huggingface_hub.errors import EntryNotFoundError, HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
 from learned_aug.bundled import PRETRAINED_DIR
-from learned_aug.io import CONFIG_NAME, CheckpointError
+from learned_aug.io import BANK_NAME, CONFIG_NAME, CheckpointError
+from learned_aug.latent_bank import LatentBank, attach_bank
 from learned_aug.models import Generator, model_class
 
 
@@ -108,6 +112,11 @@ def load_generator(
 ) -> Generator:
     """Load any learned-aug generator; its class comes from ``config.json``'s ``model_type``.
 
+    The latent bank saved beside it (``fit`` writes one with every run) comes with it
+    (``learned_aug.latent_bank.bank_of(generator)``): the strategies that start from or search
+    the training codes (``SyntheticDataset``'s default ``Posterior``, ``Interpolate``, ...) take
+    it from there.
+
     Args:
         name_or_path: a bundled name (see ``bundled_names()``), a local folder, or a Hub repo id.
         revision: Hub branch, tag or commit.
@@ -128,14 +137,55 @@ def load_generator(
     config = read_config(location, **hub_kwargs)
     cls = model_class(config, str(name_or_path))
     generator = cls.from_pretrained(location, map_location=device, **hub_kwargs)
-    generator.name_or_path = location  # where SyntheticDataset looks for its latent bank
-    return generator
+    generator.name_or_path = location
+    bank = find_bank(location, **hub_kwargs)
+    return attach_bank(generator, None if bank is None else bank.to(device))
 
 
-def check_repo_id(repo_id: str) -> str:
-    """``repo_id`` if it is a valid Hub repo id (``"name"`` or ``"user/name"``), else ValueError."""
+def find_bank(location: str | Path, **hub_kwargs: Any) -> LatentBank | None:
+    """The bank saved with the generator at ``location`` (a bundled name, a folder or a Hub repo
+    id, through the Hub cache), or ``None`` when there is none.
+
+    Example:
+        >>> len(find_bank("mnist-vae")) > 0
+        True
+    """
+    location = resolve(location, revision=hub_kwargs.get("revision"))
+    if Path(location).is_dir():
+        return LatentBank.find(location)
     try:
-        validate_repo_id(repo_id)
-    except HFValidationError as err:
-        raise ValueError(f"repo_id {repo_id!r} is not a Hub repo id: {err}") from None
-    return repo_id
+        return LatentBank.load(hf_hub_download(str(location), BANK_NAME, **hub_kwargs))
+    except (EntryNotFoundError, HFValidationError, OSError):
+        return None  # no bank in the repo, not in the offline cache, or no such repo
+
+
+def build_latent_bank(
+    generator: Generator | str | Path,
+    data: Any,
+    *,
+    batch_size: int = 256,
+    device: str = "cpu",
+) -> LatentBank:
+    """Build the latent bank of ``generator`` from ``data`` (its training data, anything
+    ``load_dataset`` reads) and attach it to the generator.
+
+    A generator named by a bundled name, a local folder or a Hub id is loaded first; where the
+    name is a local folder the bank is also saved there (``latent_bank.safetensors``), so
+    ``load_generator`` finds it next time.
+
+    Example:
+        >>> from learned_aug import VAE, VAEConfig
+        >>> vae = VAE(VAEConfig(image_size=(8, 8), latent_dim=2, classes=list("0123456789")))
+        >>> len(build_latent_bank(vae, "digits"))
+        1797
+    """
+    folder = None
+    if isinstance(generator, (str, Path)):
+        location = resolve(generator)
+        folder = Path(location) if Path(location).is_dir() else None
+        generator = load_generator(location, device=device)
+    bank = LatentBank.build(generator, data, batch_size=batch_size)
+    if folder is not None:
+        bank.save(folder)
+    attach_bank(generator, bank)
+    return bank

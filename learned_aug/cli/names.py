@@ -1,9 +1,9 @@
-"""Names the command line offers, without importing torch.
+"""The names the command line offers, copied so that parsing imports no torch.
 
 ``learned-aug --help`` must answer at once, so the parser cannot import the registries it
-offers choices from (they import torch). Their names are copied here; tests/test_cli.py checks
-that each copy equals its registry, so adding a model, an augmentation or an optimizer means
-adding its name here too.
+offers choices from (they import torch). Their names are copied here, the command line's only
+copy; tests/test_cli.py checks that each equals its registry, so adding a model, an augmentation
+or an optimizer means adding its name here too.
 """
 
 from __future__ import annotations
@@ -15,13 +15,29 @@ CONVENTIONAL_NAMES = ("affine", "autoaugment", "randaugment", "trivialaugment")
 """Keys of ``learned_aug.conventional.CONVENTIONAL`` (``learned-aug fit --augment``)."""
 
 OPTIMIZER_NAMES = ("adam", "adamw", "rmsprop")
-"""Keys of ``learned_aug.training.loop.OPTIMIZERS``."""
+"""Keys of ``learned_aug.training.OPTIMIZERS``."""
 
-DATASET_NAMES = ("mnist-5k", "digits", "breast-cancer", "wine")
+DATASET_NAMES = (
+    "mnist-5k",
+    "digits",
+    "cifar10",
+    "cifar10-test",
+    "retina",
+    "retina-test",
+    "faces-orl",
+    "faces-orl-test",
+    "letters-omniglot",
+    "letters-omniglot-test",
+    "breast-cancer",
+    "wine",
+)
 """Keys of ``learned_aug.data.BUNDLED``: the real datasets that ship inside packages."""
 
 PAPER_CONDITIONS = ("none", "vae", "aug", "aug+vae")
 """``learned_aug.evaluation.protocol.PAPER_CONDITIONS``: the conditions of Garay-Maestre et al."""
+
+DEFAULT_SIZES = (50, 100, 250, 500, 1000)
+"""``learned_aug.evaluation.protocol.DEFAULT_SIZES``: training images per draw."""
 
 DEFAULT_CONDITIONS = ("none", "randaugment", "learned", "randaugment+learned")
 """The conditions ``learned-aug evaluate`` compares on images by default: no augmentation,
@@ -31,9 +47,6 @@ model flags, sampled by ``SyntheticDataset`` with its defaults) and both togethe
 TABULAR_CONDITIONS = ("none", "learned")
 """The conditions ``learned-aug evaluate`` compares on tabular data by default (RandAugment
 works on images only)."""
-
-DEFAULT_SIZES = (50, 100, 250, 500, 1000)
-"""``learned_aug.evaluation.protocol.DEFAULT_SIZES``: training images per draw."""
 
 QUICK_SIZE = 100
 """The one training size of ``learned-aug evaluate --quick``."""

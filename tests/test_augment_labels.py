@@ -1,17 +1,16 @@
-"""How LearnedAugment finds a sample's label (labels_getter) and classifies images without one."""
+"""How LearnedAugment finds a sample's label (labels_getter), conditions a label-aware generator
+on it, and classifies images without one (the generative classifier)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from conftest import TINY
+from conftest import DIGITS, TINY
 from torchvision import datasets, tv_tensors
 from torchvision.transforms import v2
 
 from learned_aug import VAE, LearnedAugment, VAEConfig, load_generator
 from learned_aug.transforms import default_labels_getter
-
-DIGITS = list("0123456789")
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +202,50 @@ def test_a_torchvision_dataset_transform_sees_the_image_alone():
     image, label = datasets.FakeData(size=2, image_size=(1, 28, 28), transform=pipeline)[0]
     assert image.shape == (1, 28, 28) and image.dtype == torch.float32
     assert isinstance(label, int)
+
+
+# ------------------------------------------------------------------------ per-class generators
+def test_labels_route_to_the_right_class_member(per_class, mnist_small):
+    aug = LearnedAugment(per_class, "reconstruct")
+    x = mnist_small.x[:1]
+    out3, _ = aug(x[0], 3)
+    with torch.no_grad():
+        expected = per_class.members[3].reconstruct(x)[0]
+    torch.testing.assert_close(out3, expected)
+    assert not torch.allclose(aug(x[0], 8)[0], out3)
+
+
+def test_a_per_class_generator_without_label_classifies_the_image(per_class, mnist_small):
+    x = mnist_small.x[:1]
+    with torch.no_grad():
+        k = int(per_class.infer_labels(x))
+    aug = LearnedAugment(per_class, "reconstruct")
+    torch.testing.assert_close(aug(x[0]), aug(x[0], k)[0])
+
+
+# ------------------------------------------------------------------------ labels_getter refused
+@pytest.mark.parametrize(
+    ("labels_getter", "error", "message"),
+    [
+        ("first", ValueError, r"labels_getter must be 'default', a callable or None, got 'first'"),
+        (3, TypeError, r"labels_getter must be 'default', a callable or None, got int"),
+    ],
+)
+def test_a_labels_getter_of_another_kind_is_refused(labels_getter, error, message):
+    vae = VAE(VAEConfig(image_size=(8, 8), **TINY))
+    with pytest.raises(error, match=message):
+        LearnedAugment(vae, labels_getter=labels_getter)
+
+
+def test_a_labels_getter_returning_no_label_says_what_it_must_return():
+    vae = VAE(VAEConfig(image_size=(8, 8), **TINY))
+    aug = LearnedAugment(vae, labels_getter=lambda sample: "seven")
+    with pytest.raises(TypeError, match=r"labels_getter must return an int, an integer .*got str"):
+        aug(torch.rand(1, 8, 8), 7)
+
+
+def test_a_label_taken_for_the_image_says_where_torchvision_looks():
+    vae = VAE(VAEConfig(image_size=(8, 8), **TINY))
+    sample = {"label": torch.tensor(3), "image": torch.rand(1, 8, 8)}  # the label comes first
+    with pytest.raises(ValueError, match=r"got shape \(\).*put the image first"):
+        LearnedAugment(vae)(sample)

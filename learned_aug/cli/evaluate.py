@@ -1,4 +1,4 @@
-"""``learned-aug evaluate``: the run (its arguments are in ``learned_aug.arguments``)."""
+"""``learned-aug evaluate``: the few-shot protocol on one dataset, and its report."""
 
 from __future__ import annotations
 
@@ -9,12 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from learned_aug.evaluation.protocol import (
-    DEFAULT_SIZES,
-    EvaluationConfig,
-    classifier_precision,
-    run_protocol,
-)
+from learned_aug.cli.names import DEFAULT_CONDITIONS, DEFAULT_SIZES, QUICK_SIZE, TABULAR_CONDITIONS
+from learned_aug.data import load_dataset
+from learned_aug.evaluation.protocol import EvaluationConfig, classifier_precision, run_protocol
 from learned_aug.evaluation.report import (
     QUALITY_NOTE,
     markdown_table,
@@ -22,7 +19,6 @@ from learned_aug.evaluation.report import (
     write_csv,
     write_report,
 )
-from learned_aug.names import DEFAULT_CONDITIONS, QUICK_SIZE, TABULAR_CONDITIONS
 
 # --quick: one size (100 images), one seed, the results grid's quarter-width CNN, at most 500
 # classifier steps and a tenth of the generators' steps: a check that the pipeline runs, in
@@ -30,28 +26,28 @@ from learned_aug.names import DEFAULT_CONDITIONS, QUICK_SIZE, TABULAR_CONDITIONS
 QUICK = {"max_steps": 500, "generator_scale": 0.1, "cnn_width": 0.25}
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the protocol and write the report into ``--out``."""
-    from learned_aug.data import load_dataset
-
-    start = time.perf_counter()
-    data = load_dataset(args.data)
+def _config(args: argparse.Namespace, is_image: bool) -> EvaluationConfig:
+    """The protocol's settings the arguments ask for (``--quick`` first, then each flag)."""
     overrides = dict(QUICK) if args.quick else {}
-    if args.max_steps is not None:
-        overrides["max_steps"] = args.max_steps
-    if args.generator_scale is not None:
-        overrides["generator_scale"] = args.generator_scale
-    if args.cnn_width is not None:
-        overrides["cnn_width"] = args.cnn_width
+    for name in ("max_steps", "generator_scale", "cnn_width"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
     sizes = args.train_size or ((QUICK_SIZE,) if args.quick else DEFAULT_SIZES)
-    config = EvaluationConfig(
+    return EvaluationConfig(
         sizes=sizes[:1] if args.quick else sizes,
         seeds=1 if args.quick else args.seeds,
-        conditions=args.conditions or (DEFAULT_CONDITIONS if data.is_image else TABULAR_CONDITIONS),
+        conditions=args.conditions or (DEFAULT_CONDITIONS if is_image else TABULAR_CONDITIONS),
         patience=args.patience,
         bf16=True if args.bf16 else False if args.fp32 else None,
         **overrides,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the protocol and write the report into ``--out``."""
+    start = time.perf_counter()
+    data = load_dataset(args.data)
+    config = _config(args, data.is_image)
     precision = classifier_precision(config, data)
     config = dataclasses.replace(config, bf16=precision.enabled)
     out = Path(args.out)

@@ -1,0 +1,156 @@
+"""``learned-aug fit``: train a generator (the recipe, or the model the flags name) into --out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from learned_aug.data import LabelledData, load_csv, load_dataset
+from learned_aug.training import DEFAULT_RECIPE, FitResult, distributed, fit
+
+# The model flags of ``fit``: config fields of the generator, passed on when given.
+CONFIG_FLAGS = (
+    "latent_dim",
+    "beta",
+    "likelihood",
+    "codebook_size",
+    "embedding_dim",
+    "corruption",
+    "conditional",
+)
+# The training flags of ``fit``: its keyword arguments of the same names.
+SETTING_FLAGS = (
+    "per_class",
+    "mix_in",
+    "epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "val_fraction",
+    "patience",
+    "kl_warmup",
+    "seed",
+    "device",
+    "out",
+    "resume",
+    "overwrite",
+    "augment_copies",
+    "prior_epochs",
+)
+
+
+def without_option(argv: Sequence[str], option: str) -> list[str]:
+    """``argv`` less ``option VALUE`` / ``option=VALUE`` (torchrun would take it for its own).
+
+    Example:
+        >>> without_option(["fit", "--nproc", "2", "--out", "r"], "--nproc")
+        ['fit', '--out', 'r']
+    """
+    kept, skip = [], False
+    for arg in argv:
+        if not skip and arg != option and not arg.startswith(option + "="):
+            kept.append(arg)
+        skip = arg == option and not skip
+    return kept
+
+
+def _load(args: argparse.Namespace) -> LabelledData:
+    if str(args.data).lower().endswith(".csv"):
+        return load_csv(args.data, label_column=args.label_column)
+    return load_dataset(
+        args.data, image_size=args.image_size, channels=args.channels, progress=not args.no_progress
+    )
+
+
+def _config(args: argparse.Namespace, data: LabelledData) -> dict[str, Any]:
+    """The generator's config fields the flags set (and a CSV's column schema)."""
+    config = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k) is not None}
+    if getattr(data, "columns", None):  # a CSV's schema: continuous and categorical columns
+        config["columns"] = [c.to_dict() for c in data.columns]
+    if args.beta_norm:
+        config["beta_norm"] = True
+    return config
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of ``fit`` the flags set (None: the recipe's or fit's default)."""
+    settings = {name: getattr(args, name) for name in SETTING_FLAGS}
+    return settings | {"progress": not args.no_progress}
+
+
+def _train(args: argparse.Namespace) -> int:
+    """Train the generator the arguments describe (one process of a ``--nproc`` run)."""
+    distributed.init_from_env()
+    data = _load(args)
+    config, settings = _config(args, data), _settings(args)
+    recipe = args.model is None and not args.per_class
+    model = DEFAULT_RECIPE.for_data(data).model if recipe else args.model
+    augment = None if args.augment == "none" else args.augment
+    if recipe and args.augment is None:
+        augment = DEFAULT_RECIPE.for_data(data).augment
+    if augment is not None and not data.is_image:
+        raise ValueError(f"--augment {augment} needs images, got a table of features")
+    if distributed.is_main():
+        what = f"the recipe ({model}, " if recipe else f"{model} ("
+        copies = f"{args.augment_copies} {augment} copies" if augment else "no augmented copies"
+        print(
+            f"data: {len(data)} examples of shape {tuple(data.sample_shape)}, "
+            f"{len(data.classes)} classes; training {what}{copies})",
+            file=sys.stderr,
+        )
+    if recipe:
+        result = DEFAULT_RECIPE.fit(data, **settings, **config, augment=augment)
+    else:
+        settings["epochs"] = args.epochs or 30
+        settings["patience"] = args.patience or 10
+        result = fit(model, data, **settings, **config, augment=augment)
+    if distributed.is_main():  # rank 0 alone writes
+        _write_record(args, data, result, model, augment, recipe)
+    return 0
+
+
+def _write_record(
+    args: argparse.Namespace,
+    data: LabelledData,
+    result: FitResult,
+    model: str,
+    augment: str | None,
+    recipe: bool,
+) -> None:
+    """``training.json``: the command, the data and how the run went."""
+    record = {
+        "command": "learned-aug " + shlex.join(sys.argv[1:]) if sys.argv else "",
+        "data": str(args.data),
+        "examples": len(data),
+        "trained_on": len(data) * (args.augment_copies + 1 if augment else 1),
+        "recipe": "default" if recipe else None,
+        "model": model,
+        "augment": augment,
+        "augment_copies": args.augment_copies if augment else 0,
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "epochs_run": len(result.history),
+        "stopped_early": result.stopped_early,
+    }
+    (Path(args.out) / "training.json").write_text(json.dumps(record, indent=2))
+    print(
+        f"best epoch {result.best_epoch}, validation loss {result.best_val_loss:.3f}; "
+        f"saved {args.out}/ (config.json, model.safetensors, samples.png)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, in ``--nproc`` processes under torchrun when asked (relaunching this command)."""
+    if args.nproc < 1:
+        raise ValueError(f"--nproc must be >= 1, got {args.nproc}")
+    if args.nproc > 1 and distributed.env_shard() is None:  # not yet under torchrun: launch
+        return distributed.launch(args.nproc, without_option(args.argv, "--nproc"))
+    try:
+        return _train(args)
+    finally:
+        distributed.cleanup()

@@ -140,6 +140,7 @@ def test_quality_columns_round_trip_through_the_csv(tmp_path):
             "macro_f1": 0.6,
             "sample_accuracy": 0.9,
             "real_accuracy": 0.8,
+            "cas": 0.75,
             "active_units": 5,
             "copy_ratio": 0.7,
         },
@@ -147,7 +148,8 @@ def test_quality_columns_round_trip_through_the_csv(tmp_path):
     write_csv(rows, tmp_path / "r.csv")
     back = read_csv(tmp_path / "r.csv")
     assert back[0]["sample_accuracy"] is None and back[1]["active_units"] == 5
-    assert "| learned | 1 | 90.0% | 80.0% | 5.0 | 0.70 |" in quality_table(back)
+    assert back[1]["cas"] == 0.75 and back[0]["cas"] is None
+    assert "| learned | 1 | 90.0% | 80.0% | 75.0% | 5.0 | 0.70 |" in quality_table(back)
 
 
 def test_a_loaded_or_fitted_generator_brings_its_bank(tmp_path, digits):
@@ -173,3 +175,17 @@ def test_tuned_randaugment_is_what_the_tuning_runs_choose():
     tuning = read_csv(Path(__file__).resolve().parents[1] / "docs" / "results_tuning.csv")
     assert choose_randaugment(tuning) == TUNED_RANDAUGMENT
     assert {r["seed"] for r in tuning} <= {5, 6}  # never a reported seed
+
+
+def test_the_recipe_picks_its_colour_and_tabular_variants_from_the_data():
+    from learned_aug import LabelledData
+    from learned_aug.training.recipe import COLOUR_RECIPE, TABULAR_RECIPE
+
+    grey = LabelledData(torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 0, 1]), ["a", "b"])
+    rgb = LabelledData(torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 0, 1]), ["a", "b"])
+    rows = LabelledData(torch.rand(4, 5), torch.tensor([0, 1, 0, 1]), ["a", "b"])
+    assert DEFAULT_RECIPE.for_data(grey) is DEFAULT_RECIPE
+    assert DEFAULT_RECIPE.for_data(rgb) is COLOUR_RECIPE and COLOUR_RECIPE.steps == 3000
+    assert DEFAULT_RECIPE.for_data(rows) is TABULAR_RECIPE
+    # the same images, four times the steps (1,000 a copy-augmented epoch at 64 an update)
+    assert COLOUR_RECIPE.budget(200) == (215, 22) and DEFAULT_RECIPE.budget(200) == (54, 22)

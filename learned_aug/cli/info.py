@@ -30,6 +30,12 @@ def quality_lines(report: dict) -> str:
             f"({report.get('classifier_accuracy_real_val', float('nan')):.0%} of held-out real "
             "images)"
         )
+    if report.get("cas") is not None:
+        lines.append(
+            f"  a classifier trained on the samples alone scores {report['cas']:.0%} on held-out "
+            f"real images (CAS; trained on the real images: "
+            f"{report.get('classifier_accuracy_real_val', float('nan')):.0%})"
+        )
     if report.get("copy_distance_ratio") is not None:
         lines.append(
             f"  copy ratio {report['copy_distance_ratio']:.2f} (distance to the nearest "

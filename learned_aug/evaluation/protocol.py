@@ -40,7 +40,11 @@ from learned_aug.evaluation.conditions import (
 from learned_aug.evaluation.metrics import scores
 from learned_aug.models import Generator
 from learned_aug.rng import item_keys
-from learned_aug.training.diagnostics import class_consistency, copy_distance, latent_activity
+from learned_aug.training.diagnostics import (
+    classification_scores,
+    copy_distance,
+    latent_activity,
+)
 
 DEFAULT_SIZES = (50, 100, 250, 500, 1000)
 """Training images per draw (class-balanced), the sizes ``EvaluationConfig`` runs by default."""
@@ -154,15 +158,19 @@ class _Cell:
 
     def quality(self, gen: Generator, pool: LabelledData) -> dict[str, Any]:
         """What ``fit``'s quality report says (learned_aug.training.diagnostics), measured on the
-        pool the classifier sees: how often a classifier of the real training images names the
-        samples' class, active latent units, distance to the nearest training image."""
+        pool the classifier sees and on the test images the generator never saw: how often a
+        classifier of the real training images names the samples' class, its accuracy on the
+        test images, the Classification Accuracy Score (the same classifier trained on the
+        pool alone, on the test images), active latent units, distance to the nearest
+        training image."""
         found = latent_activity(gen, self.train)
         if len(self.train.classes) > 1:
-            found.update(class_consistency(self.train, pool.x, pool.y))
+            found.update(classification_scores(self.train, self.test, pool.x, pool.y))
         found.update(copy_distance(self.train, pool.x))
         return {
             "sample_accuracy": found.get("classifier_accuracy_samples"),
             "real_accuracy": found.get("classifier_accuracy_real_val"),
+            "cas": found.get("cas"),
             "active_units": found.get("active_units"),
             "copy_ratio": found.get("copy_distance_ratio"),
         }
@@ -281,8 +289,9 @@ def run_protocol(
         ``accuracy``, ``best_epoch``, ``steps``, ``n_test`` and ``seconds``; a learned
         condition's records also hold its generator's quality report, measured on the pool:
         ``sample_accuracy`` (a classifier of the real training images names the samples'
-        class), ``real_accuracy`` (the same classifier on held-out real images),
-        ``active_units`` and ``copy_ratio`` (see ``learned_aug.training.diagnostics``).
+        class), ``real_accuracy`` (the same classifier on the test images), ``cas`` (the
+        Classification Accuracy Score: that classifier trained on the pool alone, on the test
+        images), ``active_units`` and ``copy_ratio`` (see ``learned_aug.training.diagnostics``).
     """
     config = config or EvaluationConfig()
     data = load_dataset(data)

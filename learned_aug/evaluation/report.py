@@ -27,6 +27,7 @@ FIELDS = (
     "seconds",
     "sample_accuracy",
     "real_accuracy",
+    "cas",
     "active_units",
     "copy_ratio",
 )
@@ -39,6 +40,7 @@ _FLOATS = {
     "seconds",
     "sample_accuracy",
     "real_accuracy",
+    "cas",
     "copy_ratio",
 }
 
@@ -232,23 +234,24 @@ def plot_f1(
 
 def quality_table(records: Sequence[Record]) -> str:
     """Per learned condition, the quality of its generators averaged over the runs that have
-    it: how often a classifier of the real training images names the samples' class (and real
-    held-out images, for scale), active latent units, and the copy ratio; "" when no record has
-    a quality report.
+    it: how often a classifier of the real training images names the samples' class, the same
+    classifier's accuracy on the test images, the Classification Accuracy Score (trained on the
+    samples alone, on the test images), active latent units, and the copy ratio; "" when no
+    record has a quality report.
 
     Example:
         >>> rows = [{"condition": "learned", "sample_accuracy": 0.9, "real_accuracy": 0.8,
-        ...          "active_units": 4, "copy_ratio": 0.6}]
+        ...          "cas": 0.7, "active_units": 4, "copy_ratio": 0.6}]
         >>> print(quality_table(rows).splitlines()[2])
-        | learned | 1 | 90.0% | 80.0% | 4.0 | 0.60 |
+        | learned | 1 | 90.0% | 80.0% | 70.0% | 4.0 | 0.60 |
     """
     rated = [r for r in records if r.get("sample_accuracy") is not None]
     if not rated:
         return ""
     lines = [
-        "| condition | generators | samples named their class | real held-out images | "
-        "active latent units | copy ratio |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| condition | generators | samples named their class | trained on real: test images | "
+        "CAS: trained on samples | active latent units | copy ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
 
     def mean(rows: list[Record], key: str) -> float:
@@ -259,7 +262,8 @@ def quality_table(records: Sequence[Record]) -> str:
         rows = [r for r in rated if r["condition"] == name]
         lines.append(
             f"| {name} | {len(rows)} | {mean(rows, 'sample_accuracy'):.1%} | "
-            f"{mean(rows, 'real_accuracy'):.1%} | {mean(rows, 'active_units'):.1f} | "
+            f"{mean(rows, 'real_accuracy'):.1%} | {mean(rows, 'cas'):.1%} | "
+            f"{mean(rows, 'active_units'):.1f} | "
             f"{mean(rows, 'copy_ratio'):.2f} |"
         )
     return "\n".join(lines)
@@ -268,7 +272,9 @@ def quality_table(records: Sequence[Record]) -> str:
 QUALITY_NOTE = (
     "Quality of the generators (learned_aug.training.diagnostics, on the pools the classifier "
     "saw): a logistic regression of the real training images names the class of the samples "
-    "(near chance: the samples carry no class) and of held-out real images (for scale); "
+    "(near chance: the samples carry no class) and of the test images (for scale); the "
+    "Classification Accuracy Score, the same classifier trained on the samples alone and scored "
+    "on the test images (at or above the one trained on real images: the samples teach as much); "
     "active latent units (0: the posterior collapsed); copy ratio, the samples' distance to "
     "their nearest training image over the training images' own (near 0: copies)."
 )

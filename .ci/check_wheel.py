@@ -40,6 +40,14 @@ def main(checkout_pretrained: Path) -> None:
         assert files == sorted(p.name for p in (checkout_pretrained / name).iterdir()), name
         generator = load_generator(name)
         print(f"{name}: {type(generator).__name__} {generator.sample_shape} from {PRETRAINED_DIR}")
+    # The packed image sets travel inside the package too (learned_aug/data/bundled/*.npz).
+    from learned_aug import load_dataset
+    from learned_aug.data.loaders import PACKED
+
+    assert package in PACKED.resolve().parents, PACKED
+    for name in ("cifar10", "retina", "faces-orl", "letters-omniglot"):
+        data = load_dataset(f"{name}-test")
+        print(f"{name}-test: {tuple(data.x.shape)} from {PACKED}")
 
 
 if __name__ == "__main__":

@@ -92,6 +92,24 @@ def test_check_transform_on_every_bundled_generator(bundled, kind, mnist):
     check_transform(bundled, make_input(kind, mnist))
 
 
+@pytest.mark.parametrize("kind", ["pil-RGB", "uint8-CHW", "float-BCHW", "tv-image", "other-size"])
+def test_check_transform_on_every_bundled_colour_generator(bundled_rgb, kind):
+    from learned_aug import load_dataset
+
+    x = load_dataset("cifar10-test").x[:4]
+    inpt = {
+        "pil-RGB": lambda: TF.to_pil_image(u8(x[0])),
+        "uint8-CHW": lambda: u8(x[1]),
+        "float-BCHW": lambda: x.clone(),
+        "tv-image": lambda: tv_tensors.Image(x[2]),
+        "other-size": lambda: u8(TF.resize(x[3], [48, 40], antialias=True)),
+    }[kind]()
+    check_transform(bundled_rgb, inpt)
+    # an image alone is classified by the generator; a real CIFAR-10 image really changes
+    out = bundled_rgb(x.clone())
+    assert out.shape == x.shape and float((out - x).abs().mean()) > 0.01
+
+
 def test_rgb_pil_images_keep_their_mode(rgb):
     image = PIL.Image.new("RGB", (20, 12), (200, 30, 90))
     check_transform(LearnedAugment(rgb, "reconstruct"), image)

@@ -26,6 +26,7 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 HUB_REPO = "learned-aug-examples/mnist-vae"  # the example's default --repo-id
 # What each example prints when it has done its job.
 EXPECT = {
+    "colour_images.py": r"real \+ SyntheticDataset: 40 training images, accuracy",
     "concat_synthetic.py": r"real \+ synthetic: 40 training images, accuracy",
     "evaluate_your_data.py": r"\| none \| cvae \|",
     "few_shot_transform.py": r"with LearnedAugment: accuracy",

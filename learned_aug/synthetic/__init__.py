@@ -1,0 +1,10 @@
+"""Synthetic samples as a dataset: ``SyntheticDataset`` (``dataset``), how item ``i`` is drawn
+and labelled (``items``), the classifier that filters or labels samples (``filter``), and
+writing them out as an ImageFolder or a CSV (``export``)."""
+
+from learned_aug.synthetic.dataset import SyntheticDataset
+from learned_aug.synthetic.export import to_csv, to_folder
+from learned_aug.synthetic.filter import ClassifierFilter
+from learned_aug.synthetic.items import UNLABELLED
+
+__all__ = ["UNLABELLED", "ClassifierFilter", "SyntheticDataset", "to_csv", "to_folder"]

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from learned_aug.data import LabelledData
 from learned_aug.evaluation.augment import RANDAUGMENT_VARIANTS
-from learned_aug.latent_bank import LatentBank, attach_bank, bank_of
 from learned_aug.models import Generator
 from learned_aug.strategies import Interpolate, Strategy, as_strategy
 from learned_aug.synthetic import SyntheticDataset
@@ -173,19 +172,11 @@ def fit_generator(name: str, train: LabelledData, seed: int, scale: float = 1.0)
     return recipe.fit(train, scale=scale, seed=seed, device="cpu", progress=False).model
 
 
-def _with_bank(spec: LearnedSpec, gen: Generator, train: LabelledData, from_bank: bool):
-    """``gen`` with the latent bank of ``train`` attached, where ``spec``'s strategy reads one."""
-    uses = spec.strategy is None or spec.strategy.uses_bank(from_bank)
-    if uses and bank_of(gen) is None:
-        attach_bank(gen, LatentBank.build(gen, train))
-    return gen
-
-
 def synthetic_pool(spec: LearnedSpec, gen: Generator, train: LabelledData, seed: int):
     """``spec.pool`` samples per class drawn once from a trained generator, as LabelledData:
-    a ``SyntheticDataset`` with the spec's strategy over the latent bank of ``train``."""
+    a ``SyntheticDataset`` with the spec's strategy over the latent bank of ``train`` (``fit``
+    attaches it to the generator it trains on ``train``)."""
     n = spec.pool * len(train.classes)
-    gen = _with_bank(spec, gen, train, from_bank=True)
     x, y = SyntheticDataset(gen, n, seed=seed, strategy=spec.strategy).generate(range(n))
     return LabelledData(x.clamp(0, 1) if train.is_image else x, y, list(train.classes))
 
@@ -193,7 +184,7 @@ def synthetic_pool(spec: LearnedSpec, gen: Generator, train: LabelledData, seed:
 def online_augment(
     spec: LearnedSpec, gen: Generator, train: LabelledData, seed: int
 ) -> LearnedAugment:
-    """``LearnedAugment`` with ``spec``'s strategy (and the latent bank of ``train`` where it
-    reads one), the transform of ``"transform"`` mode; it keeps the labels of the batch."""
-    gen = _with_bank(spec, gen, train, from_bank=False)
+    """``LearnedAugment`` with ``spec``'s strategy (and the latent bank of ``train`` that
+    ``fit`` attached, where it reads one), the transform of ``"transform"`` mode; it keeps the
+    labels of the batch."""
     return LearnedAugment(gen, spec.strategy, p=spec.p, rng=seed)

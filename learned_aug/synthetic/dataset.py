@@ -222,7 +222,7 @@ class SyntheticDataset(Dataset):
     def generate(self, indices: Sequence[int] | Tensor) -> tuple[Tensor, Tensor]:
         """The samples (one float batch in [0, 1]) and labels of ``indices``, in one batched
         pass, before any conversion or transform."""
-        indices = torch.tensor(self.check_indices(indices), dtype=torch.long)
+        indices = self._index_tensor(indices)
         labels = self._requested(indices)
         samples = self._attempt(indices, 0, labels)
         if self.filter is not None:
@@ -237,6 +237,10 @@ class SyntheticDataset(Dataset):
 
     def check_indices(self, indices: Sequence[int] | Tensor) -> list[int]:
         """``indices`` as in-range non-negative indices (negative ones count from the end)."""
+        return self._index_tensor(indices).tolist()
+
+    def _index_tensor(self, indices: Sequence[int] | Tensor) -> Tensor:
+        """``check_indices`` as an int64 tensor (what ``generate`` draws from)."""
         if isinstance(indices, Tensor) and not (
             indices.is_floating_point() or indices.is_complex() or indices.dtype == torch.bool
         ):
@@ -247,7 +251,7 @@ class SyntheticDataset(Dataset):
         if bool(outside.any()):
             bad = int(idx[outside][0])
             raise IndexError(f"index {bad} out of range for a SyntheticDataset of n={self.n}")
-        return torch.where(idx < 0, idx + self.n, idx).tolist()
+        return torch.where(idx < 0, idx + self.n, idx)
 
     def _check_index(self, index: int) -> int:
         i = as_index(index)

@@ -12,6 +12,17 @@ trained: speed does not depend on the weights) and writes its own section.
     python benchmarks/bench_augment.py                 # prints the table
     python benchmarks/bench_augment.py --write         # and updates docs/benchmarks.md
     python benchmarks/bench_augment.py --generator default --threads 2 --write
+
+``--colour`` instead times colour (RGB) images in their own section: CIFAR-10 images at 32x32
+and upscaled to 64x64 (``torch.nn.functional.interpolate``), as uint8 and as float tensors.
+LearnedAugment (default strategy) runs per image and on batches with the bundled colour
+generator ``cifar10-vae`` at 32x32; at 64x64 with an untrained default-config VAE of that size
+(``learned-aug fit``'s colour architecture at 64 px: speed does not depend on the weights) and
+with cifar10-vae through LearnedAugment's ``resize`` (64 -> 32 -> 64); each against
+torchvision's RandAugment per image on the same images. SyntheticDataset through a DataLoader
+is set against calling the generator's decoder on batches, for both generators.
+
+    python benchmarks/bench_augment.py --colour --threads 2 --images 256 --write
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ from learned_aug import (
     LatentBank,
     LearnedAugment,
     SyntheticDataset,
+    create_generator,
     fit,
     load_dataset,
     load_generator,
@@ -41,6 +53,7 @@ from learned_aug.speed import cpu_model
 
 SECTION = "LearnedAugment and SyntheticDataset"
 DEFAULT_SECTION = "LearnedAugment with the generator learned-aug fit trains by default"
+COLOUR_SECTION = "LearnedAugment and SyntheticDataset on colour images"
 STRATEGIES = ("noise", "reconstruct", "interpolate", "prior")
 
 
@@ -119,7 +132,11 @@ def augment_jobs(folder: str, n: int, batch_size: int) -> dict[str, tuple[Callab
 
 
 def dataset_jobs(folder: str, n: int, batch_size: int) -> dict[str, tuple[Callable, int]]:
-    dataset = SyntheticDataset(load_generator(folder), n=n)
+    return _dataset_jobs_of(load_generator(folder), n, batch_size)
+
+
+def _dataset_jobs_of(generator, n: int, batch_size: int) -> dict[str, tuple[Callable, int]]:
+    dataset = SyntheticDataset(generator, n=n)
     dataset.chunk_size = batch_size
     gen = dataset.generator
     with torch.no_grad():
@@ -189,6 +206,130 @@ SPEED_NOTE = (
 )
 
 
+def colour_images(n: int, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``n`` CIFAR-10 training images (a seeded mix of classes) at ``size`` px: float in [0, 1],
+    uint8, and their labels; 64 px ones are upscaled (bilinear, antialiased)."""
+    data = load_dataset("cifar10")
+    rows = torch.randperm(len(data.y), generator=torch.Generator().manual_seed(0))[:n]
+    x, y = data.x[rows], data.y[rows]
+    if x.shape[-1] != size:
+        x = torch.nn.functional.interpolate(
+            x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        ).clamp_(0, 1)
+    return x.contiguous(), x.mul(255).round().to(torch.uint8), y
+
+
+def colour_generators() -> dict[str, tuple[object, int]]:
+    """The generators timed on colour images, by name, with the image size each is run at."""
+    cifar = load_generator("cifar10-vae")
+    torch.manual_seed(0)
+    untrained = create_generator(
+        "vae", (3, 64, 64), cifar.classes, conditional=True, latent_dim=8
+    )  # learned-aug fit's colour architecture at 64 px (COLOUR_RECIPE's config)
+    return {
+        "cifar10-vae (32x32)": (cifar, 32),
+        "default VAE at 64x64 (untrained)": (untrained, 64),
+        "cifar10-vae, resize 64 -> 32 -> 64": (cifar, 64),
+    }
+
+
+def colour_augment_jobs(generators, n: int, batch_size: int) -> dict[str, tuple[Callable, int]]:
+    """(size, dtype, method) -> job: RandAugment per image once per size and dtype, and
+    LearnedAugment per image and batched for every generator on its size's images."""
+    jobs = {}
+    images = {size: colour_images(n, size) for size in {s for _, s in generators.values()}}
+    for size, (xf, xu, y) in sorted(images.items()):
+        labels = [int(v) for v in y]
+        for dtype, x in (("uint8", xu), ("float", xf)):
+            per_image, batched = _image_jobs(x, y, labels, batch_size)
+            jobs[(size, dtype, "RandAugment, per image")] = (per_image(v2.RandAugment()), n)
+            for name, (gen, at) in generators.items():
+                if at != size:
+                    continue
+                aug = LearnedAugment(gen)
+                jobs[(size, dtype, f"LearnedAugment {name}, per image")] = (per_image(aug), n)
+                jobs[(size, dtype, f"LearnedAugment {name}, batched")] = (batched(aug), n)
+    return jobs
+
+
+def _image_jobs(x, y, labels, batch_size: int):
+    n = len(x)
+
+    def per_image(transform) -> Callable[[], None]:
+        return lambda: [transform(x[i], labels[i]) for i in range(n)]
+
+    def batched(transform) -> Callable[[], None]:
+        starts = range(0, n, batch_size)
+        return lambda: [transform(x[s : s + batch_size], y[s : s + batch_size]) for s in starts]
+
+    return per_image, batched
+
+
+def colour_table(rates: dict, generators, batch_size: int, n: int, n_synthetic: int) -> str:
+    rows = []
+    for (size, dtype, method), rate in rates.items():
+        if size is None:
+            continue
+        ra = rates[(size, dtype, "RandAugment, per image")]
+        rows.append([f"{size}x{size}", dtype, method, f"{rate:.0f}", f"{rate / ra:.2f}x"])
+    data_rows = []
+    for name in generators:
+        if "resize" in name:
+            continue
+        sd = rates[(None, name, "SyntheticDataset via DataLoader")]
+        dec = rates[(None, name, "generator.decode on batches")]
+        data_rows.append([name, f"{sd:.0f}", f"{dec:.0f}", f"{sd / dec:.2f}x"])
+    params = {
+        name: f"{sum(p.numel() for p in gen.parameters()) / 1e6:.2f}M"
+        for name, (gen, _) in generators.items()
+        if "resize" not in name
+    }
+    about = (
+        f"CPU: {cpu_model()}, {torch.get_num_threads()} threads. {n} CIFAR-10 training images "
+        f"(RGB; 64x64: upscaled), uint8 and float CHW tensors. Generators: "
+        + ", ".join(f"{k} {v} parameters" for k, v in params.items())
+        + " (class-conditional VAEs, latent 8, calibrated Gaussian likelihood); LearnedAugment "
+        "with its default strategy (noise), labels given. Every job once per round, rounds "
+        "interleaved, best round kept."
+    )
+    return "\n\n".join(
+        [
+            about,
+            f"Images per second (batches of {batch_size}); ratios against RandAugment per "
+            "image on the same images (same size and dtype).",
+            markdown_table(
+                ["size", "input", "method", "img/s", "/ RandAugment per image"],
+                rows,
+                align="lllrr",
+            ),
+            f"SyntheticDataset ({n_synthetic} images, float) through a DataLoader (batch "
+            f"{batch_size}, no workers) against calling `generator.decode` on batches of the "
+            "same size (Gaussian codes, classes in turn).",
+            markdown_table(
+                ["generator", "SyntheticDataset img/s", "decode img/s", "ratio"],
+                data_rows,
+                align="lrrr",
+            ),
+        ]
+    )
+
+
+def colour_main(args) -> None:
+    generators = colour_generators()
+    jobs = colour_augment_jobs(generators, args.images, args.batch_size)
+    n_synthetic = 8 * args.batch_size
+    for name, (gen, _) in generators.items():
+        if "resize" in name:
+            continue
+        # load_generator attached cifar10-vae's latent bank: SyntheticDataset's default draws
+        # from its aggregate posterior; the untrained VAE has none and samples its prior.
+        dataset = _dataset_jobs_of(gen, n_synthetic, args.batch_size)
+        jobs.update({(None, name, k): v for k, v in dataset.items()})
+    rates = best_rates(jobs, args.rounds)
+    text = colour_table(rates, generators, args.batch_size, args.images, n_synthetic)
+    publish(text, COLOUR_SECTION, args.write)
+
+
 def _met(ratio: float, target: float) -> str:
     return "yes" if ratio >= target else "no"
 
@@ -201,7 +342,15 @@ def main() -> None:
         "train a per-class VAE briefly)",
     )
     parser.add_argument("--images", type=int, default=512, help="images per timed pass")
+    parser.add_argument(
+        "--colour",
+        action="store_true",
+        help="time RGB images (cifar10-vae at 32x32, 64x64) in their own section instead",
+    )
     args = parse(parser)
+    if args.colour:
+        colour_main(args)
+        return
     folder = trained_generator(args.generator)
     jobs = augment_jobs(folder, args.images, args.batch_size)
     # 16 batches per pass: an epoch amortizes the DataLoader's per-epoch set-up, as in training.

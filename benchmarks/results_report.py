@@ -24,6 +24,7 @@ from results_stats import (
     target,
     variants_table,
 )
+from results_suite import suite_section
 
 from learned_aug.evaluation.augment import choose_randaugment
 from learned_aug.evaluation.report import (
@@ -41,6 +42,10 @@ from learned_aug.io import atomic_write_text
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "results.md.tmpl"
 PLUS = f"{RA}+{LEARNED}"
+SUITE_COMMAND = (
+    "python benchmarks/run_suite.py --seeds 5 --datasets digits cifar10 retina faces-orl "
+    "letters-omniglot` and `python benchmarks/run_suite.py --seeds 1 --datasets mnist-5k"
+)
 
 # Garay-Maestre et al. 2019, Table 2 (macro F1 x 100, latent size 3).
 GARAY = {
@@ -186,6 +191,7 @@ def report(records: list[dict], out: Path, command: str, settings: dict) -> None
         "user_ra": cite(records, RA, "none"),
         "command": command,
         "early_stops": early_stops(records),
+        "suite": suite_section(out / "suite" / "suite.csv", SUITE_COMMAND),
         **other_sections(out),
         **tuning_sections(_csv(out / "results_tuning.csv")),
     }

@@ -27,16 +27,16 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import ConcatDataset, DataLoader, Dataset
+from torch.utils.data import ConcatDataset, DataLoader
 from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from learned_aug import LearnedAugment, SyntheticDataset, load_dataset, load_generator
+from learned_aug import LearnedAugment, MixSampler, SyntheticDataset, load_dataset, load_generator
 from learned_aug.data import balanced_subset
 
 SMOKE = os.environ.get("LEARNED_AUG_SMOKE") == "1"
-PER_CLASS, SYNTHETIC, TEST_PER_CLASS, EPOCHS = (2, 20, 5, 1) if SMOKE else (10, 500, 100, 15)
+PER_CLASS, SYNTHETIC, TEST_PER_CLASS, EPOCHS = (2, 20, 5, 1) if SMOKE else (10, 5000, 100, 15)
 TO_TENSOR = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
 
 
@@ -56,9 +56,9 @@ def small_cnn() -> nn.Module:
     )  # fmt: skip
 
 
-def train_and_score(train: Dataset, test_x: torch.Tensor, test_y: torch.Tensor) -> float:
+def train_and_score(loader: DataLoader, test_x: torch.Tensor, test_y: torch.Tensor) -> float:
     torch.manual_seed(0)
-    model, loader = small_cnn(), DataLoader(train, batch_size=32, shuffle=True)
+    model = small_cnn()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(EPOCHS):
         for x, y in loader:
@@ -84,13 +84,17 @@ def main() -> None:
         image, label = synthetic[3]
         kind = f"{tuple(image.shape)} {image.dtype}"
         print(f"a synthetic item: {kind}, class {synthetic.classes[label]}")
-        for name, data in [
-            ("real only", plain),
-            ("with LearnedAugment(p=0.5)", augmented),
-            ("real + SyntheticDataset", joined),
-        ]:
-            accuracy = train_and_score(data, test.x, test.y)
-            print(f"{name}: {len(data)} training images, accuracy {accuracy:.3f}")
+        loaders = {
+            "real only": DataLoader(plain, batch_size=32, shuffle=True),
+            "with LearnedAugment(p=0.5)": DataLoader(augmented, batch_size=32, shuffle=True),
+            # half of every batch synthetic: 32 real and 32 generated images
+            "real + SyntheticDataset": DataLoader(
+                joined, batch_sampler=MixSampler(joined, batch_size=64, share=0.5, seed=0)
+            ),
+        }
+        for name, loader in loaders.items():
+            accuracy = train_and_score(loader, test.x, test.y)
+            print(f"{name}: accuracy {accuracy:.3f}")
 
 
 if __name__ == "__main__":

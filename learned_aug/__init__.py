@@ -46,7 +46,7 @@ if TYPE_CHECKING:
         VQResample,
         register_strategy,
     )
-    from learned_aug.synthetic import ClassifierFilter, SyntheticDataset
+    from learned_aug.synthetic import ClassifierFilter, MixSampler, SyntheticDataset
     from learned_aug.training import (
         DEFAULT_RECIPE,
         FitResult,
@@ -63,6 +63,7 @@ _EXPORTS = {
     "load_dataset": "learned_aug.data",
     "SyntheticDataset": "learned_aug.synthetic",
     "ClassifierFilter": "learned_aug.synthetic",
+    "MixSampler": "learned_aug.synthetic",
     "bundled_names": "learned_aug.loading",
     "build_latent_bank": "learned_aug.loading",
     "find_bank": "learned_aug.loading",
@@ -131,6 +132,7 @@ __all__ = [
     "LabelledData",
     "LatentBank",
     "LearnedAugment",
+    "MixSampler",
     "Noise",
     "Posterior",
     "Prior",

@@ -9,8 +9,11 @@ space of the member that decodes it, and neighbours never cross classes.
 
 The bank is saved next to the generator as ``latent_bank.safetensors`` (``fit`` writes it with
 every run); ``load_generator`` finds it there and attaches it to the generator it loads
-(:func:`attach_bank`), where the strategies that need one take it (:func:`bank_of`). This module
-is pure: it reads and writes local files only.
+(:func:`attach_bank`), where the strategies that need one take it (:func:`bank_of`). The quality
+report ``fit`` measures (``quality.json``) travels with the generator the same way
+(:func:`attach_quality`, :func:`quality_of`): it says whether the classes a sample inherits from
+the bank code it starts from still name what the sample shows. This module is pure: it reads and
+writes local files only.
 """
 
 from __future__ import annotations
@@ -293,3 +296,37 @@ def bank_of(generator: Generator) -> LatentBank | None:
         True
     """
     return generator.__dict__.get("latent_bank")
+
+
+def attach_quality(generator: Generator, report: dict[str, Any] | None) -> Generator:
+    """Give ``generator`` the quality report measured on it (``fit`` attaches the one it writes
+    to ``quality.json``, ``load_generator`` the one saved beside the generator); returns the
+    generator. ``None`` removes it.
+
+    Like the bank, a plain attribute outside the weights. ``SyntheticDataset`` reads it before
+    it hands out the classes an unconditional generator's samples inherit from the bank.
+
+    Example:
+        >>> from learned_aug import VAE, VAEConfig
+        >>> vae = attach_quality(VAE(VAEConfig(image_size=(8, 8), latent_dim=2)), {"cas": 0.9})
+        >>> quality_of(vae)
+        {'cas': 0.9}
+    """
+    if report is not None and not isinstance(report, dict):
+        raise TypeError(
+            f"report must be a dict (the quality report fit writes) or None, "
+            f"got {type(report).__name__}"
+        )
+    generator.__dict__["quality"] = None if report is None else dict(report)
+    return generator
+
+
+def quality_of(generator: Generator) -> dict[str, Any] | None:
+    """The quality report attached to ``generator``, or ``None`` (none was measured or saved).
+
+    Example:
+        >>> from learned_aug import VAE, VAEConfig
+        >>> quality_of(VAE(VAEConfig(image_size=(8, 8), latent_dim=2))) is None
+        True
+    """
+    return generator.__dict__.get("quality")

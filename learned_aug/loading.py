@@ -1,5 +1,5 @@
 """The one loader: a bundled name, then a local folder, then a Hub repo id, with the latent bank
-saved beside the generator.
+and the quality report saved beside the generator.
 
 ``load_generator`` is the only place where a name becomes a generator; ``LearnedAugment`` and
 ``SyntheticDataset`` take objects (``LearnedAugment.from_pretrained`` calls this). Hub downloads
@@ -19,8 +19,8 @@ from huggingface_hub.errors import EntryNotFoundError, HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
 from learned_aug.bundled import PRETRAINED_DIR
-from learned_aug.io import BANK_NAME, CONFIG_NAME, CheckpointError
-from learned_aug.latent_bank import LatentBank, attach_bank
+from learned_aug.io import BANK_NAME, CONFIG_NAME, QUALITY_JSON, CheckpointError
+from learned_aug.latent_bank import LatentBank, attach_bank, attach_quality
 from learned_aug.models import Generator, model_class
 
 
@@ -115,7 +115,9 @@ def load_generator(
     The latent bank saved beside it (``fit`` writes one with every run) comes with it
     (``learned_aug.latent_bank.bank_of(generator)``): the strategies that start from or search
     the training codes (``SyntheticDataset``'s default ``Posterior``, ``Interpolate``, ...) take
-    it from there.
+    it from there. So does the quality report ``fit`` saved (``quality.json``,
+    ``learned_aug.latent_bank.quality_of(generator)``), which ``SyntheticDataset`` reads before
+    it labels an unconditional generator's samples with the classes of their bank codes.
 
     Args:
         name_or_path: a bundled name (see ``bundled_names()``), a local folder, or a Hub repo id.
@@ -139,6 +141,7 @@ def load_generator(
     generator = cls.from_pretrained(location, map_location=device, **hub_kwargs)
     generator.name_or_path = location
     bank = find_bank(location, **hub_kwargs)
+    attach_quality(generator, find_quality(location, **hub_kwargs))
     return attach_bank(generator, None if bank is None else bank.to(device))
 
 
@@ -157,6 +160,38 @@ def find_bank(location: str | Path, **hub_kwargs: Any) -> LatentBank | None:
         return LatentBank.load(hf_hub_download(str(location), BANK_NAME, **hub_kwargs))
     except (EntryNotFoundError, HFValidationError, OSError):
         return None  # no bank in the repo, not in the offline cache, or no such repo
+
+
+def find_quality(location: str | Path, **hub_kwargs: Any) -> dict[str, Any] | None:
+    """The quality report (``quality.json``) saved with the generator at ``location`` (a
+    bundled name, a folder or a Hub repo id, through the Hub cache), or ``None`` when there is
+    none.
+
+    Example:
+        >>> import tempfile
+        >>> find_quality(tempfile.mkdtemp()) is None
+        True
+    """
+    location = resolve(location, revision=hub_kwargs.get("revision"))
+    if Path(location).is_dir():
+        file = Path(location) / QUALITY_JSON
+        if not file.is_file():
+            return None
+    else:
+        try:
+            file = Path(hf_hub_download(str(location), QUALITY_JSON, **hub_kwargs))
+        except (EntryNotFoundError, HFValidationError, OSError):
+            return None  # no report in the repo, not in the offline cache, or no such repo
+    try:
+        report = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{file} is not valid JSON: {err}") from err
+    if not isinstance(report, dict):
+        raise CheckpointError(
+            f"{file} must hold a JSON object (the quality report fit writes), got "
+            f"{type(report).__name__}; delete it or run fit again"
+        )
+    return report
 
 
 def build_latent_bank(

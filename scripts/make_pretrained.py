@@ -32,12 +32,31 @@ import torch
 from learned_aug import fit, load_dataset
 from learned_aug.data import LabelledData, stratified_split
 from learned_aug.hub import write_model_card
-from learned_aug.io import BANK_NAME, CONFIG_NAME, SAMPLES_NAME, TRAINING_JSON, WEIGHTS_NAME
-from learned_aug.loading import build_latent_bank
+from learned_aug.io import (
+    BANK_NAME,
+    CONFIG_NAME,
+    QUALITY_JSON,
+    SAMPLES_NAME,
+    TRAINING_JSON,
+    WEIGHTS_NAME,
+)
+from learned_aug.loading import build_latent_bank, load_generator
 from learned_aug.models import MODELS, Generator
+from learned_aug.training.diagnostics import diagnose
+from learned_aug.training.publish import default_sampler
 
 # training.json ships too: the card is rebuilt from it (--cards-only) without training again.
-SHIPPED = (CONFIG_NAME, WEIGHTS_NAME, "README.md", SAMPLES_NAME, BANK_NAME, TRAINING_JSON)
+# quality.json is fit's quality report: SyntheticDataset reads it to trust (or refuse) the
+# labels an unconditional generator's samples inherit from the bank.
+SHIPPED = (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    "README.md",
+    SAMPLES_NAME,
+    BANK_NAME,
+    TRAINING_JSON,
+    QUALITY_JSON,
+)
 SEED = 0
 PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"
 
@@ -263,6 +282,16 @@ def build(name: str, spec: Spec, dest: Path, work: Path) -> dict[str, Any]:
     return record
 
 
+def write_quality(folder: Path, spec: Spec) -> None:
+    """``fit``'s quality report of a shipped generator, on its training data, into ``folder``."""
+    if not spec.bank:
+        return  # no bank: nothing inherits a label from it
+    model = load_generator(folder).eval()
+    report = diagnose(model, load_dataset(spec.data), default_sampler(model, SEED))
+    (folder / QUALITY_JSON).write_text(json.dumps(report, indent=1))
+    print(f"{folder.name}: {json.dumps(report)}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=sorted(SPECS), help="checkpoints to build")
@@ -271,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default: 2)")
     parser.add_argument(
         "--cards-only", action="store_true", help="rewrite the model cards, train nothing"
+    )
+    parser.add_argument(
+        "--quality-only",
+        action="store_true",
+        help="measure the shipped generators again (quality.json), train nothing",
     )
     args = parser.parse_args(argv)
     if args.list:
@@ -282,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
             print(write_model_card(args.dest / name, repo_id=name, title=name), file=sys.stderr)
         return 0
     torch.set_num_threads(args.threads)
+    if args.quality_only:
+        for name in args.only or list(SPECS):
+            write_quality(args.dest / name, SPECS[name])
+        return 0
     with tempfile.TemporaryDirectory() as work:
         for name in args.only or list(SPECS):
             record = build(name, SPECS[name], args.dest, Path(work))

@@ -290,7 +290,13 @@ def test_like_refuses_real_data_it_cannot_match(two_class_gen):
 def test_sample_refuses_an_unconditional_generator_unless_unlabelled(run, tmp_path, capsys):
     argv = ["sample", str(run), "-n", "4", "--no-progress"]
     # With its latent bank, a sample starts from the codes of real images of its class
-    # (the posterior): labelled. Without the bank only the prior is left, which has no class.
+    # (the posterior), labelled with that class where the run's quality report vouches for
+    # it. One epoch taught this run nothing: its samples carry no class, and are refused.
+    assert main([*argv, "--out", str(tmp_path / "refused")]) == 2
+    err = capsys.readouterr().err
+    assert "classifier_accuracy_samples=" in err and "--unlabelled" in err
+    quality = json.loads((run / "quality.json").read_text())
+    (run / "quality.json").write_text(json.dumps({**quality, "classifier_accuracy_samples": 0.9}))
     assert main([*argv, "--out", str(tmp_path / "labelled")]) == 0
     assert "4 samples of 10 classes" in capsys.readouterr().out
     (run / "latent_bank.safetensors").unlink()

@@ -26,7 +26,6 @@ from learned_aug.evaluation import (
     scores,
     train_classifier,
 )
-from learned_aug.evaluation.classifier import ShuffledBatches
 from learned_aug.evaluation.protocol import classifier_precision
 from learned_aug.evaluation.report import (
     markdown_table,
@@ -113,25 +112,29 @@ def test_train_classifier_stops_early_at_the_best_validation_loss(few_digits):
     assert len(result.history) == result.best_epoch + 3
 
 
-def test_train_classifier_mixes_synthetic_rows(few_digits):
-    train, _ = few_digits
-    seen = []
+def test_train_classifier_mixes_synthetic_rows_at_the_share():
+    train, pool, seen = _numbered_rows(100), _numbered_rows(1000), []
+    pool.x += 1000  # synthetic rows are numbered 1000..1999
 
-    def source(n, gen):
-        seen.append(n)
-        return train.x[:n], train.y[:n]
+    def record(x, y):
+        seen.append(x[:, 0].long())
+        return x, y
 
     result = train_classifier(
-        PaperCNN(train.sample_shape, 10),
+        TabularMLP(1, 2),
         train,
         None,
-        synthetic=source,
-        synthetic_per_batch=7,
+        augment=record,
+        synthetic=pool,
+        synthetic_share=0.25,
         max_epochs=2,
         min_steps_per_epoch=3,
     )
-    assert result.steps == 2 * 4  # 100 rows in batches of 32, twice
-    assert seen == [7] * result.steps
+    assert result.steps == 2 * 4  # 100 real rows in batches of 32, twice
+    assert [len(b) for b in seen] == [43] * 8  # 32 real and 11 synthetic: a share of 0.26
+    assert all(int((b >= 1000).sum()) == 11 for b in seen)
+    synthetic = torch.cat([b[b >= 1000] for b in seen])
+    assert len(set(synthetic.tolist())) == len(synthetic), "no synthetic row twice in a pass"
     assert math.isnan(result.best_val_loss)
 
 
@@ -172,16 +175,6 @@ def test_short_epochs_take_whole_passes_and_batches_stay_full():
     )
     assert [len(b) for b in seen] == [8] * 5  # 40 draws: two passes over the 20 rows
     assert sorted(torch.cat(seen).tolist()) == sorted(list(range(20)) * 2)
-
-
-def test_shuffled_batches_are_replayable_and_complete_each_pass():
-    a = ShuffledBatches(10, 4, torch.Generator().manual_seed(3))
-    b = ShuffledBatches(10, 4, torch.Generator().manual_seed(3))
-    draws = [a.next() for _ in range(5)]
-    assert all(torch.equal(d, b.next()) for d in draws)
-    assert sorted(torch.cat(draws).tolist()) == sorted(list(range(10)) * 2)
-    assert [len(d) for d in draws] == [4] * 5
-    assert ShuffledBatches(3, 32, torch.Generator()).next().sort().values.tolist() == [0, 1, 2]
 
 
 def test_train_classifier_is_deterministic_in_its_seed(few_digits):

@@ -20,13 +20,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from learned_aug.data import LabelledData
+from learned_aug.synthetic.mix import MixSampler
 
 # An augmentation of the batch, called as torchvision's transforms are on a sample: a v2
 # transform (learned_aug.conventional's, LearnedAugment, v2.Compose of them, MixUp), or any
 # callable (images, labels) -> (images, labels).
 Augment = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
-# A synthetic source: (n, torch.Generator) -> (x, y), or a fixed pool to draw batches from.
-SyntheticSource = LabelledData | Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
 
 
 def _conv_side(side: int, padding: int) -> int:
@@ -196,14 +195,7 @@ def predict_logits(
     return torch.cat(out) if out else torch.empty(0)
 
 
-def _draw_synthetic(source: SyntheticSource, n: int, gen: torch.Generator):
-    if isinstance(source, LabelledData):
-        idx = torch.randint(len(source), (n,), generator=gen)
-        return source.x[idx], source.y[idx]
-    return source(n, gen)
-
-
-def _check_train_args(batch_size, max_epochs, patience, synthetic_weight, synthetic_per_batch):
+def _check_train_args(batch_size, max_epochs, patience, synthetic_weight):
     for name, value in (("batch_size", batch_size), ("max_epochs", max_epochs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -211,39 +203,6 @@ def _check_train_args(batch_size, max_epochs, patience, synthetic_weight, synthe
         raise ValueError(f"patience must be a positive int or None, got {patience!r}")
     if not synthetic_weight >= 0:
         raise ValueError(f"synthetic_weight must be >= 0, got {synthetic_weight!r}")
-    if synthetic_per_batch is not None and synthetic_per_batch < 0:
-        raise ValueError(f"synthetic_per_batch must be >= 0, got {synthetic_per_batch!r}")
-
-
-class ShuffledBatches:
-    """Batches of indices taken in turn from shuffled passes over ``n`` examples.
-
-    Every example is drawn once per pass (sampling without replacement); when a pass runs out
-    mid-batch the batch is completed from the next one, so every batch holds
-    ``min(batch_size, n)`` indices. The passes come from ``generator`` alone.
-
-    Example:
-        >>> import torch
-        >>> batches = ShuffledBatches(5, 2, torch.Generator().manual_seed(0))
-        >>> sorted(torch.cat([batches.next() for _ in range(5)]).tolist())
-        [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
-    """
-
-    def __init__(self, n: int, batch_size: int, generator: torch.Generator):
-        if n < 1:
-            raise ValueError(f"n must be a positive int (examples to draw from), got {n!r}")
-        self.n, self.size, self.generator = n, min(batch_size, n), generator
-        self._left = torch.empty(0, dtype=torch.long)  # the rest of the current pass
-
-    def next(self) -> Tensor:
-        """The next batch of indices."""
-        parts, need = [], self.size
-        while need:
-            if not len(self._left):
-                self._left = torch.randperm(self.n, generator=self.generator)
-            parts.append(self._left[:need])
-            self._left, need = self._left[need:], need - len(parts[-1])
-        return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 @dataclass
@@ -251,33 +210,31 @@ class _Run:
     """What a training step needs besides the model: data sources and the optimizer."""
 
     train: LabelledData
-    batches: ShuffledBatches
-    gen: torch.Generator
+    batches: MixSampler
     opt: torch.optim.Optimizer
     augment: Augment | None
-    synthetic: SyntheticSource | None
-    n_syn: int
+    synthetic: LabelledData | None
     synthetic_weight: float
     bf16: bool
 
 
 def _step(model: nn.Module, run: _Run) -> Tensor:
     """One optimizer step on a batch of real (and synthetic) examples; its loss."""
-    idx = run.batches.next()
-    x, y = run.train.x[idx], run.train.y[idx]
-    k = len(x)
-    if run.synthetic is not None and run.n_syn > 0:
-        sx, sy = _draw_synthetic(run.synthetic, run.n_syn, run.gen)
-        x, y = torch.cat([x, sx]), torch.cat([y, sy])
+    idx = torch.tensor(run.batches.next_batch())
+    k, n_real = run.batches.real_per_batch, len(run.train)
+    x, y = run.train.x[idx[:k]], run.train.y[idx[:k]]
+    if run.synthetic is not None and len(idx) > k:
+        syn = idx[k:] - n_real
+        x, y = torch.cat([x, run.synthetic.x[syn]]), torch.cat([y, run.synthetic.y[syn]])
     if run.augment is not None:
         with torch.no_grad():  # the augmentation makes data; it is not trained
             x, y = run.augment(x, y)
     with _autocast(model, run.bf16):
         logits = model(_to_model_layout(x)).float()
     loss_each = F.cross_entropy(logits, y, reduction="none")
-    loss = loss_each[:k].mean()
-    if len(x) > k:
-        loss = loss + run.synthetic_weight * loss_each[k:].mean()
+    # The mean over the batch, as a DataLoader of MixSampler batches trains; synthetic_weight
+    # scales the synthetic rows' terms.
+    loss = (loss_each[:k].sum() + run.synthetic_weight * loss_each[k:].sum()) / len(x)
     run.opt.zero_grad(set_to_none=True)
     loss.backward()
     run.opt.step()
@@ -307,9 +264,9 @@ def train_classifier(
     val: LabelledData | None,
     *,
     augment: Augment | None = None,
-    synthetic: SyntheticSource | None = None,
+    synthetic: LabelledData | None = None,
     synthetic_weight: float = 1.0,
-    synthetic_per_batch: int | None = None,
+    synthetic_share: float = 0.5,
     batch_size: int = 32,
     lr: float = 1e-3,
     max_epochs: int = 200,
@@ -321,11 +278,13 @@ def train_classifier(
 ) -> TrainResult:
     """Train ``model`` with Adam, keeping the weights of its best validation loss.
 
-    Every step takes ``batch_size`` real examples and, with ``synthetic``, ``synthetic_per_batch``
-    synthetic ones (default ``batch_size``); the loss is the mean over real examples plus
-    ``synthetic_weight`` times the mean over synthetic ones. ``augment`` is applied to both.
-    Real examples are drawn without replacement: in turn from a shuffled order of ``train``,
-    reshuffled whenever it runs out (``ShuffledBatches``), so each is seen once per pass.
+    Every step takes ``batch_size`` real examples and, with ``synthetic``, as many synthetic
+    ones as make them ``synthetic_share`` of the batch: the batches of
+    ``learned_aug.MixSampler`` over ``ConcatDataset([train, synthetic])``, the documented way to
+    mix, so a user's ``DataLoader`` with that sampler trains on what this measures. The loss is
+    the mean over the batch (``synthetic_weight`` scales the synthetic rows' terms). Both parts
+    are drawn without replacement, in shuffled passes, so each real example is seen once per
+    pass. ``augment`` is applied to real and synthetic rows alike.
 
     Args:
         model: maps a batch to logits.
@@ -337,10 +296,9 @@ def train_classifier(
             sample: ``learned_aug.conventional``'s (which draw per image), ``LearnedAugment``
             (which reads the labels), ``v2.Compose`` of them, ``v2.MixUp``. It draws from its
             own random source, not ``seed``'s.
-        synthetic: a ``LabelledData`` pool to draw from (with replacement), or
-            ``(n, generator) -> (x, y)``.
-        synthetic_weight: weight of the synthetic part of the loss.
-        synthetic_per_batch: synthetic examples per step.
+        synthetic: a ``LabelledData`` pool of synthetic examples.
+        synthetic_weight: weight of each synthetic row in the loss (1: the plain batch mean).
+        synthetic_share: the synthetic fraction of each batch, in [0, 1).
         batch_size: real examples per step.
         lr: Adam learning rate.
         max_epochs: the most epochs. An epoch is ``ceil(len(train) / batch_size)`` steps (one
@@ -359,19 +317,19 @@ def train_classifier(
     Returns:
         A ``TrainResult`` whose ``model`` holds the best weights, in eval mode.
     """
-    _check_train_args(batch_size, max_epochs, patience, synthetic_weight, synthetic_per_batch)
+    _check_train_args(batch_size, max_epochs, patience, synthetic_weight)
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # dropout
     if train.is_image:
         model.to(memory_format=torch.channels_last)
+    share = synthetic_share if synthetic is not None and len(synthetic) else 0.0
+    sizes = (len(train), len(synthetic) if synthetic is not None else 0)
     run = _Run(
         train=train,
-        batches=ShuffledBatches(len(train), batch_size, gen),
-        gen=gen,
+        batches=MixSampler(sizes, round(batch_size / (1 - share)), share, seed=gen),
         opt=torch.optim.Adam(model.parameters(), lr=lr),
         augment=augment,
         synthetic=synthetic,
-        n_syn=batch_size if synthetic_per_batch is None else synthetic_per_batch,
         synthetic_weight=synthetic_weight,
         bf16=bf16,
     )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from learned_aug.data import LabelledData
 from learned_aug.evaluation.augment import RANDAUGMENT_VARIANTS
 from learned_aug.models import Generator
@@ -34,9 +36,11 @@ class LearnedSpec:
             generator's own ``sample``; ``Posterior()``: the aggregate posterior; ``GMM()``,
             ...), for ``"transform"`` how ``LearnedAugment`` varies each image; ``None``: the
             default of ``SyntheticDataset`` / ``LearnedAugment``.
-        pool: synthetic samples generated per class once per (size, seed).
-        weight: weight of the synthetic part of the classifier loss.
-        per_batch: synthetic samples per classifier step (None: as many as real ones).
+        pool: synthetic samples generated once per (size, seed), balanced over the classes:
+            ``SyntheticDataset(generator, n=pool)`` as the README writes it.
+        weight: weight of each synthetic row in the classifier loss.
+        share: the synthetic fraction of every classifier batch (``MixSampler``; 0.5: as many
+            synthetic as real examples).
         mode: ``"pool"`` or ``"transform"``.
         p: the probability that the transform replaces a real image.
 
@@ -49,9 +53,9 @@ class LearnedSpec:
 
     generator: str
     strategy: str | Strategy | None = "prior"
-    pool: int = 500
+    pool: int = 5000
     weight: float = 1.0
-    per_batch: int | None = None
+    share: float = 0.5
     mode: str = "pool"
     p: float = 0.5
 
@@ -122,10 +126,10 @@ Example:
 LEARNED: dict[str, LearnedSpec] = {
     # The default path: SyntheticDataset(generator, n) with its default sampler.
     "learned": LearnedSpec("learned", None),
-    # Variants of the default path, tuning candidates: fewer synthetic images per batch, a
+    # Variants of the default path, tuning candidates: other synthetic shares per batch, a
     # per-class Gaussian mixture over the bank's codes (Chadebec et al. 2022).
-    "learned-16": LearnedSpec("learned", None, per_batch=16),
-    "learned-8": LearnedSpec("learned", None, per_batch=8),
+    "learned-s25": LearnedSpec("learned", None, share=0.25),
+    "learned-s75": LearnedSpec("learned", None, share=0.75),
     "learned-gmm": LearnedSpec("learned", "gmm"),
     "learned-h128": LearnedSpec("learned-h128", None),
     "learned-light": LearnedSpec("learned-light", None),
@@ -140,9 +144,9 @@ LEARNED: dict[str, LearnedSpec] = {
     "cvae-gmm": LearnedSpec("cvae", "gmm"),
     "cvae-a": LearnedSpec("cvae-a", "prior"),
     "cvae-a-post": LearnedSpec("cvae-a", "posterior"),
-    "cvae-a-post16": LearnedSpec("cvae-a", "posterior", per_batch=16),
+    "cvae-a-post16": LearnedSpec("cvae-a", "posterior", share=1 / 3),
     "cvae-ra-post": LearnedSpec("cvae-ra", "posterior"),
-    "cvae-ra-post16": LearnedSpec("cvae-ra", "posterior", per_batch=16),
+    "cvae-ra-post16": LearnedSpec("cvae-ra", "posterior", share=1 / 3),
     "cvae-noise": LearnedSpec("cvae", "noise", mode="transform"),
     "cvae-interpolate": LearnedSpec("cvae", "interpolate", mode="transform"),
     "cvae-extrapolate": LearnedSpec("cvae", "extrapolate", mode="transform"),
@@ -173,11 +177,14 @@ def fit_generator(name: str, train: LabelledData, seed: int, scale: float = 1.0)
 
 
 def synthetic_pool(spec: LearnedSpec, gen: Generator, train: LabelledData, seed: int):
-    """``spec.pool`` samples per class drawn once from a trained generator, as LabelledData:
+    """``spec.pool`` samples drawn once from a trained generator, as LabelledData:
     a ``SyntheticDataset`` with the spec's strategy over the latent bank of ``train`` (``fit``
     attaches it to the generator it trains on ``train``)."""
-    n = spec.pool * len(train.classes)
-    x, y = SyntheticDataset(gen, n, seed=seed, strategy=spec.strategy).generate(range(n))
+    n = spec.pool
+    dataset = SyntheticDataset(gen, n, seed=seed, strategy=spec.strategy)
+    step = dataset.chunk_size  # the batches a DataLoader of the dataset would decode
+    parts = [dataset.generate(range(s, min(s + step, n))) for s in range(0, n, step)]
+    x, y = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     return LabelledData(x.clamp(0, 1) if train.is_image else x, y, list(train.classes))
 
 

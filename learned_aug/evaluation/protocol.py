@@ -206,7 +206,7 @@ class _Cell:
             augment=augment,
             synthetic=synthetic,
             synthetic_weight=spec.weight if pooled else 1.0,
-            synthetic_per_batch=spec.per_batch if pooled else None,
+            synthetic_share=spec.share if pooled else 0.0,
             batch_size=cfg.batch_size,
             max_epochs=cfg.max_epochs,
             max_steps=cfg.max_steps,

@@ -15,6 +15,7 @@ Record = dict[str, Any]
 # Columns of the CSV, in order; numbers are parsed back by ``read_csv``.
 FIELDS = (
     "dataset",
+    "per_class",
     "size",
     "seed",
     "condition",
@@ -32,7 +33,7 @@ FIELDS = (
     "copy_ratio",
 )
 _METRIC_NAMES = {"macro_f1": "macro F1", "weighted_f1": "weighted F1", "accuracy": "accuracy"}
-_INTS = {"size", "seed", "best_epoch", "steps", "n_test", "active_units"}
+_INTS = {"per_class", "size", "seed", "best_epoch", "steps", "n_test", "active_units"}
 _FLOATS = {
     "macro_f1",
     "weighted_f1",

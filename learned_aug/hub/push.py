@@ -12,12 +12,12 @@ from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
 from learned_aug.hub.card import write_model_card
-from learned_aug.io import BANK_NAME, CONFIG_NAME
+from learned_aug.io import BANK_NAME, CONFIG_NAME, QUALITY_JSON
 from learned_aug.loading import load_generator
 
 # Files of a generator folder that go to the Hub besides what save_pretrained writes. Training
 # state (checkpoint.pt, a pickle) and logs never do.
-UPLOAD_EXTRAS = (BANK_NAME,)
+UPLOAD_EXTRAS = (BANK_NAME, QUALITY_JSON)
 
 
 def check_repo_id(repo_id: str) -> str:

@@ -1,10 +1,20 @@
 """Synthetic samples as a dataset: ``SyntheticDataset`` (``dataset``), how item ``i`` is drawn
 and labelled (``items``), the classifier that filters or labels samples (``filter``), and
-writing them out as an ImageFolder or a CSV (``export``)."""
+writing them out as an ImageFolder or a CSV (``export``), and mixing them with real examples
+at a fixed share of every batch (``mix``)."""
 
 from learned_aug.synthetic.dataset import SyntheticDataset
 from learned_aug.synthetic.export import to_csv, to_folder
 from learned_aug.synthetic.filter import ClassifierFilter
-from learned_aug.synthetic.items import UNLABELLED
+from learned_aug.synthetic.items import UNLABELLED, UncheckedLabelsWarning
+from learned_aug.synthetic.mix import MixSampler
 
-__all__ = ["UNLABELLED", "ClassifierFilter", "SyntheticDataset", "to_csv", "to_folder"]
+__all__ = [
+    "UNLABELLED",
+    "ClassifierFilter",
+    "MixSampler",
+    "SyntheticDataset",
+    "UncheckedLabelsWarning",
+    "to_csv",
+    "to_folder",
+]

@@ -20,9 +20,11 @@ from learned_aug.synthetic.items import (
     ConstantLabels,
     CyclicLabels,
     as_index,
+    check_inherited_labels,
     check_like_classes,
     convert,
     draw_items,
+    label_source,
     match_like,
     no_class_message,
     resolve_labels,
@@ -69,7 +71,14 @@ class SyntheticDataset(Dataset):
     A label always names the class a sample was made for. A generator that cannot say (an
     unconditional one, with a strategy that does not start from labelled bank codes) is refused
     unless a relabelling ``ClassifierFilter`` labels its samples, or ``labels="unlabelled"``
-    asks for samples without a class (target ``-1``).
+    asks for samples without a class (target ``-1``). An unconditional generator that starts
+    from labelled bank codes (``Posterior``, its default with a bank) labels each sample with
+    the class of the real example it starts from, which is right only while the sample still
+    looks like it: the generator's quality report (``fit`` measures it, ``load_generator`` reads
+    the ``quality.json`` beside it) must say so (``learned_aug.synthetic.items.LABEL_TRUST``),
+    else the dataset is refused, and without a report it warns that the labels are unchecked.
+    Class-conditional and per-class generators draw the class they are asked for and are never
+    checked.
 
     Items join real data in a ``ConcatDataset`` with the defaults: without a ``transform`` they
     are float tensors CHW in [0, 1], like ``load_dataset``'s; with one, the transform gets PIL
@@ -83,7 +92,11 @@ class SyntheticDataset(Dataset):
         n: number of samples.
         labels: ``None`` / ``"balanced"`` (classes in turn), a sequence of n class indices, or
             ``"unlabelled"``: every target is ``-1`` (``UNLABELLED``), which no loss or folder
-            takes for a class; ``classes`` is then empty.
+            takes for a class; ``classes`` is then empty. A class index is what a
+            class-conditional or per-class generator draws; for an unconditional one it picks
+            the class of the bank code a sample starts from, and is refused where the quality
+            report says its samples no longer carry that class (``ValueError`` naming the
+            measured accuracy and the bar).
         seed: the dataset's seed.
         transform: applied to each image (a PIL image; a tensor where ``like`` says so).
         target_transform: applied to each label.
@@ -139,9 +152,9 @@ class SyntheticDataset(Dataset):
         chosen = dataset_strategy(generator) if strategy is None else as_strategy(strategy)
         self.strategy = chosen.bind(generator, from_bank=True)
         # Labels condition the generator, or pick the class of the bank codes a sample starts from.
+        source = label_source(generator, self.strategy)
+        self._conditioned = source is not None
         bank = self.strategy.bank
-        from_bank = self.strategy.uses_bank(True)
-        self._conditioned = generator.conditional or bool(from_bank and bank and bank.labelled)
         known = (generator.classes or bank.classes) if self._conditioned else None
         self.filter = _check_filter(filter, self._conditioned)
         relabelled = self.filter is not None and self.filter.relabel
@@ -158,6 +171,8 @@ class SyntheticDataset(Dataset):
             self.classes = _relabel_classes(generator)
         if self.unlabelled:
             self.classes = []
+        if source == "bank" and not (self.unlabelled or relabelled):
+            check_inherited_labels(generator, self.classes)
         self._relabelled: Tensor | None = None
         self._cache: OrderedDict[int, tuple[Tensor, Tensor]] = OrderedDict()
 

@@ -11,22 +11,27 @@ from typing import Any
 import torch
 
 from learned_aug.data import LabelledData
+from learned_aug.functional import for_inference
 from learned_aug.hub import write_model_card
 from learned_aug.io import QUALITY_JSON, SAMPLES_NAME, atomic_write_text, save_sample_grid
 from learned_aug.latent_bank import bank_of
 from learned_aug.models import Generator
-from learned_aug.synthetic import SyntheticDataset
+from learned_aug.strategies import dataset_strategy
+from learned_aug.synthetic.items import draw_items, label_source
 from learned_aug.training.diagnostics import diagnose
 
 
 def default_sampler(model: Generator, seed: int):
-    """``labels -> samples`` exactly as ``SyntheticDataset(model, n, seed=seed)`` draws them
-    with its defaults (the bank attached to the model)."""
+    """``labels -> samples`` exactly as ``SyntheticDataset(model, n, labels, seed=seed)``
+    draws them with its defaults (the bank attached to the model), without the dataset's check
+    of the labels against the quality report: this is what measures that report."""
+    strategy = dataset_strategy(model).bind(model, from_bank=True)
+    labelled = label_source(model, strategy) is not None
 
     def draw(labels: torch.Tensor) -> torch.Tensor:
-        return SyntheticDataset(model, len(labels), labels, seed=seed).generate(range(len(labels)))[
-            0
-        ]
+        indices = torch.arange(len(labels))
+        given = labels if labelled else None
+        return draw_items(for_inference(model), strategy, indices, given, seed=seed)
 
     return draw
 

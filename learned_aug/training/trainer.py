@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from learned_aug.data import stratified_split
-from learned_aug.latent_bank import LatentBank, attach_bank
+from learned_aug.latent_bank import LatentBank, attach_bank, attach_quality
 from learned_aug.models import Generator
 from learned_aug.training import checkpoint as ckpt
 from learned_aug.training import distributed
@@ -274,8 +274,12 @@ class _Trainer:
         self.model.eval()
         # The codes of its training data come with the model, as load_generator attaches them.
         attach_bank(self.model, LatentBank.build(self.model, self.source))
+        # A report from before measured other weights; the one of this run comes with the
+        # model as load_generator attaches quality.json (SyntheticDataset reads it).
+        attach_quality(self.model, None)
         if self.run_dir is not None:
-            publish_run(self.run_dir, self.model, self.source, self.settings.seed)
+            report = publish_run(self.run_dir, self.model, self.source, self.settings.seed)
+            attach_quality(self.model, report)
             self.model.name_or_path = str(self.run_dir)
         return FitResult(
             self.model, self.history, self.best_epoch, self.best_val, stopped_early, self.run_dir

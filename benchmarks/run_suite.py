@@ -1,0 +1,64 @@
+"""Reproduce the suite section of docs/results.md: the default learned path on six datasets.
+
+Runs the few-shot protocol over (dataset, images per class, seed) cells for none, RandAugment,
+the default learned path (mixed by ``MixSampler`` at its default share) and both, writing every
+run to docs/suite/suite.csv as it goes; results_suite.py holds the grid and the tables, and
+``python benchmarks/run_results.py --report-only`` puts them on the page.
+
+    python benchmarks/run_suite.py --seeds 5       # the suite (2 CPU cores; see the page)
+    python benchmarks/run_suite.py --resume        # continue an interrupted suite
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+from results_suite import SETTINGS, SUITE, run_suite, sample_figure, suite_section
+
+from learned_aug.speed import cpu_model
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+NOT_SHOWN = ("--resume", "--samples-only")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--datasets", nargs="+", default=list(SUITE), choices=list(SUITE))
+    p.add_argument("--seeds", type=int, default=5, help="seeds 0..n-1 per dataset and size")
+    p.add_argument("--out", type=Path, default=DOCS / "suite")
+    p.add_argument("--resume", action="store_true", help="skip runs already in suite.csv")
+    p.add_argument(
+        "--samples-only", action="store_true", help="only draw suite_samples.png (seed 0)"
+    )
+    p.add_argument("--jobs", type=int, default=2, help="worker processes, one thread each")
+    p.add_argument("--max-steps", type=int, default=None, help="override the step cap (smoke)")
+    p.add_argument(
+        "--generator-scale", type=float, default=1.0, help="scale of generator budgets (smoke)"
+    )
+    return p.parse_args(argv)
+
+
+def main() -> int:
+    args = parse_args()
+    torch.set_num_threads(1)
+    print(f"{cpu_model()}, {args.jobs} worker processes of 1 thread", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    settings = dict(SETTINGS, generator_scale=args.generator_scale)
+    if args.max_steps is not None:
+        settings.update(max_steps=args.max_steps)
+    csv_path = args.out / "suite.csv"
+    if args.samples_only:
+        sample_figure(args.out / "suite_samples.png")
+        return 0
+    run_suite(csv_path, args.datasets, list(range(args.seeds)), settings, args.jobs, args.resume)
+    argv = [a for a in sys.argv[1:] if a not in NOT_SHOWN]
+    print(suite_section(csv_path, "python benchmarks/run_suite.py " + shlex.join(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -13,8 +13,9 @@ The bundled ``cifar10-vae`` saw the 4,000 bundled training images (these 100 amo
 the test images. ``learned-aug evaluate --data cifar10`` trains its generators on the training
 split alone and says whether they help.
 
-Run: ``python examples/colour_images.py``. Full size: about a minute of CPU time (62 s measured
-on 2 AMD EPYC cores, 56 s wall).
+Run: ``python examples/colour_images.py``. Full size: about 30 seconds of CPU time (33 s
+measured on 2 AMD EPYC cores, 20 s wall; accuracy 0.229 real only, 0.261 with LearnedAugment,
+0.287 with SyntheticDataset).
 ``LEARNED_AUG_SMOKE=1`` shrinks it to seconds (CI).
 """
 

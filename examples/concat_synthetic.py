@@ -19,8 +19,8 @@ real digits. The bundled generator saw all 5,000 digits in training, the held-ou
 so the score with it flatters it; ``learned-aug evaluate`` trains generators on the training
 split alone.
 
-Run: ``python examples/concat_synthetic.py``. Full size: about 3 minutes of CPU time (168 s
-measured on 2 AMD EPYC cores; 12 minutes of wall time there, shared with other jobs).
+Run: ``python examples/concat_synthetic.py``. Full size: about 1 minute of CPU time (73 s
+measured on 2 AMD EPYC cores, 40 s wall; accuracy 0.695 real only, 0.845 with synthetic).
 ``LEARNED_AUG_SMOKE=1`` shrinks it to under a minute (CI).
 """
 

@@ -110,7 +110,22 @@ def test_items_do_not_depend_on_the_chunk_size(per_class):
     assert SyntheticDataset.chunk_size == 256  # set on the instance only
     chunked = torch.stack([small[i][0] for i in (0, 13, 39)])
     torch.testing.assert_close(chunked, default, rtol=0, atol=1e-5)
-    assert sorted(small._cache) == [1, 4]  # two chunks of 8 kept: those of 13 and 39
+    assert sorted(small._cache) == [0, 1, 4]  # the chunks of 0, 13 and 39 stay decoded
+    small.cache_bytes = 1  # at least two chunks are kept: the least recently used goes
+    small[0], small[20]  # 0 was used last but one, 20 is in a new chunk
+    assert list(small._cache) == [0, 2]
+
+
+def test_random_access_decodes_each_chunk_once(per_class, monkeypatch):
+    dataset = SyntheticDataset(per_class, n=64, seed=2, strategy="noise")
+    dataset.chunk_size = 8
+    calls = []
+    generate = dataset.generate
+    monkeypatch.setattr(dataset, "generate", lambda idx: calls.append(1) or generate(idx))
+    order = torch.randperm(64, generator=torch.Generator().manual_seed(0)).tolist()
+    for i in order * 2:  # two shuffled epochs, as a MixSampler reads them
+        dataset[i]
+    assert len(calls) == 8
 
 
 def test_draw_items_is_what_a_dataset_serves(per_class):

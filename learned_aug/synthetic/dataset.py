@@ -125,7 +125,11 @@ class SyntheticDataset(Dataset):
     """
 
     chunk_size: int = 256
-    """Samples generated at once for ``dataset[i]`` (two chunks are cached)."""
+    """Samples generated at once for ``dataset[i]``."""
+    cache_bytes: int = 256 * 2**20
+    """The most memory the decoded chunks ``dataset[i]`` keeps take (at least two chunks): a
+    ``MixSampler`` or a shuffled ``DataLoader`` reads items in random order, and a chunk
+    dropped too soon is decoded again for each of its items. 5,000 samples of 3x64x64 fit."""
 
     def __init__(
         self,
@@ -278,8 +282,12 @@ class SyntheticDataset(Dataset):
         if c not in self._cache:
             start = c * self.chunk_size
             self._cache[c] = self.generate(range(start, min(start + self.chunk_size, self.n)))
-            while len(self._cache) > 2:
+            chunk = sum(t.element_size() * t.nelement() for t in self._cache[c])
+            keep = max(2, self.cache_bytes // max(chunk, 1))
+            while len(self._cache) > keep:
                 self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(c)  # least recently used goes first
         return self._cache[c]
 
     def _item(self, sample: Tensor, label: int) -> tuple[Any, Any]:

@@ -61,7 +61,34 @@ def run_cell(size: int, seed: int, conditions: list[str], done: set, settings: d
     """One (size, seed) of the grid, in a worker process."""
     torch.set_num_threads(1)
     config = EvaluationConfig(sizes=(size,), seeds=[seed], conditions=conditions, **settings)
-    return run_protocol("mnist-5k", config, progress=False, skip=done)
+    rows = run_protocol("mnist-5k", config, progress=False, skip=done)
+    return [{"dataset": "mnist-5k", **r} for r in rows]
+
+
+def run_in_workers(
+    csv_path: Path,
+    records: list[dict],
+    calls: list[tuple],
+    sort_key,
+    jobs: int,
+    desc: str,
+    runs_per_call: int = 1,
+) -> list[dict]:
+    """Run ``fn(*args)`` for each ``(fn, *args)`` of ``calls`` in ``jobs`` spawned worker
+    processes, adding the records each returns to ``records`` and rewriting ``csv_path``
+    (sorted by ``sort_key``) as each finishes, so an interrupted grid resumes from it."""
+    ctx = multiprocessing.get_context("spawn")
+    with (
+        ProcessPoolExecutor(jobs, mp_context=ctx) as pool,
+        tqdm(total=len(calls) * runs_per_call, desc=desc, unit="run") as bar,
+    ):
+        futures = [pool.submit(*call) for call in calls]
+        for future in as_completed(futures):
+            records.extend(future.result())
+            records.sort(key=sort_key)
+            write_csv(records, csv_path)
+            bar.update(runs_per_call)
+    return records
 
 
 def run_grid(
@@ -78,19 +105,16 @@ def run_grid(
     records = read_csv(csv_path) if resume and csv_path.exists() else []
     done = {(r["size"], r["seed"], r["condition"]) for r in records}
     # seed-major, so a grid stopped early still covers every size for its first seeds
-    cells = [(size, seed) for seed in seeds for size in sizes]
-    ctx = multiprocessing.get_context("spawn")
-    with (
-        ProcessPoolExecutor(jobs, mp_context=ctx) as pool,
-        tqdm(total=len(cells) * len(conditions), desc="evaluate", unit="run") as bar,
-    ):
-        futures = [pool.submit(run_cell, *cell, conditions, done, settings) for cell in cells]
-        for future in as_completed(futures):
-            records.extend({"dataset": "mnist-5k", **r} for r in future.result())
-            records.sort(key=lambda r: (r["size"], r["seed"], conditions.index(r["condition"])))
-            write_csv(records, csv_path)
-            bar.update(len(conditions))
-    return records
+    calls = [(run_cell, size, seed, conditions, done, settings) for seed in seeds for size in sizes]
+    return run_in_workers(
+        csv_path,
+        records,
+        calls,
+        lambda r: (r["size"], r["seed"], conditions.index(r["condition"])),
+        jobs,
+        "evaluate",
+        len(conditions),
+    )
 
 
 def sample_figure(

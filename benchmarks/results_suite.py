@@ -11,17 +11,15 @@ page's first section: the aggregate over the suite, the targets, then one table 
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import torch
 from _docs import markdown_table
-from tqdm.auto import tqdm
+from results_grid import run_in_workers
 
 from learned_aug.data import load_dataset
 from learned_aug.evaluation.protocol import EvaluationConfig, run_protocol
-from learned_aug.evaluation.report import paired, read_csv, wilcoxon_test, write_csv
+from learned_aug.evaluation.report import paired, read_csv, wilcoxon_test
 
 LEARNED, RA = "learned", "randaugment"
 PLUS = f"{RA}+{LEARNED}"
@@ -78,28 +76,26 @@ def run_suite(
     for r in records:
         done_by.setdefault(r["dataset"], set()).add((r["size"], r["seed"], r["condition"]))
     # seed-major, so a suite stopped early covers every dataset and size for its first seeds
-    cells = [(d, n, s) for s in seeds for d in datasets for n in SUITE[d][2]]
-    ctx = multiprocessing.get_context("spawn")
-    with (
-        ProcessPoolExecutor(jobs, mp_context=ctx) as pool,
-        tqdm(total=len(cells), desc="suite", unit="cell") as bar,
-    ):
-        futures = [
-            pool.submit(run_cell, d, n, s, done_by.get(d, set()), settings) for d, n, s in cells
-        ]
-        for future in as_completed(futures):
-            records.extend(future.result())
-            records.sort(
-                key=lambda r: (
-                    list(SUITE).index(r["dataset"]),
-                    r["per_class"],
-                    r["seed"],
-                    CONDITIONS.index(r["condition"]),
-                )
-            )
-            write_csv(records, csv_path)
-            bar.update(1)
-    return records
+    calls = [
+        (run_cell, d, n, s, done_by.get(d, set()), settings)
+        for s in seeds
+        for d in datasets
+        for n in SUITE[d][2]
+    ]
+    return run_in_workers(
+        csv_path,
+        records,
+        calls,
+        lambda r: (
+            list(SUITE).index(r["dataset"]),
+            r["per_class"],
+            r["seed"],
+            CONDITIONS.index(r["condition"]),
+        ),
+        jobs,
+        "suite",
+        len(CONDITIONS),
+    )
 
 
 def _part(records: list[dict], dataset: str, per_class: int | None = None) -> list[dict]:
@@ -156,7 +152,7 @@ def aggregate_table(records: list[dict]) -> str:
         for n in _sizes(records, d):
             part = _part(records, d, n)
             a, b = _diffs(part, PLUS, RA), _diffs(part, LEARNED, "none")
-            chance = 1 / len(load_dataset(d).classes)
+            chance = n / part[0]["size"]  # 1 / classes: size is per class x classes
             low = [
                 sum(r["macro_f1"] < chance for r in part if r["condition"] == c) for c in CONDITIONS
             ]

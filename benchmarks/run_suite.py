@@ -7,6 +7,8 @@ run to docs/suite/suite.csv as it goes; results_suite.py holds the grid and the 
 
     python benchmarks/run_suite.py --seeds 5       # the suite (2 CPU cores; see the page)
     python benchmarks/run_suite.py --resume        # continue an interrupted suite
+    python benchmarks/run_suite.py --quick-verdicts  # `evaluate --quick` on each dataset
+    python benchmarks/run_suite.py --candidates --seeds 2  # variants, on the tuning dataset
 """
 
 from __future__ import annotations
@@ -17,12 +19,20 @@ import sys
 from pathlib import Path
 
 import torch
-from results_suite import SETTINGS, SUITE, run_suite, sample_figure, suite_section
+from results_suite import (
+    SETTINGS,
+    SUITE,
+    run_candidates,
+    run_quick_verdicts,
+    run_suite,
+    sample_figure,
+    suite_section,
+)
 
 from learned_aug.speed import cpu_model
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-NOT_SHOWN = ("--resume", "--samples-only")
+NOT_SHOWN = ("--resume", "--samples-only", "--quick-verdicts", "--candidates")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,6 +43,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true", help="skip runs already in suite.csv")
     p.add_argument(
         "--samples-only", action="store_true", help="only draw suite_samples.png (seed 0)"
+    )
+    p.add_argument(
+        "--quick-verdicts",
+        action="store_true",
+        help="only run `learned-aug evaluate --quick` at each dataset's two smallest sizes",
+    )
+    p.add_argument(
+        "--quick-seeds", type=int, default=1, help="--quick-verdicts: seeds per quick run"
+    )
+    p.add_argument(
+        "--candidates",
+        action="store_true",
+        help="only run the candidate variants on the tuning dataset (resumes)",
     )
     p.add_argument("--jobs", type=int, default=2, help="worker processes, one thread each")
     p.add_argument("--max-steps", type=int, default=None, help="override the step cap (smoke)")
@@ -53,6 +76,14 @@ def main() -> int:
     csv_path = args.out / "suite.csv"
     if args.samples_only:
         sample_figure(args.out / "suite_samples.png")
+        return 0
+    if args.candidates:
+        run_candidates(args.out, list(range(args.seeds)), settings, args.jobs)
+        print(suite_section(csv_path, "python benchmarks/run_suite.py"))
+        return 0
+    if args.quick_verdicts:
+        run_quick_verdicts(args.out, args.datasets, args.jobs, args.quick_seeds)
+        print(suite_section(csv_path, "python benchmarks/run_suite.py"))
         return 0
     run_suite(csv_path, args.datasets, list(range(args.seeds)), settings, args.jobs, args.resume)
     argv = [a for a in sys.argv[1:] if a not in NOT_SHOWN]

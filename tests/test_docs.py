@@ -44,6 +44,11 @@ EXCEPTIONS = {
     ("docs/guide/hub.md", "skip", "learned-aug push runs/digits me/digits-vae --private"),
     ("docs/guide/hub.md", "skip", 'generator.push_to_hub("me/digits-vae")  # needs a token'),
     ("docs/guide/evaluation.md", "parse", "learned-aug evaluate --data mnist-5k --out runs/eval"),
+    (
+        "docs/guide/evaluation.md",
+        "parse",
+        "learned-aug evaluate --data path/to/imagefolder --quick --train-size 100 --out runs/quick",
+    ),
 }
 
 

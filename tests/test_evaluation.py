@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from types import SimpleNamespace as Namespace
 
 import pytest
@@ -28,8 +29,10 @@ from learned_aug.evaluation import (
 )
 from learned_aug.evaluation.protocol import classifier_precision
 from learned_aug.evaluation.report import (
+    learned_pairs,
     markdown_table,
     read_csv,
+    verdict,
     wilcoxon_test,
     write_csv,
     write_report,
@@ -392,6 +395,42 @@ def test_conditions_registry_pairs_every_learned_one_with_aug():
         assert CONDITIONS[f"aug+{name}"].augment == "aug"
 
 
+def test_verdict_calls_gains_losses_and_ties():
+    base = {"none": 0.70, "randaugment": 0.80, "vae": 0.705}
+    runs = []
+    for seed in range(3):
+        for c, f1 in base.items():
+            runs.append({"size": 50, "seed": seed, "condition": c, "macro_f1": f1})
+        runs.append({"size": 50, "seed": seed, "condition": "learned", "macro_f1": 0.73})
+        runs.append(
+            {"size": 50, "seed": seed, "condition": "randaugment+learned", "macro_f1": 0.78}
+        )
+    assert learned_pairs(["none", "randaugment", "vae", "learned", "randaugment+learned"]) == [
+        ("vae", "none"), ("learned", "none"), ("randaugment+learned", "randaugment")
+    ]  # fmt: skip
+    lines = verdict(runs).splitlines()
+    assert lines[0] == (
+        "- vae against none: +0.50 macro F1 points (better in 3 of 3 runs): no clear effect "
+        "(within ±1 points)."
+    )
+    assert lines[1].startswith("- learned against none: +3.00 macro F1 points (better in 3 of 3")
+    assert lines[1].endswith("it helps on this data.")
+    assert lines[2].endswith("it costs points on this data; train with randaugment alone.")
+    one_seed = [r for r in runs if r["seed"] == 0]
+    assert verdict(one_seed).count("One run is a noisy hint") == 3
+    assert verdict([r for r in runs if r["condition"] != "none"]).count("\n") == 0
+
+
+def test_cli_evaluate_prints_its_verdict(tmp_path, tiny_generators, capsys):
+    argv = ["evaluate", "--data", "digits", "--train-size", "50", "--seeds", "1", "--quick"]
+    argv += ["--conditions", "none", "vae", "--max-steps", "5", "--image-size", "12"]
+    assert main([*argv, "--out", str(tmp_path), "--no-progress", "--fp32"]) == 0
+    out = capsys.readouterr().out
+    assert "Verdict (does learned augmentation help on this data?):\n- vae against none: " in out
+    assert "One run is a noisy hint" in out
+    assert "- vae against none: " in (tmp_path / "results.md").read_text()
+
+
 def test_cli_evaluate_writes_the_report(tmp_path, tiny_generators, capsys):
     code = main(
         [
@@ -405,3 +444,16 @@ def test_cli_evaluate_writes_the_report(tmp_path, tiny_generators, capsys):
     assert summary.startswith("2 runs in ") and "classifier in float32 (asked for" in summary
     assert {p.name for p in tmp_path.iterdir()} >= {"results.md", "results.csv", "results_f1.png"}
     assert [r["condition"] for r in read_csv(tmp_path / "results.csv")] == ["none", "aug"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"sizes": (50,), "seeds": 0}, "seeds must be a positive count or a list of seeds, got 0"),
+        ({"sizes": (), "seeds": 1}, "sizes must be positive ints, got []"),
+        ({"sizes": (50,), "conditions": ("nope",)}, "conditions ['nope'] are unknown"),
+    ],
+)
+def test_evaluation_config_refuses_bad_values(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        EvaluationConfig(**kwargs)

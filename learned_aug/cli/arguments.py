@@ -249,7 +249,15 @@ def evaluate_args(p: argparse.ArgumentParser) -> None:
         help="training images per draw, class-balanced (default: "
         f"{' '.join(map(str, DEFAULT_SIZES))}; --quick: {QUICK_SIZE})",
     )
-    p.add_argument("--seeds", type=int, default=5, help="seeds 0..n-1 per size (default: 5)")
+    p.add_argument(
+        "--seeds", type=int, default=None, help="seeds 0..n-1 per size (default: 5; --quick: 1)"
+    )
+    p.add_argument(
+        "--image-size",
+        type=_size,
+        default=None,
+        help="resize images to H,W (default: the dataset's size; a folder's most common one)",
+    )
     p.add_argument(
         "--conditions",
         nargs="+",
@@ -264,7 +272,13 @@ def evaluate_args(p: argparse.ArgumentParser) -> None:
         f"paper's conditions: {' '.join(PAPER_CONDITIONS)}; an unknown name is refused with the "
         "list",
     )
-    p.add_argument("--quick", action="store_true", help="one size, one seed, short budgets")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"one size ({QUICK_SIZE} images unless --train-size), one seed, a quarter-width CNN "
+        "of at most 500 steps, the default generator: a verdict on whether learned "
+        "augmentation helps on this data, before training with it",
+    )
     p.add_argument("--max-steps", type=int, default=None, help="cap on classifier steps")
     p.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
     p.add_argument(

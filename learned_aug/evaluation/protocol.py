@@ -115,6 +115,10 @@ class EvaluationConfig:
             raise ValueError(f"conditions {unknown} are unknown; accepted: {sorted(CONDITIONS)}")
         if not self.sizes or any(int(s) < 1 for s in self.sizes):
             raise ValueError(f"sizes must be positive ints, got {list(self.sizes)!r}")
+        if not self.seed_list:
+            raise ValueError(
+                f"seeds must be a positive count or a list of seeds, got {self.seeds!r}"
+            )
 
     @property
     def seed_list(self) -> list[int]:

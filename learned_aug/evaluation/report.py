@@ -172,6 +172,72 @@ def default_pairs(conditions: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+VERDICT_MARGIN = 0.01
+"""How far (in metric units: 0.01 is one macro-F1 point) a learned condition must be from its
+base for ``verdict`` to call it a gain or a loss."""
+
+
+def learned_pairs(conditions: Iterable[str]) -> list[tuple[str, str]]:
+    """``(learned condition, the same without its learned part)`` for the conditions present:
+    ``learned`` against ``none``, ``randaugment+learned`` against ``randaugment``."""
+    from learned_aug.evaluation.conditions import CONDITIONS
+
+    present = ordered(conditions)
+    pairs = []
+    for c in present:
+        condition = CONDITIONS.get(c)
+        if condition is not None and condition.learned is not None:
+            base = condition.augment or "none"
+            if base in present:
+                pairs.append((c, base))
+    return pairs
+
+
+def verdict(
+    records: Sequence[Record], metric: str = "macro_f1", margin: float = VERDICT_MARGIN
+) -> str:
+    """Does the learned augmentation help on this data? One line per learned condition.
+
+    Each learned condition is compared with the same condition without its learned part, over
+    every (size, seed) run both have: a mean difference of at least ``margin`` is a gain, at
+    most ``-margin`` a loss (the line then says to train without it), in between no clear
+    effect. Fewer than three runs make it a hint, and the line says so.
+
+    Example:
+        >>> runs = [
+        ...     {"size": 50, "seed": 0, "condition": "randaugment", "macro_f1": 0.80},
+        ...     {"size": 50, "seed": 0, "condition": "randaugment+learned", "macro_f1": 0.77},
+        ... ]
+        >>> line = verdict(runs)
+        >>> line[:68]
+        '- randaugment+learned against randaugment: -3.00 macro F1 points (be'
+        >>> "it costs points on this data; train with randaugment alone" in line
+        True
+    """
+    name = _METRIC_NAMES.get(metric, metric)
+    lines = []
+    for a, b in learned_pairs(r["condition"] for r in records):
+        diffs = [x - y for x, y in paired(records, a, b, metric)]
+        if not diffs:
+            continue
+        mean, n = statistics.fmean(diffs), len(diffs)
+        runs = f"better in {sum(d > 0 for d in diffs)} of {n} run{'s' if n > 1 else ''}"
+        if mean >= margin:
+            call = "it helps on this data"
+        elif mean <= -margin:
+            call = f"it costs points on this data; train with {b} alone"
+        else:
+            call = f"no clear effect (within ±{100 * margin:g} points)"
+        hint = (
+            f" {'One run is' if n == 1 else f'{n} runs are'} a noisy hint: the full evaluation "
+            "(5 seeds) settles it."
+            if n < 3
+            else ""
+        )
+        lines.append(f"- {a} against {b}: {100 * mean:+.2f} {name} points ({runs}): {call}.{hint}")
+    return "\n".join(lines)
+
+
 def wilcoxon_table(
     records: Sequence[Record],
     pairs: Sequence[tuple[str, str]] | None = None,
@@ -307,6 +373,7 @@ def write_report(
         "",
         wilcoxon_table(records, metric=metric),
         "",
+        *(["Verdict:", "", judged, ""] if (judged := verdict(records, metric)) else []),
         f"![{metric} against training size]({stem}_f1.png)",
         "",
         f"Every run: [{stem}.csv]({stem}.csv).",

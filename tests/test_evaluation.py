@@ -442,6 +442,7 @@ def test_cli_evaluate_writes_the_report(tmp_path, tiny_generators, capsys):
     assert code == 0
     summary = capsys.readouterr().out.splitlines()[-1]
     assert summary.startswith("2 runs in ") and "classifier in float32 (asked for" in summary
+    assert {r["precision"] for r in read_csv(tmp_path / "results.csv")} == {"float32"}
     assert {p.name for p in tmp_path.iterdir()} >= {"results.md", "results.csv", "results_f1.png"}
     assert [r["condition"] for r in read_csv(tmp_path / "results.csv")] == ["none", "aug"]
 

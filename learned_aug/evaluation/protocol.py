@@ -229,6 +229,7 @@ class _Cell:
             "steps": result.steps,
             "n_test": len(self.test),
             "seconds": round(time.perf_counter() - start, 2),
+            "precision": "bf16" if cfg.bf16 else "float32",
             **(self._quality[cond.learned] if pooled else {}),
         }
 
@@ -290,7 +291,8 @@ def run_protocol(
 
     Returns:
         Records with ``size``, ``seed``, ``condition``, ``macro_f1``, ``weighted_f1``,
-        ``accuracy``, ``best_epoch``, ``steps``, ``n_test`` and ``seconds``; a learned
+        ``accuracy``, ``best_epoch``, ``steps``, ``n_test``, ``seconds`` and ``precision``
+        (``"bf16"`` or ``"float32"``: how the classifier trained); a learned
         condition's records also hold its generator's quality report, measured on the pool:
         ``sample_accuracy`` (a classifier of the real training images names the samples'
         class), ``real_accuracy`` (the same classifier on the test images), ``cas`` (the

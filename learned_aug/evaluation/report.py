@@ -26,6 +26,7 @@ FIELDS = (
     "steps",
     "n_test",
     "seconds",
+    "precision",
     "sample_accuracy",
     "real_accuracy",
     "cas",

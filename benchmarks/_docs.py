@@ -1,4 +1,5 @@
-"""What the bench scripts share: their common flags, Markdown tables, and their docs sections.
+"""What the bench scripts share: their common flags, Markdown tables, CSV rows, and their docs
+sections.
 
 Each script parses ``bench_args(...)`` with ``parse`` (which sets torch's threads), builds its
 tables with ``markdown_table`` and hands its text to ``publish``, which prints it and, with
@@ -8,6 +9,7 @@ tables with ``markdown_table`` and hands its text to ``publish``, which prints i
 from __future__ import annotations
 
 import argparse
+import csv
 import platform
 import re
 import shlex
@@ -122,3 +124,19 @@ def publish(text: str, title: str, write: bool) -> None:
     if write:
         command = f"benchmarks/{Path(sys.argv[0]).name} {shlex.join(sys.argv[1:])}"
         write_section(title, text, command.strip())
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The rows of the CSV at ``path`` as dicts of strings; none where it does not exist."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_rows(path: Path, rows: Sequence[dict]) -> None:
+    """Write ``rows`` (dicts with the same keys, in order) to the CSV at ``path``."""
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)

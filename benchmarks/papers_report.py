@@ -7,7 +7,7 @@ import math
 import statistics
 from pathlib import Path
 
-from _docs import markdown_table
+from _docs import markdown_table, read_rows
 from results_papers import (
     DVAE_CSV,
     DVAE_PNG,
@@ -16,7 +16,6 @@ from results_papers import (
     TIMES_CSV,
     VQVAE_CSV,
     VQVAE_PNG,
-    read_rows,
 )
 
 COMMAND = "python benchmarks/run_papers.py"

@@ -47,13 +47,6 @@ def append_row(path: Path, row: dict) -> None:
         writer.writerow(row)
 
 
-def read_rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def corrupted(data: LabelledData, seed: int = 0) -> LabelledData:
     """``data`` through the denoising VAE's default corruption (the same for every model)."""
     cfg = DVAEConfig(image_size=tuple(data.x.shape[-2:]), channels=data.x.shape[1])

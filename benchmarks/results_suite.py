@@ -11,17 +11,17 @@ page's first section: the aggregate over the suite, the targets, then one table 
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import torch
-from _docs import markdown_table
+from _docs import markdown_table, read_rows, write_rows
 from results_grid import run_in_workers
 
 from learned_aug.data import load_dataset
 from learned_aug.evaluation.protocol import EvaluationConfig, run_protocol
 from learned_aug.evaluation.report import (
     VERDICT_MARGIN,
+    judge,
     learned_pairs,
     paired,
     read_csv,
@@ -343,9 +343,7 @@ def suite_section(csv_path: Path, command: str) -> str:
             candidates_section(candidates_csv),
         ]
     quick_path, three_path = csv_path.parent / QUICK_CSV, csv_path.parent / quick_csv(3)
-    if quick_path.exists():
-        with open(quick_path, newline="") as f:
-            quick = list(csv.DictReader(f))
+    if quick := read_rows(quick_path):
         parts += [
             "### Does `learned-aug evaluate --quick` warn where the suite loses?",
             "Reproduce: `python benchmarks/run_suite.py --quick-verdicts`. The command a user "
@@ -356,9 +354,7 @@ def suite_section(csv_path: Path, command: str) -> str:
             f"-{100 * VERDICT_MARGIN:g} or less) beside the suite's 5-seed mean.",
             quick_section(records, quick),
         ]
-    if three_path.exists():
-        with open(three_path, newline="") as f:
-            three = list(csv.DictReader(f))
+    if three := read_rows(three_path):
         parts += [
             "With three seeds (`learned-aug evaluate --quick --seeds 3`, seeds 0-2, three times "
             "the time) where one seed missed or raised a false alarm, at the smallest size "
@@ -487,16 +483,12 @@ def run_quick_verdicts(out: Path, datasets: list[str], jobs: int = 2, seeds: int
     cells = [(d, n) for d in datasets for n in SUITE[d][2][: 2 if seeds == 1 else 1]]
     with ThreadPoolExecutor(jobs) as pool:
         rows = [r for part in pool.map(lambda c: quick_cell(*c, seeds), cells) for r in part]
-    with open(out / quick_csv(seeds), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(out / quick_csv(seeds), rows)
     return rows
 
 
 def _call(points: float) -> str:
-    margin = 100 * VERDICT_MARGIN
-    return "helps" if points >= margin else "costs" if points <= -margin else "no clear effect"
+    return judge(points / 100)
 
 
 def quick_section(records: list[dict], quick: list[dict], target: bool = True) -> str:

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import torch
+from _docs import read_rows
 from papers_report import papers_section
 from results_papers import (
     DVAE_CSV,
@@ -30,7 +31,6 @@ from results_papers import (
     corrupted,
     dvae_figure,
     dvae_seed,
-    read_rows,
     vqvae_seed,
 )
 

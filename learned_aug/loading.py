@@ -153,13 +153,21 @@ def find_bank(location: str | Path, **hub_kwargs: Any) -> LatentBank | None:
         >>> len(find_bank("mnist-vae")) > 0
         True
     """
+    file = _saved_file(location, BANK_NAME, **hub_kwargs)
+    return None if file is None else LatentBank.load(file)
+
+
+def _saved_file(location: str | Path, filename: str, **hub_kwargs: Any) -> Path | None:
+    """The file ``filename`` saved beside the generator at ``location`` (a bundled name, a
+    folder or a Hub repo id, through the Hub cache), or ``None`` when there is none."""
     location = resolve(location, revision=hub_kwargs.get("revision"))
     if Path(location).is_dir():
-        return LatentBank.find(location)
+        file = Path(location) / filename
+        return file if file.is_file() else None
     try:
-        return LatentBank.load(hf_hub_download(str(location), BANK_NAME, **hub_kwargs))
+        return Path(hf_hub_download(str(location), filename, **hub_kwargs))
     except (EntryNotFoundError, HFValidationError, OSError):
-        return None  # no bank in the repo, not in the offline cache, or no such repo
+        return None  # no such file in the repo, not in the offline cache, or no such repo
 
 
 def find_quality(location: str | Path, **hub_kwargs: Any) -> dict[str, Any] | None:
@@ -172,16 +180,9 @@ def find_quality(location: str | Path, **hub_kwargs: Any) -> dict[str, Any] | No
         >>> find_quality(tempfile.mkdtemp()) is None
         True
     """
-    location = resolve(location, revision=hub_kwargs.get("revision"))
-    if Path(location).is_dir():
-        file = Path(location) / QUALITY_JSON
-        if not file.is_file():
-            return None
-    else:
-        try:
-            file = Path(hf_hub_download(str(location), QUALITY_JSON, **hub_kwargs))
-        except (EntryNotFoundError, HFValidationError, OSError):
-            return None  # no report in the repo, not in the offline cache, or no such repo
+    file = _saved_file(location, QUALITY_JSON, **hub_kwargs)
+    if file is None:
+        return None
     try:
         report = json.loads(file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:

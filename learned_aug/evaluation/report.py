@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from learned_aug.evaluation.conditions import CONDITIONS
 from learned_aug.io import atomic_write, atomic_write_text
 
 Record = dict[str, Any]
@@ -178,11 +179,20 @@ VERDICT_MARGIN = 0.01
 base for ``verdict`` to call it a gain or a loss."""
 
 
+def judge(diff: float, margin: float = VERDICT_MARGIN) -> str:
+    """``"helps"``, ``"costs"`` or ``"no clear effect"``: a mean difference ``diff`` (metric
+    units) of a learned condition over its base, against ``margin``.
+
+    Example:
+        >>> judge(0.02), judge(-0.005), judge(-0.01)
+        ('helps', 'no clear effect', 'costs')
+    """
+    return "helps" if diff >= margin else "costs" if diff <= -margin else "no clear effect"
+
+
 def learned_pairs(conditions: Iterable[str]) -> list[tuple[str, str]]:
     """``(learned condition, the same without its learned part)`` for the conditions present:
     ``learned`` against ``none``, ``randaugment+learned`` against ``randaugment``."""
-    from learned_aug.evaluation.conditions import CONDITIONS
-
     present = ordered(conditions)
     pairs = []
     for c in present:
@@ -223,12 +233,11 @@ def verdict(
             continue
         mean, n = statistics.fmean(diffs), len(diffs)
         runs = f"better in {sum(d > 0 for d in diffs)} of {n} run{'s' if n > 1 else ''}"
-        if mean >= margin:
-            call = "it helps on this data"
-        elif mean <= -margin:
-            call = f"it costs points on this data; train with {b} alone"
-        else:
-            call = f"no clear effect (within ±{100 * margin:g} points)"
+        call = {
+            "helps": "it helps on this data",
+            "costs": f"it costs points on this data; train with {b} alone",
+            "no clear effect": f"no clear effect (within ±{100 * margin:g} points)",
+        }[judge(mean, margin)]
         hint = (
             f" {'One run is' if n == 1 else f'{n} runs are'} a noisy hint: the full evaluation "
             "(5 seeds) settles it."

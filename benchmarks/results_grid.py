@@ -137,7 +137,7 @@ def sample_figure(
     for name in (LEARNED,):
         spec = LEARNED_SPECS[name]
         gen = fit_generator(spec.generator, train, seed, generator_scale)
-        panels[f"{name} (default path) samples"] = synthetic_pool(spec, gen, train, seed)
+        panels[f"{name} (default path) samples"] = synthetic_pool(spec, gen, train, seed)[0]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 5.4))
     for ax, (title, part) in zip(axes, panels.items(), strict=True):
         rows = []

@@ -337,22 +337,33 @@ def suite_section(csv_path: Path, command: str) -> str:
             "default path on top of RandAugment (macro-F1 points; better in k of n seeds): the "
             "synthetic share per batch at 0.25 and 0.75 (default 0.5), the per-class Gaussian "
             "mixture sampler over the bank's codes, and per-image variants (a real image "
-            "swapped for a decoded draw of its own posterior with p = 0.5, DA-Fusion's way). "
+            "swapped for a decoded draw of its own posterior with p = 0.5, DA-Fusion's way), "
+            "a teacher's soft labels (`learned-teacher`: `SyntheticDataset(..., "
+            "teacher=fit_teacher(real))`, the classifier trained on the real images with "
+            "RandAugment, temperature 2, half the hard label, He et al. 2023; `-teacher-f` also "
+            "redraws the samples it gives their class below 0.5, `ClassifierFilter`), and "
+            "RandAugment on the real rows only (`learned-plain`), the default recipe with the "
+            "denoising VAE (`learned-dvae`) and the VQ-VAE with its class-conditional prior "
+            "(`vqvae`: 800 steps, 32 codes). "
             "Run on the tuning dataset only; a candidate that wins here would then be run on "
             "the reported ones.",
             candidates_section(candidates_csv),
         ]
     quick_path, three_path = csv_path.parent / QUICK_CSV, csv_path.parent / quick_csv(3)
     if quick := read_rows(quick_path):
+        before = read_rows(csv_path.parent / BEFORE_CSV)
         parts += [
             "### Does `learned-aug evaluate --quick` warn where the suite loses?",
             "Reproduce: `python benchmarks/run_suite.py --quick-verdicts`. The command a user "
             "runs before training with learned augmentation, `learned-aug evaluate --data D "
-            "--quick --train-size N` (one seed, the default generator, a quarter-width CNN of "
-            "at most 500 steps), at each dataset's two smallest suite sizes; its verdict "
+            "--quick --train-size N` (one seed, the default generator, the suite's classifier: "
+            "a quarter-width CNN of at most 2,000 steps), at each dataset's two smallest suite "
+            "sizes; its verdict "
             f"(`helps` at +{100 * VERDICT_MARGIN:g} points or more, `costs` at "
-            f"-{100 * VERDICT_MARGIN:g} or less) beside the suite's 5-seed mean.",
-            quick_section(records, quick),
+            f"-{100 * VERDICT_MARGIN:g} or less) beside the suite's 5-seed mean. The column "
+            "`at 500 steps` is what `--quick` said with its earlier classifier budget "
+            f"({BEFORE_CSV}).",
+            quick_section(records, quick, before=before),
         ]
     if three := read_rows(three_path):
         parts += [
@@ -371,7 +382,10 @@ def suite_section(csv_path: Path, command: str) -> str:
 CANDIDATES_CSV = "candidates.csv"
 # Variants of the default path that share its generator (one fit per cell): the synthetic share
 # per batch (0.25, 0.75 against the default 0.5), the per-class Gaussian mixture sampler, and
-# per-image variants swapped in with p = 0.5 (DA-Fusion's way), each on top of RandAugment.
+# per-image variants swapped in with p = 0.5 (DA-Fusion's way), a teacher's soft labels (He et
+# al. 2023; "-f": also redrawing the samples it rejects), and RandAugment on the real rows only
+# ("-plain"), the default recipe with the denoising VAE, and the VQ-VAE with its class-conditional
+# prior, each on top of RandAugment.
 CANDIDATES = (
     RA,
     PLUS,
@@ -379,6 +393,11 @@ CANDIDATES = (
     f"{RA}+learned-s75",
     f"{RA}+learned-gmm",
     f"{RA}+learned-variants",
+    f"{RA}+learned-teacher",
+    f"{RA}+learned-teacher-f",
+    f"{RA}+learned-plain",
+    f"{RA}+learned-dvae",
+    f"{RA}+vqvae",
 )
 
 
@@ -419,12 +438,28 @@ def candidates_section(path: Path) -> str:
                 cells.append(f"{_mean(diffs):+.2f} ({sum(x > 0 for x in diffs)}/{len(diffs)})")
             seeds = len({r["seed"] for r in part})
             rows.append([d, n, seeds, *cells])
-    return markdown_table(
+    ahead = [
+        c.removeprefix(f"{RA}+")
+        for c in CANDIDATES[2:]
+        if all(
+            _mean(_diffs(_part(records, d, n), c, PLUS)) > 0
+            for d in ordered_datasets(records)
+            for n in _sizes(records, d)
+        )
+    ]
+    summary = (
+        "Candidates ahead of the default path on average at every size: "
+        + (", ".join(f"`{c}`" for c in ahead) if ahead else "none; the default stays")
+        + ". Each column is the candidate on top of RandAugment minus the default path on top "
+        "of RandAugment."
+    )
+    table = markdown_table(
         ["dataset", "per class", "seeds", f"{PLUS} − {RA}"]
-        + [f"{c} − {PLUS}" for c in CANDIDATES[2:]],
+        + [c.removeprefix(f"{RA}+") for c in CANDIDATES[2:]],
         rows,
         align="lrr" + "r" * (len(CANDIDATES) - 1),
     )
+    return summary + "\n\n" + table
 
 
 def ordered_datasets(records: list[dict]) -> list[str]:
@@ -433,6 +468,8 @@ def ordered_datasets(records: list[dict]) -> list[str]:
 
 # ---------------------------------------------------------------- evaluate --quick's verdicts
 QUICK_CSV = "quick_verdicts.csv"
+BEFORE_CSV = "quick_verdicts_500steps.csv"
+"""The quick verdicts measured with ``--quick``'s earlier classifier budget (500 steps)."""
 
 
 def quick_cell(dataset: str, per_class: int, seeds: int = 1) -> list[dict]:
@@ -443,6 +480,14 @@ def quick_cell(dataset: str, per_class: int, seeds: int = 1) -> list[dict]:
     import tempfile
 
     from _timing import run_cli  # benchmarks/ is on sys.path
+
+    from learned_aug.cli.evaluate import QUICK
+
+    if any(SETTINGS.get(k) != v for k, v in QUICK.items()):
+        raise RuntimeError(
+            f"--quick trains the classifier {QUICK}, the suite {SETTINGS}: its verdict would be "
+            "checked against another classifier"
+        )
 
     k = len(load_dataset(dataset).classes)
     folder = Path(tempfile.mkdtemp(prefix=f"quick-{dataset}-{per_class}-"))
@@ -491,15 +536,27 @@ def _call(points: float) -> str:
     return judge(points / 100)
 
 
-def quick_section(records: list[dict], quick: list[dict], target: bool = True) -> str:
+def quick_section(
+    records: list[dict], quick: list[dict], target: bool = True, before: list[dict] = ()
+) -> str:
     """The quick verdicts beside the suite's 5-seed means, and the target: wherever the suite
-    loses on average, the quick verdict says so."""
+    loses on average, the quick verdict says so. ``before``: the same cells' verdicts at
+    ``--quick``'s earlier budget, shown beside them with how often each agrees with the suite."""
+    earlier = {(q["dataset"], int(q["per_class"]), q["a"]): float(q["quick_diff"]) for q in before}
     rows, misses, alarms, losses, gains = [], [], [], 0, 0
+    agree = {"now": 0, "before": 0, "same": 0, "three": 0, "reported": 0}
     for q in quick:
         d, n, a, b = q["dataset"], int(q["per_class"]), q["a"], q["b"]
-        full = _mean(_diffs(_part(records, d, n), a, b))
+        diffs = _diffs(_part(records, d, n), a, b)
+        full = _mean(diffs)
         quick_points = float(q["quick_diff"])
         said, truth = _call(quick_points), _call(full)
+        agree["now"] += said == truth
+        # --quick trains the suite's classifier on the suite's seed-0 draw: the same runs
+        agree["same"] += bool(diffs) and round(diffs[0], 2) == quick_points
+        if SUITE[d][3] == "reported" and len(diffs) >= 3:
+            agree["reported"] += 1
+            agree["three"] += _call(_mean(diffs[:3])) == truth
         reported = SUITE[d][3] == "reported"
         losses += reported and full < 0
         if reported and full < 0 and said != "costs":
@@ -507,34 +564,23 @@ def quick_section(records: list[dict], quick: list[dict], target: bool = True) -
         gains += reported and full > 0
         if reported and full > 0 and said == "costs":
             alarms.append(f"{d} at {n}/class ({a})")
-        rows.append(
-            [
-                d,
-                SUITE[d][3],
-                n,
-                f"{a} − {b}",
-                f"{quick_points:+.2f}",
-                said,
-                f"{full:+.2f}",
-                truth,
-                f"{float(q['seconds']):.0f}",
-            ]
-        )
-    table = markdown_table(
-        [
-            "dataset",
-            "role",
-            "per class",
-            "pair",
-            f"quick ({'seed 0' if int(quick[0].get('seeds', 1)) == 1 else 'mean of seeds'})",
-            "quick says",
-            "suite (5 seeds)",
-            "suite says",
-            "quick (s)",
-        ],
-        rows,
-        align="llrlrlrlr",
-    )
+        row = [d, SUITE[d][3], n, f"{a} − {b}", f"{quick_points:+.2f}", said]
+        if earlier:
+            old = earlier.get((d, n, a))
+            agree["before"] += old is not None and _call(old) == truth
+            row += ["–", "–"] if old is None else [f"{old:+.2f}", _call(old)]
+        rows.append([*row, f"{full:+.2f}", truth, f"{float(q['seconds']):.0f}"])
+    header = [
+        "dataset",
+        "role",
+        "per class",
+        "pair",
+        f"quick ({'seed 0' if int(quick[0].get('seeds', 1)) == 1 else 'mean of seeds'})",
+        "quick says",
+    ]
+    header += ["at 500 steps", "it said"] if earlier else []
+    header += ["suite (5 seeds)", "suite says", "quick (s)"]
+    table = markdown_table(header, rows, align="llrlrl" + ("rl" if earlier else "") + "rlr")
     verdict_line = (
         f"- Never silently worse: wherever the suite's 5-seed mean on a reported dataset is "
         f"below zero ({losses} of the cells below), `learned-aug evaluate --quick` says the "
@@ -543,7 +589,30 @@ def quick_section(records: list[dict], quick: list[dict], target: bool = True) -
         + f". False alarms on the reported datasets (quick says it costs where the suite's mean "
         f"gains): {len(alarms)} of {gains}" + (f" ({'; '.join(alarms)})." if alarms else ".")
     )
+    if earlier:
+        verdict_line += (
+            f"\n- The quick verdict is the suite's own verdict (helps / no clear effect / costs "
+            f"of its 5-seed mean) in {agree['now']} of {len(quick)} cells; at 500 steps it was "
+            f"in {agree['before']}.\n- `--quick` trains the suite's classifier on the suite's "
+            f"seed-0 draw: its difference equals the suite's seed-0 difference in "
+            f"{agree['same']} of {len(quick)} cells, so `--quick --seeds 3` is the suite's seeds "
+            f"0-2. Their mean gives the 5-seed verdict in {agree['three']} of "
+            f"{agree['reported']} reported cells (one seed: in "
+            f"{_reported_agreement(records, quick)}): most of the gaps are seed noise, which "
+            "more quick seeds shrink only slowly."
+        )
     return "\n\n".join([verdict_line, table]) if target else table
+
+
+def _reported_agreement(records: list[dict], quick: list[dict]) -> int:
+    """In how many reported cells one quick seed gives the suite's 5-seed verdict."""
+    hits = 0
+    for q in quick:
+        d, n = q["dataset"], int(q["per_class"])
+        if SUITE[d][3] == "reported":
+            full = _mean(_diffs(_part(records, d, n), q["a"], q["b"]))
+            hits += _call(float(q["quick_diff"])) == _call(full)
+    return hits
 
 
 def sample_figure(path: Path, per_class: int = 5, seed: int = 0, classes: int = 5) -> None:

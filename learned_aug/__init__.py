@@ -46,7 +46,13 @@ if TYPE_CHECKING:
         VQResample,
         register_strategy,
     )
-    from learned_aug.synthetic import ClassifierFilter, MixSampler, SyntheticDataset
+    from learned_aug.synthetic import (
+        ClassifierFilter,
+        MixSampler,
+        OneHot,
+        SyntheticDataset,
+        Teacher,
+    )
     from learned_aug.training import (
         DEFAULT_RECIPE,
         FitResult,
@@ -64,6 +70,8 @@ _EXPORTS = {
     "SyntheticDataset": "learned_aug.synthetic",
     "ClassifierFilter": "learned_aug.synthetic",
     "MixSampler": "learned_aug.synthetic",
+    "OneHot": "learned_aug.synthetic",
+    "Teacher": "learned_aug.synthetic",
     "bundled_names": "learned_aug.loading",
     "build_latent_bank": "learned_aug.loading",
     "find_bank": "learned_aug.loading",
@@ -134,6 +142,7 @@ __all__ = [
     "LearnedAugment",
     "MixSampler",
     "Noise",
+    "OneHot",
     "Posterior",
     "Prior",
     "Recipe",
@@ -143,6 +152,7 @@ __all__ = [
     "TabularData",
     "TabularVAE",
     "TabularVAEConfig",
+    "Teacher",
     "TrainingError",
     "VAEConfig",
     "VQResample",

@@ -276,7 +276,7 @@ def evaluate_args(p: argparse.ArgumentParser) -> None:
         "--quick",
         action="store_true",
         help=f"one size ({QUICK_SIZE} images unless --train-size), one seed, a quarter-width CNN "
-        "of at most 500 steps, the default generator: a verdict on whether learned "
+        "of at most 2,000 steps, the default generator: a verdict on whether learned "
         "augmentation helps on this data, before training with it",
     )
     p.add_argument("--max-steps", type=int, default=None, help="cap on classifier steps")

@@ -19,6 +19,7 @@ from learned_aug.evaluation.conditions import (
 )
 from learned_aug.evaluation.metrics import scores
 from learned_aug.evaluation.protocol import EvaluationConfig, run_protocol
+from learned_aug.evaluation.teacher import fit_teacher
 
 __all__ = [
     "AUGMENTS",
@@ -33,6 +34,7 @@ __all__ = [
     "TrainResult",
     "default_classifier",
     "fit_generator",
+    "fit_teacher",
     "get_augment",
     "predict_logits",
     "run_protocol",

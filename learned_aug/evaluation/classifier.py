@@ -195,6 +195,20 @@ def predict_logits(
     return torch.cat(out) if out else torch.empty(0)
 
 
+def _check_targets(
+    targets: Tensor | None, synthetic: LabelledData | None, train: LabelledData
+) -> Tensor | None:
+    if targets is None:
+        return None
+    shape = (len(synthetic) if synthetic is not None else 0, len(train.classes))
+    if not isinstance(targets, Tensor) or tuple(targets.shape) != shape:
+        raise ValueError(
+            f"synthetic_targets must be a tensor of shape {shape} (a probability per synthetic "
+            f"row and class), got {tuple(getattr(targets, 'shape', ())) or type(targets).__name__}"
+        )
+    return targets.float()
+
+
 def _check_train_args(batch_size, max_epochs, patience, synthetic_weight):
     for name, value in (("batch_size", batch_size), ("max_epochs", max_epochs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -216,6 +230,8 @@ class _Run:
     synthetic: LabelledData | None
     synthetic_weight: float
     bf16: bool
+    synthetic_targets: Tensor | None = None
+    augment_synthetic: bool = True
 
 
 def _step(model: nn.Module, run: _Run) -> Tensor:
@@ -223,15 +239,28 @@ def _step(model: nn.Module, run: _Run) -> Tensor:
     idx = torch.tensor(run.batches.next_batch())
     k, n_real = run.batches.real_per_batch, len(run.train)
     x, y = run.train.x[idx[:k]], run.train.y[idx[:k]]
-    if run.synthetic is not None and len(idx) > k:
-        syn = idx[k:] - n_real
+    syn = idx[k:] - n_real
+    if run.synthetic is not None and len(syn):
         x, y = torch.cat([x, run.synthetic.x[syn]]), torch.cat([y, run.synthetic.y[syn]])
     if run.augment is not None:
         with torch.no_grad():  # the augmentation makes data; it is not trained
-            x, y = run.augment(x, y)
+            if run.augment_synthetic or len(x) == k:
+                x, y = run.augment(x, y)
+            else:  # the real rows only, as a transform given to the real dataset alone
+                xr, yr = run.augment(x[:k], y[:k])
+                x, y = torch.cat([xr, x[k:]]), torch.cat([yr, y[k:]])
     with _autocast(model, run.bf16):
         logits = model(_to_model_layout(x)).float()
-    loss_each = F.cross_entropy(logits, y, reduction="none")
+    if run.synthetic_targets is not None and len(syn):
+        # A teacher's soft targets for the synthetic rows (cross_entropy takes probabilities).
+        loss_each = torch.cat(
+            [
+                F.cross_entropy(logits[:k], y[:k], reduction="none"),
+                F.cross_entropy(logits[k:], run.synthetic_targets[syn], reduction="none"),
+            ]
+        )
+    else:
+        loss_each = F.cross_entropy(logits, y, reduction="none")
     # The mean over the batch, as a DataLoader of MixSampler batches trains; synthetic_weight
     # scales the synthetic rows' terms.
     loss = (loss_each[:k].sum() + run.synthetic_weight * loss_each[k:].sum()) / len(x)
@@ -267,6 +296,8 @@ def train_classifier(
     synthetic: LabelledData | None = None,
     synthetic_weight: float = 1.0,
     synthetic_share: float = 0.5,
+    synthetic_targets: Tensor | None = None,
+    augment_synthetic: bool = True,
     batch_size: int = 32,
     lr: float = 1e-3,
     max_epochs: int = 200,
@@ -284,7 +315,8 @@ def train_classifier(
     mix, so a user's ``DataLoader`` with that sampler trains on what this measures. The loss is
     the mean over the batch (``synthetic_weight`` scales the synthetic rows' terms). Both parts
     are drawn without replacement, in shuffled passes, so each real example is seen once per
-    pass. ``augment`` is applied to real and synthetic rows alike.
+    pass. ``augment`` is applied to real and synthetic rows alike (unless
+    ``augment_synthetic=False``).
 
     Args:
         model: maps a batch to logits.
@@ -299,6 +331,11 @@ def train_classifier(
         synthetic: a ``LabelledData`` pool of synthetic examples.
         synthetic_weight: weight of each synthetic row in the loss (1: the plain batch mean).
         synthetic_share: the synthetic fraction of each batch, in [0, 1).
+        synthetic_targets: soft targets ``(len(synthetic), K)`` of the synthetic rows (a
+            ``Teacher``'s): their loss is the cross-entropy to these probabilities instead of
+            to ``synthetic.y`` (which the augmentation still sees).
+        augment_synthetic: apply ``augment`` to the synthetic rows too (False: the real rows
+            only, as a transform given to the real dataset alone).
         batch_size: real examples per step.
         lr: Adam learning rate.
         max_epochs: the most epochs. An epoch is ``ceil(len(train) / batch_size)`` steps (one
@@ -332,6 +369,8 @@ def train_classifier(
         synthetic=synthetic,
         synthetic_weight=synthetic_weight,
         bf16=bf16,
+        synthetic_targets=_check_targets(synthetic_targets, synthetic, train),
+        augment_synthetic=augment_synthetic,
     )
     steps_per_epoch = max(math.ceil(len(train) / batch_size), min_steps_per_epoch)
     val = val if val is not None and len(val) else None

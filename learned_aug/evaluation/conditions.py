@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+from torch import Tensor
+
 from learned_aug.data import LabelledData
 from learned_aug.evaluation.augment import RANDAUGMENT_VARIANTS
 from learned_aug.models import Generator
 from learned_aug.strategies import Interpolate, Strategy, as_strategy
-from learned_aug.synthetic import SyntheticDataset
+from learned_aug.synthetic import ClassifierFilter, SyntheticDataset, Teacher
 from learned_aug.training import DEFAULT_RECIPE, Recipe
 from learned_aug.transforms import LearnedAugment
 
@@ -41,6 +44,12 @@ class LearnedSpec:
             synthetic as real examples).
         mode: ``"pool"`` or ``"transform"``.
         p: the probability that the transform replaces a real image.
+        teacher: label the pool with a ``Teacher`` (``fit_teacher`` on the training set:
+            the classifier with RandAugment) instead of hard classes (He et al. 2023).
+        reject_below: with ``teacher``, redraw samples whose class the teacher gives less than
+            this probability (``ClassifierFilter``), keeping the best of 10 tries.
+        augment_synthetic: apply the condition's conventional augmentation to the synthetic
+            rows as well as the real ones (False: to the real rows only).
 
     Example:
         >>> from learned_aug import Interpolate
@@ -56,10 +65,15 @@ class LearnedSpec:
     share: float = 0.5
     mode: str = "pool"
     p: float = 0.5
+    teacher: bool = False
+    reject_below: float | None = None
+    augment_synthetic: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.reject_below is not None and not self.teacher:
+            raise ValueError("reject_below filters by the teacher's score: set teacher=True")
         if self.strategy is not None:
             object.__setattr__(self, "strategy", as_strategy(self.strategy))
 
@@ -97,6 +111,9 @@ GENERATORS: dict[str, Recipe] = {
     "learned-light": DEFAULT_RECIPE.replace(
         config={**DEFAULT_RECIPE.config, "hidden_channels": (16, 32), "hidden_dim": 64}
     ),
+    # The default recipe with the denoising VAE (Rajagopalan: trained augmented -> clean), a
+    # tuning candidate; on grey images its RandAugment copies come with its own corruption.
+    "learned-dvae": DEFAULT_RECIPE.replace(model="dvae", tabular=None, colour=None),
     # Garay-Maestre et al.: one VAE per class, latent size 3.
     "vae": Recipe("vae", {"per_class": True, **_PAPER_VAE}, **_BUDGET),
     # One class-conditional VAE over all classes: shares what digits have in common.
@@ -134,6 +151,14 @@ LEARNED: dict[str, LearnedSpec] = {
     # Per-image variants (Trabucco et al. 2023, DA-Fusion): a real image is swapped, with
     # probability 0.5, for a draw from its own posterior, decoded (LearnedAugment).
     "learned-variants": LearnedSpec("learned", "posterior", mode="transform", p=0.5),
+    # Soft labels from a teacher, the classifier trained on the real images with RandAugment
+    # (He et al. 2023: temperature 2, mixed half and half with the hard label); "-f" also
+    # redraws samples the teacher gives their class below 0.5. "-plain": the conventional
+    # augmentation on the real rows only, not on the synthetic ones.
+    "learned-teacher": LearnedSpec("learned", None, teacher=True),
+    "learned-teacher-f": LearnedSpec("learned", None, teacher=True, reject_below=0.5),
+    "learned-plain": LearnedSpec("learned", None, augment_synthetic=False),
+    "learned-dvae": LearnedSpec("learned-dvae", None),
     "vae": LearnedSpec("vae", "prior"),
     "vae-post": LearnedSpec("vae", "posterior"),
     "cvae": LearnedSpec("cvae", "prior"),
@@ -174,13 +199,28 @@ def fit_generator(name: str, train: LabelledData, seed: int, scale: float = 1.0)
     return recipe.fit(train, scale=scale, seed=seed, device="cpu", progress=False).model
 
 
-def synthetic_pool(spec: LearnedSpec, gen: Generator, train: LabelledData, seed: int):
-    """``spec.pool`` samples drawn once from a trained generator, as LabelledData:
-    a ``SyntheticDataset`` with the spec's strategy over the latent bank of ``train`` (``fit``
-    attaches it to the generator it trains on ``train``)."""
+def synthetic_pool(
+    spec: LearnedSpec,
+    gen: Generator,
+    train: LabelledData,
+    seed: int,
+    teacher: Teacher | None = None,
+) -> tuple[LabelledData, Tensor | None]:
+    """``spec.pool`` samples drawn once from a trained generator, as LabelledData (their hard
+    classes) and, with a ``teacher``, their soft targets ``(n, K)``: a ``SyntheticDataset``
+    with the spec's strategy over the latent bank of ``train`` (``fit`` attaches it to the
+    generator it trains on ``train``), the teacher and its filter."""
     n = spec.pool
-    x, y = SyntheticDataset(gen, n, seed=seed, strategy=spec.strategy).generate(range(n))
-    return LabelledData(x.clamp(0, 1) if train.is_image else x, y, list(train.classes))
+    keep = None
+    if teacher is not None and spec.reject_below is not None:
+        keep = ClassifierFilter(teacher.classifier, threshold=spec.reject_below)
+    dataset = SyntheticDataset(
+        gen, n, seed=seed, strategy=spec.strategy, filter=keep, teacher=teacher
+    )
+    x, targets = dataset.generate(range(n))
+    hard = torch.as_tensor(list(dataset.targets), dtype=torch.long)  # the one-hot part's class
+    pool = LabelledData(x.clamp(0, 1) if train.is_image else x, hard, list(train.classes))
+    return pool, (targets if teacher is not None else None)
 
 
 def online_augment(

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
@@ -38,8 +38,10 @@ from learned_aug.evaluation.conditions import (
     synthetic_pool,
 )
 from learned_aug.evaluation.metrics import scores
+from learned_aug.evaluation.teacher import fit_teacher
 from learned_aug.models import Generator
 from learned_aug.rng import item_keys
+from learned_aug.synthetic import Teacher
 from learned_aug.training.diagnostics import (
     classification_scores,
     copy_distance,
@@ -143,8 +145,26 @@ class _Cell:
         tr, va = stratified_split(self.train.y, config.val_fraction, seed)
         self.fit_part, self.val_part = self.train.subset(tr), self.train.subset(va)
         self._generators: dict[str, Generator] = {}
-        self._pools: dict[str, LabelledData] = {}
+        self._pools: dict[str, tuple[LabelledData, Tensor | None]] = {}
         self._quality: dict[str, dict[str, Any]] = {}
+        self._teacher: Teacher | None = None
+
+    def teacher(self) -> Teacher:
+        """``fit_teacher`` on the training set: the classifier with RandAugment (images; none
+        for feature vectors), under the protocol's classifier settings."""
+        if self._teacher is None:
+            cfg = self.config
+            self._teacher = fit_teacher(
+                self.train,
+                augment="randaugment" if self.train.is_image else None,
+                seed=self.seed,
+                max_steps=cfg.max_steps,
+                width=cfg.cnn_width,
+                val_fraction=cfg.val_fraction,
+                min_steps_per_epoch=cfg.min_steps_per_epoch,
+                bf16=bool(cfg.bf16),
+            )
+        return self._teacher
 
     def generator(self, name: str) -> Generator:
         if name not in self._generators:
@@ -152,12 +172,15 @@ class _Cell:
             self._generators[name] = fit_generator(name, self.train, self.seed, scale)
         return self._generators[name]
 
-    def pool(self, learned: str) -> LabelledData:
+    def pool(self, learned: str) -> tuple[LabelledData, Tensor | None]:
+        """The learned condition's synthetic pool and, with a teacher, its soft targets."""
         if learned not in self._pools:
             spec = LEARNED[learned]
             gen = self.generator(spec.generator)
-            pool = synthetic_pool(spec, gen, self.train, self.seed)
-            self._pools[learned], self._quality[learned] = pool, self.quality(gen, pool)
+            teacher = self.teacher() if spec.teacher else None
+            pool, targets = synthetic_pool(spec, gen, self.train, self.seed, teacher)
+            self._pools[learned] = pool, targets
+            self._quality[learned] = self.quality(gen, pool)
         return self._pools[learned]
 
     def quality(self, gen: Generator, pool: LabelledData) -> dict[str, Any]:
@@ -200,7 +223,7 @@ class _Cell:
         cond, cfg, start = CONDITIONS[name], self.config, time.perf_counter()
         spec = LEARNED[cond.learned] if cond.learned else None
         pooled = spec is not None and spec.mode == "pool"
-        synthetic = self.pool(cond.learned) if pooled else None
+        synthetic, targets = self.pool(cond.learned) if pooled else (None, None)
         augment = self.augment(name)
         torch.manual_seed(self.seed)  # the same initial weights under every condition
         result = train_classifier(
@@ -211,6 +234,8 @@ class _Cell:
             synthetic=synthetic,
             synthetic_weight=spec.weight if pooled else 1.0,
             synthetic_share=spec.share if pooled else 0.0,
+            synthetic_targets=targets,
+            augment_synthetic=spec.augment_synthetic if spec is not None else True,
             batch_size=cfg.batch_size,
             max_epochs=cfg.max_epochs,
             max_steps=cfg.max_steps,

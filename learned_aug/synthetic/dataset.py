@@ -29,6 +29,7 @@ from learned_aug.synthetic.items import (
     no_class_message,
     resolve_labels,
 )
+from learned_aug.synthetic.teacher import Teacher
 
 
 def _check_generator(generator: Any) -> Generator:
@@ -59,6 +60,19 @@ def _check_filter(value: Any, conditioned: bool) -> ClassifierFilter | None:
     return value
 
 
+def _check_teacher(value: Any, unlabelled: bool) -> Teacher | None:
+    if value is not None and not isinstance(value, Teacher):
+        raise TypeError(
+            f"teacher must be a Teacher or None, got {type(value).__name__}: wrap a classifier "
+            "as Teacher(classifier), or train one with learned_aug.evaluation.fit_teacher(real)"
+        )
+    if value is not None and unlabelled:
+        raise ValueError(
+            "labels='unlabelled' asks for no labels, a teacher for soft ones: pass one of them"
+        )
+    return value
+
+
 class SyntheticDataset(Dataset):
     """``n`` generated samples as ``(image, label)`` pairs, like a torchvision dataset.
 
@@ -78,7 +92,8 @@ class SyntheticDataset(Dataset):
     the ``quality.json`` beside it) must say so (``learned_aug.synthetic.items.LABEL_TRUST``),
     else the dataset is refused, and without a report it warns that the labels are unchecked.
     Class-conditional and per-class generators draw the class they are asked for and are never
-    checked.
+    checked. With a :class:`Teacher` (a classifier of the real images) every target is a soft
+    probability vector instead (He et al. 2023), which labels any generator's samples.
 
     Items join real data in a ``ConcatDataset`` with the defaults: without a ``transform`` they
     are float tensors CHW in [0, 1], like ``load_dataset``'s; with one, the transform gets PIL
@@ -109,6 +124,11 @@ class SyntheticDataset(Dataset):
             :func:`~learned_aug.strategies.dataset_strategy`.
         filter: a :class:`ClassifierFilter`: keep only samples a classifier gives their class
             with enough probability (drawing again), or let it label them (``relabel=True``).
+        teacher: a :class:`Teacher`: each target becomes a float vector of ``len(classes)``
+            probabilities, the one-hot class the sample was drawn for (the teacher's prediction
+            where the generator does not draw classes itself) mixed with the teacher's softened
+            prediction. ``targets`` still lists hard classes (that one-hot part). Join real data
+            with ``target_transform=OneHot(len(classes))`` so the targets collate.
 
     Example:
         >>> from torch.utils.data import ConcatDataset, DataLoader
@@ -142,6 +162,7 @@ class SyntheticDataset(Dataset):
         *,
         strategy: str | Strategy | None = None,
         filter: ClassifierFilter | None = None,
+        teacher: Teacher | None = None,
     ):
         generator = _check_generator(generator)
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
@@ -163,19 +184,24 @@ class SyntheticDataset(Dataset):
         self.filter = _check_filter(filter, self._conditioned)
         relabelled = self.filter is not None and self.filter.relabel
         self.unlabelled = isinstance(labels, str) and labels == "unlabelled"
+        self.teacher = _check_teacher(teacher, self.unlabelled)
         if self.unlabelled and relabelled:
             raise ValueError(
                 "labels='unlabelled' asks for no labels, a relabelling ClassifierFilter for the "
                 "classifier's: pass one of them"
             )
-        if known is None and not (self.unlabelled or relabelled):
+        taught = self.teacher is not None
+        if known is None and not (self.unlabelled or relabelled or taught):
             raise ValueError(no_class_message(type(generator).__name__, self.strategy.name))
         self._labels, self.classes = resolve_labels(known, n, labels)
-        if relabelled:
+        if relabelled or (taught and not self.classes):
             self.classes = _relabel_classes(generator)
         if self.unlabelled:
             self.classes = []
-        if source == "bank" and not (self.unlabelled or relabelled):
+        # Who gives a teacher's target its hard part: the generator that drew the class, a
+        # relabelling filter, else the teacher itself (bank classes are not taken on trust).
+        self._hard_given = source == "generator" or relabelled
+        if source == "bank" and not (self.unlabelled or relabelled or taught):
             check_inherited_labels(generator, self.classes)
         self._relabelled: Tensor | None = None
         self._cache: OrderedDict[int, tuple[Tensor, Tensor]] = OrderedDict()
@@ -204,12 +230,15 @@ class SyntheticDataset(Dataset):
     def targets(self) -> Sequence[int]:
         """Each item's label, known without generating (computed on demand for balanced labels).
 
-        With ``relabel=True`` the classifier chooses the labels, so this generates every item once.
+        With ``relabel=True`` the classifier chooses the labels, and with a teacher where the
+        generator does not draw classes (the hard part of each soft target), so this generates
+        every item once.
         """
-        if self.filter is not None and self.filter.relabel:
+        chosen = self.filter is not None and self.filter.relabel
+        if chosen or (self.teacher is not None and not self._hard_given):
             if self._relabelled is None:
                 empty = torch.empty(0, dtype=torch.long)
-                self._relabelled = self.generate(range(self.n))[1] if self.n else empty
+                self._relabelled = self._generate(range(self.n))[1] if self.n else empty
             return self._relabelled.tolist()
         if self.unlabelled:
             return ConstantLabels(self.n, UNLABELLED)
@@ -234,15 +263,22 @@ class SyntheticDataset(Dataset):
             self.generator, self.strategy, indices, labels, seed=self.seed, attempt=attempt
         )
 
-    @torch.no_grad()
     def generate(self, indices: Sequence[int] | Tensor) -> tuple[Tensor, Tensor]:
         """The samples (one float batch in [0, 1]) and labels of ``indices``, decoded in
         batches of ``chunk_size`` (20,000 samples of 64x64 in one pass would take tens of
-        gigabytes), before any conversion or transform."""
+        gigabytes), before any conversion or transform. The labels are class indices ``(B,)``,
+        or with a teacher soft targets ``(B, len(classes))``."""
+        samples, _, targets = self._generate(indices)
+        return samples, targets
+
+    @torch.no_grad()
+    def _generate(self, indices: Sequence[int] | Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``generate``'s samples, each one's hard class and its target (the class, or a
+        teacher's soft target)."""
         indices = self._index_tensor(indices)
         if len(indices) > self.chunk_size:
-            parts = [self.generate(part) for part in indices.split(self.chunk_size)]
-            return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+            parts = [self._generate(part) for part in indices.split(self.chunk_size)]
+            return tuple(torch.cat([p[j] for p in parts]) for j in range(3))  # type: ignore[return-value]
         labels = self._requested(indices)
         samples = self._attempt(indices, 0, labels)
         if self.filter is not None:
@@ -253,7 +289,14 @@ class SyntheticDataset(Dataset):
             )
         if self.unlabelled:  # the class a sample was drawn for is not reported
             labels = torch.full_like(labels, UNLABELLED)
-        return samples, labels
+        if self.teacher is None:
+            return samples, labels, labels
+        targets = self.teacher.targets(
+            samples, labels if self._hard_given else None, len(self.classes)
+        )
+        if not self._hard_given:  # the teacher's prediction took the hard part
+            labels = targets.argmax(1)
+        return samples, labels, targets
 
     def check_indices(self, indices: Sequence[int] | Tensor) -> list[int]:
         """``indices`` as in-range non-negative indices (negative ones count from the end)."""
@@ -291,7 +334,7 @@ class SyntheticDataset(Dataset):
             self._cache.move_to_end(c)  # least recently used goes first
         return self._cache[c]
 
-    def _item(self, sample: Tensor, label: int) -> tuple[Any, Any]:
+    def _item(self, sample: Tensor, label: int | Tensor) -> tuple[Any, Any]:
         image = convert(sample, self.output, self._convert_to)
         if self.transform is not None:
             image = self.transform(image)
@@ -302,12 +345,13 @@ class SyntheticDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         i = self._check_index(index)
         samples, labels = self._chunk(i // self.chunk_size)
-        return self._item(samples[i % self.chunk_size], int(labels[i % self.chunk_size]))
+        return self._item(samples[i % self.chunk_size], _label(labels[i % self.chunk_size]))
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[Any, Any]]:
         """A DataLoader's batch of indices, generated in one batched pass."""
         samples, labels = self.generate(indices)
-        items = zip(samples.unbind(), labels.tolist(), strict=True)
+        targets = labels.unbind() if labels.dim() == 2 else labels.tolist()
+        items = zip(samples.unbind(), targets, strict=True)
         plain = self.output == "tensor" and self._convert_to is None
         if plain and self.transform is None and self.target_transform is None:
             return list(items)
@@ -317,6 +361,11 @@ class SyntheticDataset(Dataset):
         state = dict(self.__dict__)
         state["_cache"] = OrderedDict()  # workers start with an empty cache
         return state
+
+
+def _label(label: Tensor) -> int | Tensor:
+    """An item's target: a class index, or a teacher's soft target as it is."""
+    return label if label.dim() else int(label)
 
 
 def _relabel_classes(generator: Generator) -> list[str]:

@@ -55,6 +55,13 @@ def _batches(
     unit: str,
 ) -> Iterator[tuple[list[int], Tensor, Tensor]]:
     """``(indices, samples, labels)`` batch by batch, with a progress bar."""
+    if dataset.teacher is not None:
+        raise ValueError(
+            "a folder or a CSV holds one class per sample, but this dataset's targets are a "
+            "teacher's soft probabilities, which it would silently drop: write the samples of "
+            "the same SyntheticDataset without teacher= (their hard classes), or keep the "
+            "dataset in memory"
+        )
     order = list(range(len(dataset))) if indices is None else dataset.check_indices(indices)
     with tqdm(total=len(order), desc="sample", unit=unit, disable=not progress) as bar:
         for start in range(0, len(order), batch_size):

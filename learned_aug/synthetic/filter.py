@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 
-def _module_device(fn: Callable) -> torch.device | None:
+def module_device(fn: Callable) -> torch.device | None:
     p = next(fn.parameters(), None) if isinstance(fn, nn.Module) else None
     return None if p is None else p.device
+
+
+def check_classifier(classifier: Any) -> None:
+    """Check a classifier that scores or labels samples: callable, and a module in eval mode (its
+    output must not depend on the batch: dropout, batch norm)."""
+    if not callable(classifier):
+        raise TypeError(f"classifier must be callable, got {type(classifier).__name__}")
+    if isinstance(classifier, nn.Module):
+        classifier.eval()
 
 
 @dataclass
@@ -44,10 +54,7 @@ class ClassifierFilter:
     max_tries: int = 10
 
     def __post_init__(self) -> None:
-        if not callable(self.classifier):
-            raise TypeError(f"classifier must be callable, got {type(self.classifier).__name__}")
-        if isinstance(self.classifier, nn.Module):
-            self.classifier.eval()  # a score must not depend on the batch (dropout, batch norm)
+        check_classifier(self.classifier)
         if not 0.0 <= float(self.threshold) <= 1.0:
             raise ValueError(f"threshold must be a probability in [0, 1], got {self.threshold!r}")
         if (
@@ -60,7 +67,7 @@ class ClassifierFilter:
     @torch.no_grad()
     def scores(self, samples: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         """The probability of each sample's class (its top class with relabel) and the argmax."""
-        device = _module_device(self.classifier)
+        device = module_device(self.classifier)
         logits = self.classifier(samples if device is None else samples.to(device))
         if not isinstance(logits, Tensor) or logits.shape[:1] != samples.shape[:1]:
             raise ValueError(

@@ -216,7 +216,9 @@ LABEL_WAYS = (
     "For labelled samples: a class-conditional generator (what learned-aug fit trains by "
     "default; fit(..., conditional=True)), one generator per class (learned-aug fit "
     "--per-class; fit(..., per_class=True)), or a teacher classifier trained on the real images "
-    "that labels each sample: filter=ClassifierFilter(classifier, relabel=True). For unlabelled "
+    "that labels each sample: filter=ClassifierFilter(classifier, relabel=True) (its hard "
+    "class) or teacher=Teacher(classifier) (soft labels; learned_aug.evaluation.fit_teacher "
+    "trains one). For unlabelled "
     f"samples: labels='unlabelled' (learned-aug sample --unlabelled; every target {UNLABELLED})"
 )
 """How to get samples whose labels can be trusted, told by every refusal and warning."""

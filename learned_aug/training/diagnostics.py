@@ -199,7 +199,8 @@ def diagnose(
             f"SyntheticDataset refuses the classes its samples inherit from the latent bank: "
             f"a classifier of the real images names them {bar[0]:.0%} of the time, below the "
             f"{bar[1]:.0%} it requires; train it class-conditional or per class, or let a "
-            "classifier label the samples (ClassifierFilter(classifier, relabel=True))"
+            "classifier label the samples (ClassifierFilter(classifier, relabel=True), or "
+            "soft labels: teacher=Teacher(classifier))"
         )
     if warn:
         for message in report["warnings"]:

@@ -150,7 +150,8 @@ image size, its likelihood the calibrated Gaussian), with four times the step bu
 CIFAR-10 images per class at 32x32, a logistic regression on pixels trained on 500 of its
 samples scores 23.4% / 26.5% on the CIFAR-10 test images against 23.7% / 26.1% trained on the
 real images (tuning seeds 0, 1; at 750 steps seed 0 gave 20-22%), and 24.6% / 24.0% against
-26.0% / 24.4% on the reported seeds 2, 3 (benchmarks/bench_cas.py, docs/benchmarks.md)."""
+26.0% / 24.4% on the reported seeds 2, 3; at 64x64, 24.5% / 23.6% against 25.5% / 24.2%
+(benchmarks/bench_cas.py, docs/benchmarks.md)."""
 
 TABULAR_RECIPE = Recipe("tabular-vae", {"conditional": True}, augment=None, steps=750)
 """The default path on feature vectors: a class-conditional MLP VAE (Iser 2023's protocol)."""

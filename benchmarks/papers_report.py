@@ -46,8 +46,10 @@ VAN_DEN_OORD = (
     '"The VAE, VQ-VAE and VIMCO models obtain 4.51 bits/dim, 4.67 bits/dim and 5.14 '
     'respectively" (Section 4.1, arXiv:1711.00937v2 p. 5). Their class-conditional samples '
     "(a PixelCNN prior) are of ImageNet 128x128, not CIFAR-10, and they report no classifier "
-    "score of samples. Our VQ-VAE reports no bits/dim (its decoder is trained with a Bernoulli "
-    "likelihood, the package default), so nothing here is directly comparable to that paper."
+    "score of samples. Our VQ-VAE reports no bits/dim (its decoder is trained with the "
+    "package's default likelihood for colour images, a Gaussian whose variance each image "
+    "calibrates, not the paper's discrete one), so nothing here is directly comparable to that "
+    "paper."
 )
 
 
@@ -267,7 +269,8 @@ def _vq_text(rows: list[dict]) -> str:
         f"conditional prior (a small transformer over the {first['grid']} code grid) for "
         f"{first['prior_epochs']} epochs, each keeping its best weights on a 15% validation "
         "split, package defaults otherwise (codebook of "
-        f"{first['codebook_size']}, EMA updates, Bernoulli likelihood). Reconstructions are "
+        f"{first['codebook_size']}, EMA updates, {first.get('likelihood', 'bernoulli')} "
+        "likelihood). Reconstructions are "
         "scored on the 3,000 test images. CAS (Ravuri & Vinyals 2019): "
         f"{int(first['samples']):,} samples drawn class by class in turn from the prior "
         "(temperature 1) train `classification_scores`' standardised logistic regression on "

@@ -212,6 +212,7 @@ def vqvae_seed(seed: int, train: LabelledData, test: LabelledData, args) -> dict
         "prior_epochs": args.prior_epochs,
         "grid": "x".join(map(str, model.config.grid_size)),
         "codebook_size": model.config.codebook_size,
+        "likelihood": model.config.likelihood,
         "recon_mse": round(float(per_image.mean()), 5),
         "recon_psnr": round(float((10 * torch.log10(1 / per_image.clamp_min(1e-10))).mean()), 2),
         "perplexity": round(auto["train_perplexity"], 1),

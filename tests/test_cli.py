@@ -125,11 +125,13 @@ def test_the_names_the_cli_offers_equal_the_registries():
     from learned_aug.data import BUNDLED
     from learned_aug.evaluation import CONDITIONS, protocol
     from learned_aug.models import MODELS
+    from learned_aug.models.vae import LIKELIHOODS
     from learned_aug.training.loop import OPTIMIZERS
 
     assert tuple(sorted(MODELS)) == names.MODEL_NAMES
     assert tuple(sorted(CONVENTIONAL)) == names.CONVENTIONAL_NAMES
     assert tuple(sorted(OPTIMIZERS)) == names.OPTIMIZER_NAMES
+    assert LIKELIHOODS == names.LIKELIHOOD_NAMES
     assert tuple(BUNDLED) == names.DATASET_NAMES
     assert names.PAPER_CONDITIONS == protocol.PAPER_CONDITIONS
     assert names.DEFAULT_SIZES == protocol.DEFAULT_SIZES

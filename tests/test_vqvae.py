@@ -185,3 +185,13 @@ def test_resample_varies_codes_and_each_sample_uses_its_own_generator(trained, d
     # from codes (a latent bank's rows) as well as from images
     codes = trained.encode(x)
     assert trained.resample(codes, 1.0, rng=torch.Generator().manual_seed(0)).shape == x.shape
+
+
+def test_the_likelihood_follows_the_channels_as_the_vae_s():
+    assert VQVAEConfig(channels=1).likelihood == "bernoulli"
+    assert VQVAEConfig(channels=3).likelihood == "calibrated"
+    assert VQVAEConfig(channels=3, likelihood="bernoulli").likelihood == "bernoulli"
+    rgb = VQVAE(VQVAEConfig(image_size=(8, 8), channels=3, hidden_channels=(8,)))
+    x = torch.rand(2, 3, 8, 8)
+    out = rgb.reconstruct(x)
+    assert out.shape == x.shape and float(out.min()) >= 0.0 and float(out.max()) <= 1.0

@@ -13,6 +13,7 @@ from learned_aug.cli.names import (
     DATASET_NAMES,
     DEFAULT_CONDITIONS,
     DEFAULT_SIZES,
+    LIKELIHOOD_NAMES,
     MODEL_NAMES,
     OPTIMIZER_NAMES,
     PAPER_CONDITIONS,
@@ -77,9 +78,11 @@ def fit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beta-norm", action="store_true", help="use beta_norm = beta * d / N")
     p.add_argument(
         "--likelihood",
-        choices=["bernoulli", "gaussian"],
+        choices=LIKELIHOOD_NAMES,
         default=None,
-        help="decoder likelihood: bernoulli (BCE, digits) or gaussian (MSE)",
+        help="decoder likelihood: bernoulli (BCE, digits), gaussian (MSE) or calibrated (a "
+        "Gaussian with each image's own variance); default bernoulli for grey images, "
+        "calibrated for colour",
     )
     p.add_argument(
         "--label-column",

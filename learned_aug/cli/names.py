@@ -17,6 +17,9 @@ CONVENTIONAL_NAMES = ("affine", "autoaugment", "randaugment", "trivialaugment")
 OPTIMIZER_NAMES = ("adam", "adamw", "rmsprop")
 """Keys of ``learned_aug.training.OPTIMIZERS``."""
 
+LIKELIHOOD_NAMES = ("bernoulli", "gaussian", "calibrated")
+"""``learned_aug.models.vae.LIKELIHOODS`` (``learned-aug fit --likelihood``)."""
+
 DATASET_NAMES = (
     "mnist-5k",
     "digits",

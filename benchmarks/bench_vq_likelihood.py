@@ -13,49 +13,32 @@ trained on the real images. Run the likelihoods in parallel processes to use sev
 
 from __future__ import annotations
 
-import time
+from types import SimpleNamespace
 
-import torch
 from _docs import bench_args, markdown_table, parse, publish
-from results_papers import class_samples
+from results_papers import vqvae_seed
 
-from learned_aug import fit, load_dataset
-from learned_aug.training.diagnostics import classification_scores
+from learned_aug import load_dataset
 
 SECTION = "VQ-VAE likelihood on CIFAR-10"
 LIKELIHOODS = ("bernoulli", "calibrated", "gaussian")
 
 
 def one(likelihood: str, seed: int, epochs: int, samples: int) -> list[object]:
+    """``run_papers.py``'s VQ-VAE run (``vqvae_seed``) with ``likelihood``, as a table row."""
     train, test = load_dataset("cifar10"), load_dataset("cifar10-test")
-    start = time.perf_counter()
-    model = fit(
-        "vqvae",
-        train,
-        conditional=True,
-        likelihood=likelihood,
-        epochs=epochs,
-        prior_epochs=epochs,
-        seed=seed,
-        patience=None,
-        progress=False,
-        amp=False,
-    ).model.eval()
-    with torch.no_grad():
-        recon = torch.cat([model.reconstruct(xb) for xb in test.x.split(500)]).clamp(0, 1)
-    mse = (recon - test.x).pow(2).flatten(1).mean(1)
-    x, y = class_samples(model, samples, seed)
-    scores = classification_scores(train, test, x, y, limit=samples)
-    seconds = time.perf_counter() - start
-    print(f"{likelihood} seed {seed}: mse {float(mse.mean()):.5f} CAS {scores['cas']:.3f}")
+    args = SimpleNamespace(vq_epochs=epochs, prior_epochs=epochs, samples=samples)
+    row = vqvae_seed(seed, train, test, args, likelihood=likelihood, figure=False)
+    print(f"{likelihood} seed {seed}: mse {row['recon_mse']:.5f} CAS {row['cas']:.3f}")
+    seconds = row["fit_seconds"] + row["sample_seconds"] + row["score_seconds"]
     return [
         likelihood,
         seed,
-        f"{float(mse.mean()):.4f}",
-        f"{float((10 * torch.log10(1 / mse.clamp_min(1e-10))).mean()):.1f}",
-        f"{scores['cas']:.1%}",
-        f"{scores['classifier_accuracy_samples']:.1%}",
-        f"{scores['classifier_accuracy_real_val']:.1%}",
+        f"{row['recon_mse']:.4f}",
+        f"{row['recon_psnr']:.1f}",
+        f"{row['cas']:.1%}",
+        f"{row['samples_accuracy']:.1%}",
+        f"{row['real_accuracy']:.1%}",
         f"{seconds:.0f}",
     ]
 

@@ -177,13 +177,24 @@ def class_samples(model, n: int, seed: int, batch: int = 500) -> tuple[Tensor, T
     return x.float().clamp(0, 1), labels
 
 
-def vqvae_seed(seed: int, train: LabelledData, test: LabelledData, args) -> dict:
-    """Train the VQ-VAE and its class-conditional prior; score reconstructions and samples."""
+def vqvae_seed(
+    seed: int,
+    train: LabelledData,
+    test: LabelledData,
+    args,
+    likelihood: str | None = None,
+    figure: bool = True,
+) -> dict:
+    """Train the VQ-VAE and its class-conditional prior; score reconstructions and samples.
+
+    ``likelihood``: the decoder's (None: the package default); ``figure``: draw the
+    reconstructions and samples of seed 0 into docs/papers/."""
     start = time.perf_counter()
     result = fit(
         "vqvae",
         train,
         conditional=True,
+        **({} if likelihood is None else {"likelihood": likelihood}),
         epochs=args.vq_epochs,
         prior_epochs=args.prior_epochs,
         seed=seed,
@@ -202,7 +213,7 @@ def vqvae_seed(seed: int, train: LabelledData, test: LabelledData, args) -> dict
     start = time.perf_counter()
     scores = classification_scores(train, test, samples, labels, limit=args.samples)
     score_s = time.perf_counter() - start
-    if seed == 0:
+    if seed == 0 and figure:
         vqvae_figure(model, test, PAPERS / VQVAE_PNG)
     auto = [r for r in result.history if r["stage"] == "autoencoder"][-1]
     prior = [r for r in result.history if r["stage"] == "prior"]

@@ -22,6 +22,12 @@ from learned_aug.speed import cpu_model, native_bf16
 
 COMMAND = ["evaluate", "--data", "mnist-5k", "--quick", "--no-progress"]
 LIMIT_S = 300  # issue 14: under five minutes on a plain 2-core AVX2 CPU
+NOTE = (
+    "`--quick` runs three seeds (one row per seed and condition above), each fitting its own "
+    "generator: a verdict needs the spread between seeds. A CPU without bf16 units trains the "
+    "classifier in float32 (`--fp32` here), slower; that was timed with one seed only (155 s "
+    "wall, 131 s CPU on one thread of this EPYC, against 113 s and 112 s in bf16)."
+)
 
 
 def report(wall: float, cpu: float, summary: str, threads: str, out: Path) -> str:
@@ -53,6 +59,7 @@ def report(wall: float, cpu: float, summary: str, threads: str, out: Path) -> st
             times,
             f"The command's summary: `{summary}`",
             conditions,
+            NOTE,
         ]
     )
 

@@ -20,7 +20,9 @@ from results_grid import run_in_workers
 from learned_aug.data import load_dataset
 from learned_aug.evaluation.protocol import EvaluationConfig, run_protocol
 from learned_aug.evaluation.report import (
+    VERDICT_CONFIDENCE,
     VERDICT_MARGIN,
+    gain_interval,
     judge,
     learned_pairs,
     paired,
@@ -332,7 +334,11 @@ def suite_section(csv_path: Path, command: str) -> str:
     if candidates_csv.exists():
         parts += [
             "### Candidates on the tuning dataset",
-            "Reproduce: `python benchmarks/run_suite.py --candidates --seeds 2`. Variants of the "
+            "Reproduce: `python benchmarks/run_suite.py --candidates --seeds 2` (every "
+            "candidate, seeds 0-1), then `python benchmarks/run_suite.py --candidates --seeds 5 "
+            "--conditions randaugment randaugment+learned randaugment+learned-s75 learned "
+            "learned-s75` (the share 0.75, the one candidate ahead on two seeds, and its "
+            "baselines on seeds 2-4 as well). Variants of the "
             "default path that use its generator, each on top of RandAugment, against the "
             "default path on top of RandAugment (macro-F1 points; better in k of n seeds): the "
             "synthetic share per batch at 0.25 and 0.75 (default 0.5), the per-class Gaussian "
@@ -349,29 +355,39 @@ def suite_section(csv_path: Path, command: str) -> str:
             "the reported ones.",
             candidates_section(candidates_csv),
         ]
-    quick_path, three_path = csv_path.parent / QUICK_CSV, csv_path.parent / quick_csv(3)
+    if (csv_path.parent / REPORTED_CSV).exists():
+        parts += [
+            "### The candidate ahead on the tuning dataset, on the reported ones",
+            "Reproduce: `python benchmarks/run_suite.py --candidates --reported --conditions "
+            "randaugment+learned-s75 --seeds 5`. The share 0.75 on top of RandAugment, at each "
+            "reported dataset's two smallest sizes, against the suite's own runs of the default "
+            "path (share 0.5) on top of RandAugment: the same training draws, the same "
+            "generators, only the share differs.",
+            reported_candidates_section(records, read_csv(csv_path.parent / REPORTED_CSV)),
+        ]
+    quick_path = csv_path.parent / QUICK_CSV
     if quick := read_rows(quick_path):
-        before = read_rows(csv_path.parent / BEFORE_CSV)
+        measured = read_rows(csv_path.parent / quick_csv(3))
+        three_on = " ".join(d for d in SUITE if any(r["dataset"] == d for r in measured))
         parts += [
             "### Does `learned-aug evaluate --quick` warn where the suite loses?",
-            "Reproduce: `python benchmarks/run_suite.py --quick-verdicts`. The command a user "
-            "runs before training with learned augmentation, `learned-aug evaluate --data D "
-            "--quick --train-size N` (one seed, the default generator, the suite's classifier: "
-            "a quarter-width CNN of at most 2,000 steps), at each dataset's two smallest suite "
-            "sizes; its verdict "
-            f"(`helps` at +{100 * VERDICT_MARGIN:g} points or more, `costs` at "
-            f"-{100 * VERDICT_MARGIN:g} or less) beside the suite's 5-seed mean. The column "
-            "`at 500 steps` is what `--quick` said with its earlier classifier budget "
-            f"({BEFORE_CSV}).",
-            quick_section(records, quick, before=before),
-        ]
-    if three := read_rows(three_path):
-        parts += [
-            "With three seeds (`learned-aug evaluate --quick --seeds 3`, seeds 0-2, three times "
-            "the time) where one seed missed or raised a false alarm, at the smallest size "
-            "(`python benchmarks/run_suite.py --quick-verdicts --quick-seeds 3 --datasets "
-            f"{' '.join(ordered_datasets(three))}`):",
-            quick_section(records, three, target=False),
+            "Reproduce: `python benchmarks/run_suite.py --quick-verdicts` (one seed, measured "
+            "in every cell) and `python benchmarks/run_suite.py --quick-verdicts --quick-seeds 3 "
+            f"--datasets {three_on}` (the default three seeds, measured where the table says "
+            "so). "
+            "The command a user runs before training with learned augmentation, `learned-aug "
+            "evaluate --data D --quick --train-size N` (the default generator, the suite's "
+            "classifier: a quarter-width CNN of at most 2,000 steps, seeds 0-2), at each "
+            "dataset's two smallest suite sizes. Its verdict (`evaluation.report.judge`): "
+            f"`helps` where the mean gain is at least +{100 * VERDICT_MARGIN:g} point and its "
+            f"{100 * VERDICT_CONFIDENCE:g}% Student-t interval over the seeds lies above zero "
+            f"(never from one seed), `costs` where the mean is -{100 * VERDICT_MARGIN:g} or "
+            "less (even from one seed), `no clear gain` otherwise. The suite's verdict is the "
+            "same rule over its five seeds. `--quick` runs the suite's seeds, so its three-seed "
+            "difference is the mean of the suite's seeds 0-2 (checked: the one-seed runs equal "
+            "the suite's seed 0, and the measured three-seed runs its seeds 0-2, in the cells "
+            "counted below).",
+            quick_section(records, quick, measured),
         ]
     for d in datasets:
         parts += [f"### {d} ({SUITE[d][0]}; {SUITE[d][3]})", dataset_table(records, d)]
@@ -380,15 +396,18 @@ def suite_section(csv_path: Path, command: str) -> str:
 
 # ------------------------------------------------------- candidates, on the tuning dataset only
 CANDIDATES_CSV = "candidates.csv"
+REPORTED_CSV = "candidates_reported.csv"
+"""A candidate that won on the tuning dataset, run on the reported ones."""
 # Variants of the default path that share its generator (one fit per cell): the synthetic share
 # per batch (0.25, 0.75 against the default 0.5), the per-class Gaussian mixture sampler, and
 # per-image variants swapped in with p = 0.5 (DA-Fusion's way), a teacher's soft labels (He et
 # al. 2023; "-f": also redrawing the samples it rejects), and RandAugment on the real rows only
 # ("-plain"), the default recipe with the denoising VAE, and the VQ-VAE with its class-conditional
-# prior, each on top of RandAugment.
+# prior, each on top of RandAugment; and the 0.75 share without RandAugment, against the default
+# path alone (LEARNED). BASELINES[:2] are the baselines, not candidates.
+BASELINES = (RA, PLUS, LEARNED)
 CANDIDATES = (
-    RA,
-    PLUS,
+    *BASELINES,
     f"{RA}+learned-s25",
     f"{RA}+learned-s75",
     f"{RA}+learned-gmm",
@@ -398,51 +417,79 @@ CANDIDATES = (
     f"{RA}+learned-plain",
     f"{RA}+learned-dvae",
     f"{RA}+vqvae",
+    "learned-s75",
 )
 
 
-def run_candidates(out: Path, seeds: list[int], settings: dict, jobs: int = 2) -> list[dict]:
-    """``CANDIDATES`` at every size of each tuning dataset, written to ``out / CANDIDATES_CSV``
-    (resuming from it)."""
-    path = out / CANDIDATES_CSV
+def _baseline(candidate: str) -> str:
+    """What a candidate is measured against: the default path, on top of RandAugment or not."""
+    return PLUS if candidate.startswith(f"{RA}+") else LEARNED
+
+
+def run_candidates(
+    out: Path,
+    seeds: list[int],
+    settings: dict,
+    jobs: int = 2,
+    conditions: tuple[str, ...] = CANDIDATES,
+    reported: bool = False,
+) -> list[dict]:
+    """``conditions`` (default: every candidate and baseline) at every size of each tuning
+    dataset, written to ``out / CANDIDATES_CSV``; with ``reported``, a candidate that won there
+    at the two smallest sizes of each reported dataset, written to ``out / REPORTED_CSV`` (its
+    baselines are the suite's own runs). Both resume from their CSV."""
+    unknown = sorted(set(conditions) - set(CANDIDATES))
+    if unknown:
+        raise ValueError(f"conditions must be among CANDIDATES {CANDIDATES}, got {unknown}")
+    conditions = tuple(c for c in CANDIDATES if c in conditions)
+    path = out / (REPORTED_CSV if reported else CANDIDATES_CSV)
     records = read_csv(path) if path.exists() else []
-    tuning = [d for d, v in SUITE.items() if v[3] == "tuning"]
+    role = "reported" if reported else "tuning"
+    done = {(r["dataset"], r["size"], r["seed"], r["condition"]) for r in records}
     calls = [
-        (run_cell, d, n, s, {(r["size"], r["seed"], r["condition"]) for r in records}, settings,
-         CANDIDATES)
+        (run_cell, d, n, s, {k[1:] for k in done if k[0] == d}, settings, conditions)
         for s in seeds
-        for d in tuning
-        for n in SUITE[d][2]
-    ]  # fmt: skip
+        for d, v in SUITE.items()
+        if v[3] == role
+        for n in (v[2][:2] if reported else v[2])
+    ]
     return run_in_workers(
         path,
         records,
         calls,
-        lambda r: (r["per_class"], r["seed"], CANDIDATES.index(r["condition"])),
+        lambda r: (
+            list(SUITE).index(r["dataset"]),
+            r["per_class"],
+            r["seed"],
+            CANDIDATES.index(r["condition"]),
+        ),
         jobs,
         "candidates",
-        len(CANDIDATES),
+        len(conditions),
     )
 
 
 def candidates_section(path: Path) -> str:
-    """Each candidate against the default path (both on top of RandAugment), per size."""
+    """Each candidate against the default path (on top of RandAugment or alone, as the candidate
+    is), per size."""
     records = read_csv(path)
+    present = {r["condition"] for r in records}
+    candidates = [c for c in CANDIDATES[len(BASELINES) :] if c in present]
     rows = []
     for d in ordered_datasets(records):
         for n in _sizes(records, d):
             part = _part(records, d, n)
             cells = [f"{_mean(_diffs(part, PLUS, RA)):+.2f}"]
-            for c in CANDIDATES[2:]:
-                diffs = _diffs(part, c, PLUS)
+            for c in candidates:
+                diffs = _diffs(part, c, _baseline(c))
                 cells.append(f"{_mean(diffs):+.2f} ({sum(x > 0 for x in diffs)}/{len(diffs)})")
             seeds = len({r["seed"] for r in part})
             rows.append([d, n, seeds, *cells])
     ahead = [
-        c.removeprefix(f"{RA}+")
-        for c in CANDIDATES[2:]
+        c
+        for c in candidates
         if all(
-            _mean(_diffs(_part(records, d, n), c, PLUS)) > 0
+            _mean(_diffs(_part(records, d, n), c, _baseline(c))) > 0
             for d in ordered_datasets(records)
             for n in _sizes(records, d)
         )
@@ -450,14 +497,13 @@ def candidates_section(path: Path) -> str:
     summary = (
         "Candidates ahead of the default path on average at every size: "
         + (", ".join(f"`{c}`" for c in ahead) if ahead else "none; the default stays")
-        + ". Each column is the candidate on top of RandAugment minus the default path on top "
-        "of RandAugment."
+        + f". Each `{RA}+` column is that candidate minus the default path, both on top of "
+        f"{RA}; a column without `{RA}+` is that candidate minus the default path, both alone."
     )
     table = markdown_table(
-        ["dataset", "per class", "seeds", f"{PLUS} − {RA}"]
-        + [c.removeprefix(f"{RA}+") for c in CANDIDATES[2:]],
+        ["dataset", "per class", "seeds", f"{PLUS} − {RA}", *candidates],
         rows,
-        align="lrr" + "r" * (len(CANDIDATES) - 1),
+        align="lrr" + "r" * (len(candidates) + 1),
     )
     return summary + "\n\n" + table
 
@@ -466,10 +512,44 @@ def ordered_datasets(records: list[dict]) -> list[str]:
     return [d for d in SUITE if _part(records, d)]
 
 
+def reported_candidates_section(records: list[dict], candidates: list[dict]) -> str:
+    """Each candidate run on the reported datasets against the suite's default path, per
+    dataset and size, with the noise-aware call (``judge``) and the overall mean."""
+    rows, all_diffs = [], {}
+    for c in [c for c in CANDIDATES if any(r["condition"] == c for r in candidates)]:
+        base = _baseline(c)
+        for d in ordered_datasets(candidates):
+            for n in _sizes(candidates, d):
+                part = _part(records, d, n) + [
+                    r for r in _part(candidates, d, n) if r["condition"] == c
+                ]
+                diffs = _diffs(part, c, base)
+                all_diffs.setdefault(c, []).extend(diffs)
+                rows.append(
+                    [c, d, n, len(diffs), f"{_mean(_diffs(part, base, RA)):+.2f}",
+                     f"{_mean(diffs):+.2f} ({sum(x > 0 for x in diffs)}/{len(diffs)})",
+                     judge([x / 100 for x in diffs])]
+                )  # fmt: skip
+    table = markdown_table(
+        ["candidate", "dataset", "per class", "seeds", f"{PLUS} − {RA} (suite)",
+         "candidate − default path", "call"],
+        rows,
+        align="llrrrrl",
+    )  # fmt: skip
+    lines = []
+    for c, diffs in all_diffs.items():
+        behind = [f"{r[1]} at {r[2]}/class" for r in rows if r[0] == c and r[5].startswith("-")]
+        lines.append(
+            f"- `{c}` against the default path over the {len(diffs)} reported pairs: "
+            f"{_mean(diffs):+.2f} points (better in {sum(x > 0 for x in diffs)}); behind on "
+            f"average in {len(behind)} of {sum(r[0] == c for r in rows)} cells"
+            + (f" ({', '.join(behind)})." if behind else ".")
+        )
+    return "\n".join(lines) + "\n\n" + table
+
+
 # ---------------------------------------------------------------- evaluate --quick's verdicts
 QUICK_CSV = "quick_verdicts.csv"
-BEFORE_CSV = "quick_verdicts_500steps.csv"
-"""The quick verdicts measured with ``--quick``'s earlier classifier budget (500 steps)."""
 
 
 def quick_cell(dataset: str, per_class: int, seeds: int = 1) -> list[dict]:
@@ -509,6 +589,7 @@ def quick_cell(dataset: str, per_class: int, seeds: int = 1) -> list[dict]:
                 "b": b,
                 "seeds": seeds,
                 "quick_diff": round(100 * sum(diffs) / len(diffs), 2),
+                "seed_diffs": " ".join(f"{100 * x:.2f}" for x in diffs),
                 "seconds": round(wall),
             }
         )
@@ -521,98 +602,85 @@ def quick_csv(seeds: int) -> str:
 
 
 def run_quick_verdicts(out: Path, datasets: list[str], jobs: int = 2, seeds: int = 1) -> list[dict]:
-    """``quick_cell`` at the two smallest suite sizes of each dataset (the smallest only with
-    more than one seed), ``jobs`` at a time, written to ``out / quick_csv(seeds)``."""
+    """``quick_cell`` at the two smallest suite sizes of each dataset, ``jobs`` at a time,
+    written to ``out / quick_csv(seeds)``."""
     from concurrent.futures import ThreadPoolExecutor  # each call waits on its own process
 
-    cells = [(d, n) for d in datasets for n in SUITE[d][2][: 2 if seeds == 1 else 1]]
+    cells = [(d, n) for d in datasets for n in SUITE[d][2][:2]]
     with ThreadPoolExecutor(jobs) as pool:
         rows = [r for part in pool.map(lambda c: quick_cell(*c, seeds), cells) for r in part]
     write_rows(out / quick_csv(seeds), rows)
     return rows
 
 
-def _call(points: float) -> str:
-    return judge(points / 100)
+def _seed_diffs(row: dict) -> list[float]:
+    """A quick run's per-seed differences in points (older rows hold only their mean)."""
+    return [float(x) for x in str(row.get("seed_diffs") or row["quick_diff"]).split()]
 
 
-def quick_section(
-    records: list[dict], quick: list[dict], target: bool = True, before: list[dict] = ()
-) -> str:
-    """The quick verdicts beside the suite's 5-seed means, and the target: wherever the suite
-    loses on average, the quick verdict says so. ``before``: the same cells' verdicts at
-    ``--quick``'s earlier budget, shown beside them with how often each agrees with the suite."""
-    earlier = {(q["dataset"], int(q["per_class"]), q["a"]): float(q["quick_diff"]) for q in before}
-    rows, misses, alarms, losses, gains = [], [], [], 0, 0
-    agree = {"now": 0, "before": 0, "same": 0, "three": 0, "reported": 0}
+def quick_section(records: list[dict], quick: list[dict], measured: list[dict] = ()) -> str:
+    """The quick verdicts beside the suite's 5-seed verdicts, and the target: wherever the
+    suite loses on average, ``--quick`` (three seeds: the suite's seeds 0-2; ``measured``:
+    the cells run with three seeds) does not say the learned part helps. ``quick``: the one-seed
+    runs of every cell."""
+    three_runs = {(q["dataset"], int(q["per_class"]), q["a"]): _seed_diffs(q) for q in measured}
+    rows, silent, losses, flagged = [], [], 0, 0
+    count = dict.fromkeys(("same1", "same3", "measured3", "cells", "agree", "helps", "found"), 0)
     for q in quick:
         d, n, a, b = q["dataset"], int(q["per_class"]), q["a"], q["b"]
         diffs = _diffs(_part(records, d, n), a, b)
+        one = float(q["quick_diff"])
+        three = diffs[:3]
+        count["same1"] += bool(diffs) and round(diffs[0], 2) == one
+        if (d, n, a) in three_runs:
+            count["measured3"] += 1
+            count["same3"] += [round(x, 2) for x in three] == three_runs[d, n, a]
         full = _mean(diffs)
-        quick_points = float(q["quick_diff"])
-        said, truth = _call(quick_points), _call(full)
-        agree["now"] += said == truth
-        # --quick trains the suite's classifier on the suite's seed-0 draw: the same runs
-        agree["same"] += bool(diffs) and round(diffs[0], 2) == quick_points
-        if SUITE[d][3] == "reported" and len(diffs) >= 3:
-            agree["reported"] += 1
-            agree["three"] += _call(_mean(diffs[:3])) == truth
         reported = SUITE[d][3] == "reported"
-        losses += reported and full < 0
-        if reported and full < 0 and said != "costs":
-            misses.append(f"{d} at {n}/class, {a}: suite {full:+.2f}, quick {quick_points:+.2f}")
-        gains += reported and full > 0
-        if reported and full > 0 and said == "costs":
-            alarms.append(f"{d} at {n}/class ({a})")
-        row = [d, SUITE[d][3], n, f"{a} − {b}", f"{quick_points:+.2f}", said]
-        if earlier:
-            old = earlier.get((d, n, a))
-            agree["before"] += old is not None and _call(old) == truth
-            row += ["–", "–"] if old is None else [f"{old:+.2f}", _call(old)]
-        rows.append([*row, f"{full:+.2f}", truth, f"{float(q['seconds']):.0f}"])
+        truth = judge([x / 100 for x in diffs])
+        if len(three) < 3:  # the tuning dataset: one suite seed
+            rows.append([d, SUITE[d][3], n, f"{a} − {b}", f"{one:+.2f}", judge([one / 100]),
+                         "–", "–", "–", "", f"{full:+.2f}", truth])  # fmt: skip
+            continue
+        said = judge([x / 100 for x in three])
+        count["cells"] += 1
+        count["agree"] += said == truth
+        if reported and full < 0:
+            losses += 1
+            flagged += said == "costs"
+            if said == "helps":
+                quick_mean = _mean(three)
+                silent.append(f"{d} at {n}/class, {a}: suite {full:+.2f}, quick {quick_mean:+.2f}")
+        if reported and truth == "helps":
+            count["helps"] += 1
+            count["found"] += said == "helps"
+        low, high = gain_interval([x / 100 for x in three])
+        rows.append(
+            [d, SUITE[d][3], n, f"{a} − {b}", f"{one:+.2f}", judge([one / 100]),
+             f"{_mean(three):+.2f}", f"{100 * low:+.1f} to {100 * high:+.1f}", said,
+             "yes" if (d, n, a) in three_runs else "", f"{full:+.2f}", truth]
+        )  # fmt: skip
     header = [
-        "dataset",
-        "role",
-        "per class",
-        "pair",
-        f"quick ({'seed 0' if int(quick[0].get('seeds', 1)) == 1 else 'mean of seeds'})",
-        "quick says",
-    ]
-    header += ["at 500 steps", "it said"] if earlier else []
-    header += ["suite (5 seeds)", "suite says", "quick (s)"]
-    table = markdown_table(header, rows, align="llrlrl" + ("rl" if earlier else "") + "rlr")
-    verdict_line = (
+        "dataset", "role", "per class", "pair", "1 seed", "it says", "3 seeds (default)",
+        f"{100 * VERDICT_CONFIDENCE:g}% interval", "it says", "3 seeds run", "suite (5 seeds)",
+        "suite says",
+    ]  # fmt: skip
+    table = markdown_table(header, rows, align="llrlrlrrllrl")
+    lines = [
         f"- Never silently worse: wherever the suite's 5-seed mean on a reported dataset is "
-        f"below zero ({losses} of the cells below), `learned-aug evaluate --quick` says the "
-        f"learned part costs points: {_verdict(not misses)}"
-        + (f" (missed: {'; '.join(misses)})" if misses else "")
-        + f". False alarms on the reported datasets (quick says it costs where the suite's mean "
-        f"gains): {len(alarms)} of {gains}" + (f" ({'; '.join(alarms)})." if alarms else ".")
-    )
-    if earlier:
-        verdict_line += (
-            f"\n- The quick verdict is the suite's own verdict (helps / no clear effect / costs "
-            f"of its 5-seed mean) in {agree['now']} of {len(quick)} cells; at 500 steps it was "
-            f"in {agree['before']}.\n- `--quick` trains the suite's classifier on the suite's "
-            f"seed-0 draw: its difference equals the suite's seed-0 difference in "
-            f"{agree['same']} of {len(quick)} cells, so `--quick --seeds 3` is the suite's seeds "
-            f"0-2. Their mean gives the 5-seed verdict in {agree['three']} of "
-            f"{agree['reported']} reported cells (one seed: in "
-            f"{_reported_agreement(records, quick)}): most of the gaps are seed noise, which "
-            "more quick seeds shrink only slowly."
-        )
-    return "\n\n".join([verdict_line, table]) if target else table
-
-
-def _reported_agreement(records: list[dict], quick: list[dict]) -> int:
-    """In how many reported cells one quick seed gives the suite's 5-seed verdict."""
-    hits = 0
-    for q in quick:
-        d, n = q["dataset"], int(q["per_class"])
-        if SUITE[d][3] == "reported":
-            full = _mean(_diffs(_part(records, d, n), q["a"], q["b"]))
-            hits += _call(float(q["quick_diff"])) == _call(full)
-    return hits
+        f"below zero ({losses} of the cells below), `learned-aug evaluate --quick` does not say "
+        f"the learned part helps: {_verdict(not silent)}"
+        + (f" (said it helps: {'; '.join(silent)})" if silent else "")
+        + f". It says `costs` in {flagged} of them and `no clear gain` in the others.",
+        f"- The other side of caution: where the suite's five seeds show a clear gain "
+        f"({count['helps']} reported cells), three quick seeds show it in {count['found']}; one "
+        "seed never does. The quick verdict is the suite's own verdict in "
+        f"{count['agree']} of {count['cells']} cells with three suite seeds.",
+        f"- `--quick` is the suite's runs: one seed equals the suite's seed-0 difference in "
+        f"{count['same1']} of {len(quick)} cells; three seeds equal its seeds 0-2 in "
+        f"{count['same3']} of the {count['measured3']} cells run with three seeds.",
+    ]
+    return "\n".join(lines) + "\n\n" + table
 
 
 def sample_figure(path: Path, per_class: int = 5, seed: int = 0, classes: int = 5) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 from results_suite import (
+    CANDIDATES,
     SETTINGS,
     SUITE,
     run_candidates,
@@ -32,7 +33,7 @@ from results_suite import (
 from learned_aug.speed import cpu_model
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-NOT_SHOWN = ("--resume", "--samples-only", "--quick-verdicts", "--candidates")
+NOT_SHOWN = ("--resume", "--samples-only", "--quick-verdicts", "--candidates", "--reported")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -57,6 +58,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="only run the candidate variants on the tuning dataset (resumes)",
     )
+    p.add_argument(
+        "--reported",
+        action="store_true",
+        help="--candidates: run them on the reported datasets' two smallest sizes instead",
+    )
+    p.add_argument(
+        "--conditions",
+        nargs="+",
+        default=list(CANDIDATES),
+        choices=list(CANDIDATES),
+        help="--candidates: only these candidates and baselines",
+    )
     p.add_argument("--jobs", type=int, default=2, help="worker processes, one thread each")
     p.add_argument("--max-steps", type=int, default=None, help="override the step cap (smoke)")
     p.add_argument(
@@ -78,7 +91,14 @@ def main() -> int:
         sample_figure(args.out / "suite_samples.png")
         return 0
     if args.candidates:
-        run_candidates(args.out, list(range(args.seeds)), settings, args.jobs)
+        run_candidates(
+            args.out,
+            list(range(args.seeds)),
+            settings,
+            args.jobs,
+            tuple(args.conditions),
+            args.reported,
+        )
         print(suite_section(csv_path, "python benchmarks/run_suite.py"))
         return 0
     if args.quick_verdicts:

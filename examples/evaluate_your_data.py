@@ -6,14 +6,15 @@ training set, trains each generator on that set alone (never on the test images)
 same CNN under each condition (none, conventional augmentation, learned samples, both) and
 scores it on held-out images; ``results.md`` has the table and a paired test of each condition
 against ``none``, ``results.csv`` every run, ``results_f1.png`` the plot. ``--quick`` is one
-size (100 images) and one seed with short budgets; drop it, and add ``--seeds 5``, for a claim.
+size (100 images), three seeds and the suite's small classifier, with a verdict that calls a
+gain only where it clears the noise between seeds; drop it, and add ``--seeds 5``, for a claim.
 
 Pass your own folder with ``--data path/to/folder``; without it a stand-in folder of 100 real
 MNIST digits per class is written first.
 
 Run: ``python examples/evaluate_your_data.py [--data FOLDER]``. Full size (``--quick`` on the
-stand-in): about 15 minutes of CPU time (884 s measured on 2 AMD EPYC cores shared with other
-jobs, 23 minutes of wall time; ``--quick`` aims at under 5 minutes on an idle 2-core machine).
+stand-in, 100 of its images): about 4 minutes on an idle
+2-core machine (226 s measured by ``benchmarks/bench_evaluate_quick.py`` on an AMD EPYC).
 ``LEARNED_AUG_SMOKE=1`` shrinks every budget to under a minute (CI: it checks that the
 pipeline runs, its numbers mean nothing).
 """

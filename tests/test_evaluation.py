@@ -29,6 +29,8 @@ from learned_aug.evaluation import (
 )
 from learned_aug.evaluation.protocol import classifier_precision
 from learned_aug.evaluation.report import (
+    gain_interval,
+    judge,
     learned_pairs,
     markdown_table,
     read_csv,
@@ -410,15 +412,56 @@ def test_verdict_calls_gains_losses_and_ties():
     ]  # fmt: skip
     lines = verdict(runs).splitlines()
     assert lines[0] == (
-        "- vae against none: +0.50 macro F1 points (better in 3 of 3 runs): no clear effect "
-        "(within ±1 points)."
+        "- vae against none: +0.50 macro F1 points (better in 3 of 3 runs; 95% interval +0.50 "
+        "to +0.50): no clear gain: not at least +1 points clear of the noise between runs; more "
+        "seeds (--seeds) narrow the interval."
     )
     assert lines[1].startswith("- learned against none: +3.00 macro F1 points (better in 3 of 3")
     assert lines[1].endswith("it helps on this data.")
     assert lines[2].endswith("it costs points on this data; train with randaugment alone.")
     one_seed = [r for r in runs if r["seed"] == 0]
-    assert verdict(one_seed).count("One run is a noisy hint") == 3
+    # one run: a loss is still called, a gain never is
+    assert verdict(one_seed).count("one run cannot tell a gain from the noise between seeds") == 2
+    assert verdict(one_seed).splitlines()[2].endswith("train with randaugment alone.")
     assert verdict([r for r in runs if r["condition"] != "none"]).count("\n") == 0
+
+
+def test_judge_calls_a_gain_only_clear_of_the_noise_between_runs():
+    # the same mean gain of 3 points: clear when the seeds agree, not when they scatter
+    assert judge([0.02, 0.03, 0.04]) == "helps"
+    assert judge([0.10, -0.05, 0.04]) == "no clear gain"
+    assert judge([0.03]) == "no clear gain"  # one run never shows a gain
+    assert judge([-0.01]) == "costs"  # a loss is called even from one run
+    assert judge([0.009, 0.009, 0.009]) == "no clear gain"  # clear, but under the margin
+    with pytest.raises(ValueError, match="diffs must hold at least one paired difference"):
+        judge([])
+
+
+def test_gain_interval_is_the_student_t_interval():
+    from scipy import stats
+
+    diffs = [0.01, 0.05, 0.03, -0.02]
+    low, high = gain_interval(diffs, confidence=0.9)
+    expected = stats.ttest_1samp(diffs, 0.0).confidence_interval(0.9)
+    assert (low, high) == pytest.approx((expected.low, expected.high))
+    assert gain_interval([0.04]) == (float("-inf"), float("inf"))
+    assert gain_interval([0.02, 0.02]) == (0.02, 0.02)
+
+
+def test_quick_is_three_seeds_of_the_suites_classifier_and_flags_still_win():
+    from learned_aug.cli import build_parser
+    from learned_aug.cli.evaluate import _config
+
+    def config(*flags):
+        args = build_parser().parse_args(["evaluate", "--data", "digits", *flags, "--out", "x"])
+        return _config(args, is_image=True)
+
+    quick = config("--quick")
+    assert (quick.sizes, quick.seed_list, quick.max_steps, quick.cnn_width) == (
+        (100,), [0, 1, 2], 2000, 0.25
+    )  # fmt: skip
+    assert config("--quick", "--seeds", "1", "--train-size", "50").seed_list == [0]
+    assert config().seed_list == [0, 1, 2, 3, 4]
 
 
 def test_cli_evaluate_prints_its_verdict(tmp_path, tiny_generators, capsys):
@@ -427,7 +470,7 @@ def test_cli_evaluate_prints_its_verdict(tmp_path, tiny_generators, capsys):
     assert main([*argv, "--out", str(tmp_path), "--no-progress", "--fp32"]) == 0
     out = capsys.readouterr().out
     assert "Verdict (does learned augmentation help on this data?):\n- vae against none: " in out
-    assert "One run is a noisy hint" in out
+    assert "one run cannot tell a gain from the noise between seeds" in out or "costs" in out
     assert "- vae against none: " in (tmp_path / "results.md").read_text()
 
 

@@ -17,6 +17,7 @@ from learned_aug.cli.names import (
     MODEL_NAMES,
     OPTIMIZER_NAMES,
     PAPER_CONDITIONS,
+    QUICK_SEEDS,
     QUICK_SIZE,
     TABULAR_CONDITIONS,
 )
@@ -253,7 +254,10 @@ def evaluate_args(p: argparse.ArgumentParser) -> None:
         f"{' '.join(map(str, DEFAULT_SIZES))}; --quick: {QUICK_SIZE})",
     )
     p.add_argument(
-        "--seeds", type=int, default=None, help="seeds 0..n-1 per size (default: 5; --quick: 1)"
+        "--seeds",
+        type=int,
+        default=None,
+        help=f"seeds 0..n-1 per size (default: 5; --quick: {QUICK_SEEDS})",
     )
     p.add_argument(
         "--image-size",
@@ -278,7 +282,8 @@ def evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--quick",
         action="store_true",
-        help=f"one size ({QUICK_SIZE} images unless --train-size), one seed, a quarter-width CNN "
+        help=f"one size ({QUICK_SIZE} images unless --train-size), {QUICK_SEEDS} seeds, a "
+        "quarter-width CNN "
         "of at most 2,000 steps, the default generator: a verdict on whether learned "
         "augmentation helps on this data, before training with it",
     )

@@ -53,3 +53,6 @@ works on images only)."""
 
 QUICK_SIZE = 100
 """The one training size of ``learned-aug evaluate --quick``."""
+QUICK_SEEDS = 3
+"""The seeds of ``learned-aug evaluate --quick``: enough for its verdict to tell a gain from
+the noise between seeds where the gain is large (one seed never can)."""

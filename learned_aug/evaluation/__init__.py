@@ -19,6 +19,7 @@ from learned_aug.evaluation.conditions import (
 )
 from learned_aug.evaluation.metrics import scores
 from learned_aug.evaluation.protocol import EvaluationConfig, run_protocol
+from learned_aug.evaluation.report import gain_interval, judge, verdict
 from learned_aug.evaluation.teacher import fit_teacher
 
 __all__ = [
@@ -35,9 +36,12 @@ __all__ = [
     "default_classifier",
     "fit_generator",
     "fit_teacher",
+    "gain_interval",
     "get_augment",
+    "judge",
     "predict_logits",
     "run_protocol",
     "scores",
     "train_classifier",
+    "verdict",
 ]

@@ -176,18 +176,62 @@ def default_pairs(conditions: Sequence[str]) -> list[tuple[str, str]]:
 
 VERDICT_MARGIN = 0.01
 """How far (in metric units: 0.01 is one macro-F1 point) a learned condition must be from its
-base for ``verdict`` to call it a gain or a loss."""
+base, on average, for ``verdict`` to call it a gain or a loss."""
+VERDICT_CONFIDENCE = 0.95
+"""The confidence of the interval a gain must clear: ``judge`` calls a gain only where the
+two-sided Student-t interval of the mean difference over runs lies above zero."""
 
 
-def judge(diff: float, margin: float = VERDICT_MARGIN) -> str:
-    """``"helps"``, ``"costs"`` or ``"no clear effect"``: a mean difference ``diff`` (metric
-    units) of a learned condition over its base, against ``margin``.
+def gain_interval(
+    diffs: Sequence[float], confidence: float = VERDICT_CONFIDENCE
+) -> tuple[float, float]:
+    """The two-sided Student-t interval of the mean of ``diffs`` (paired differences over
+    runs); ``(-inf, inf)`` from a single run, which says nothing of the spread between seeds.
 
     Example:
-        >>> judge(0.02), judge(-0.005), judge(-0.01)
-        ('helps', 'no clear effect', 'costs')
+        >>> low, high = gain_interval([0.02, 0.03, 0.04])
+        >>> round(low, 4), round(high, 4)
+        (0.0052, 0.0548)
     """
-    return "helps" if diff >= margin else "costs" if diff <= -margin else "no clear effect"
+    from scipy.stats import t
+
+    n = len(diffs)
+    if n < 2:
+        return float("-inf"), float("inf")
+    mean, se = statistics.fmean(diffs), statistics.stdev(diffs) / n**0.5
+    if se == 0:
+        return mean, mean
+    low, high = t.interval(confidence, n - 1, loc=mean, scale=se)
+    return float(low), float(high)
+
+
+def judge(
+    diffs: Sequence[float],
+    margin: float = VERDICT_MARGIN,
+    confidence: float = VERDICT_CONFIDENCE,
+) -> str:
+    """``"helps"``, ``"costs"`` or ``"no clear gain"`` for a learned condition, from its paired
+    differences over its base in each run (metric units).
+
+    The call leans to caution, as a user deciding whether to train with it needs: a gain is
+    called only where it is at least ``margin`` on average *and* clear of the noise between
+    runs (the ``gain_interval`` lies above zero: so never from one run); a loss is called
+    wherever the mean is at most ``-margin``, even from one run. On a few images per class the
+    difference moves by several points from seed to seed (docs/results.md), so a single run's
+    gain is a hint, not a verdict.
+
+    Example:
+        >>> judge([0.02, 0.03, 0.04]), judge([0.05]), judge([-0.02]), judge([0.08, -0.05])
+        ('helps', 'no clear gain', 'costs', 'no clear gain')
+    """
+    if not diffs:
+        raise ValueError("diffs must hold at least one paired difference, got none")
+    mean = statistics.fmean(diffs)
+    if mean <= -margin:
+        return "costs"
+    if mean >= margin and gain_interval(diffs, confidence)[0] > 0:
+        return "helps"
+    return "no clear gain"
 
 
 def learned_pairs(conditions: Iterable[str]) -> list[tuple[str, str]]:
@@ -210,9 +254,11 @@ def verdict(
     """Does the learned augmentation help on this data? One line per learned condition.
 
     Each learned condition is compared with the same condition without its learned part, over
-    every (size, seed) run both have: a mean difference of at least ``margin`` is a gain, at
-    most ``-margin`` a loss (the line then says to train without it), in between no clear
-    effect. Fewer than three runs make it a hint, and the line says so.
+    every (size, seed) run both have, and called by ``judge``: ``helps`` only where the mean
+    gain is at least ``margin`` and its 95% interval over runs lies above zero, ``costs``
+    wherever the mean is at most ``-margin`` (the line then says to train without it),
+    otherwise ``no clear gain``, with the interval or, from one run, what it would take to
+    tell.
 
     Example:
         >>> runs = [
@@ -233,18 +279,29 @@ def verdict(
             continue
         mean, n = statistics.fmean(diffs), len(diffs)
         runs = f"better in {sum(d > 0 for d in diffs)} of {n} run{'s' if n > 1 else ''}"
-        call = {
-            "helps": "it helps on this data",
-            "costs": f"it costs points on this data; train with {b} alone",
-            "no clear effect": f"no clear effect (within ±{100 * margin:g} points)",
-        }[judge(mean, margin)]
-        hint = (
-            f" {'One run is' if n == 1 else f'{n} runs are'} a noisy hint: the full evaluation "
-            "(5 seeds) settles it."
-            if n < 3
+        low, high = gain_interval(diffs)
+        spread = (
+            f"; {100 * VERDICT_CONFIDENCE:g}% interval {100 * low:+.2f} to {100 * high:+.2f}"
+            if n > 1
             else ""
         )
-        lines.append(f"- {a} against {b}: {100 * mean:+.2f} {name} points ({runs}): {call}.{hint}")
+        call = judge(diffs, margin)
+        if call == "helps":
+            said = "it helps on this data"
+        elif call == "costs":
+            said = f"it costs points on this data; train with {b} alone"
+        elif n == 1:
+            said = (
+                "no clear gain: one run cannot tell a gain from the noise between seeds "
+                "(rerun with --seeds 3 or more)"
+            )
+        else:
+            said = (
+                f"no clear gain: not at least +{100 * margin:g} points clear of the noise "
+                "between runs; more seeds (--seeds) narrow the interval"
+            )
+        points = f"{100 * mean:+.2f} {name} points"
+        lines.append(f"- {a} against {b}: {points} ({runs}{spread}): {said}.")
     return "\n".join(lines)
 
 

@@ -1,14 +1,15 @@
-"""The VQ-VAE's reconstruction likelihood on CIFAR-10: Bernoulli (its default) or a Gaussian.
+"""The VQ-VAE's reconstruction likelihood on CIFAR-10: Bernoulli, calibrated or plain Gaussian.
 
     python benchmarks/bench_vq_likelihood.py --epochs 10 --seeds 0 --write
 
-The VAE picks the calibrated Gaussian for colour images; the VQ-VAE keeps the Bernoulli
-likelihood whatever the channels. For each likelihood and seed: the class-conditional VQ-VAE
-and its prior (``fit("vqvae", conditional=True)``, ``--epochs`` for each stage) on the 10,000
-bundled CIFAR-10 training images, as ``run_papers.py --only vqvae`` trains it; reconstruction
-error on the 3,000 test images, and the Classification Accuracy Score of 2,000 class-conditional
-samples (logistic regression on pixels, scored on the test images) beside the same classifier
-trained on the real images. Run the likelihoods in parallel processes to use several cores.
+The measurement behind the VQ-VAE's default likelihood, which follows the channels as the
+VAE's does (calibrated Gaussian on colour, Bernoulli on grey). For each likelihood and seed:
+the class-conditional VQ-VAE and its prior (``fit("vqvae", conditional=True)``, ``--epochs``
+for each stage) on the 10,000 bundled CIFAR-10 training images, as ``run_papers.py --only
+vqvae`` trains it; reconstruction error on the 3,000 test images, and the Classification
+Accuracy Score of 2,000 class-conditional samples (logistic regression on pixels, scored on the
+test images) beside the same classifier trained on the real images. Run the likelihoods in
+parallel processes to use several cores.
 """
 
 from __future__ import annotations

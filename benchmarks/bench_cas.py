@@ -24,9 +24,11 @@ colour recipe's budget and are for tuning; report others.
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from _docs import bench_args, markdown_table, parse, publish
@@ -45,6 +47,18 @@ from learned_aug.training.diagnostics import classification_scores
 from learned_aug.training.recipe import Recipe
 
 SECTION = "Classification Accuracy Score on CIFAR-10"
+
+
+class Row(NamedTuple):
+    """One (size, seed): the recipe's steps and latent size, both accuracies, the fit time."""
+
+    size: int
+    seed: int
+    steps: int
+    latent: int
+    real: float
+    cas: float
+    seconds: float
 
 
 def title(sizes: list[int], steps: int | None, latent_dim: int | None, strategy: str | None) -> str:
@@ -75,9 +89,10 @@ def one(
     steps: int | None,
     latent_dim: int | None,
     cache: Path | None,
-    strategy: str | None = None,
-) -> list[object]:
-    torch.set_num_threads(1)
+    strategy: str | None,
+    threads: int,
+) -> Row:
+    torch.set_num_threads(threads)
     pool = load_dataset("cifar10", image_size=size)
     test = load_dataset("cifar10-test", image_size=size)
     few = balanced_subset(pool, per_class, seed=seed)[0]
@@ -92,16 +107,16 @@ def one(
     s = classification_scores(few, test, x, y)
     real, cas = s["classifier_accuracy_real_val"], s["cas"]
     print(f"size {size} seed {seed}: real {real:.3f} CAS {cas:.3f} ({seconds:.0f} s)", flush=True)
-    return [size, seed, recipe.steps, latent, real, cas, seconds]
+    return Row(size, seed, recipe.steps, latent, real, cas, seconds)
 
 
-def summary(rows: list[list]) -> str:
+def summary(rows: list[Row]) -> str:
     """A line per size: the mean of CAS - real over its seeds, with its 95% interval."""
     lines = []
-    for size in sorted({r[0] for r in rows}):
-        diffs = [100 * (r[5] - r[4]) for r in rows if r[0] == size]
+    for size in sorted({r.size for r in rows}):
+        diffs = [100 * (r.cas - r.real) for r in rows if r.size == size]
         low, high = gain_interval(diffs)
-        mean = sum(diffs) / len(diffs)
+        mean = statistics.fmean(diffs)
         lines.append(
             f"- {size} px: CAS - real {mean:+.2f} points on average over {len(diffs)} seeds "
             f"(95% interval {low:+.2f} to {high:+.2f}); CAS at or above real in "
@@ -120,11 +135,20 @@ def main() -> None:
     parser.add_argument(
         "--strategy", choices=sorted(STRATEGIES), default=None, help="default: the dataset's"
     )
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes, one thread each")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes of --threads")
     parser.add_argument("--cache", type=Path, default=None, help="keep and reuse fitted runs")
     args = parse(parser)
     calls = [
-        (size, seed, args.per_class, args.steps, args.latent_dim, args.cache, args.strategy)
+        (
+            size,
+            seed,
+            args.per_class,
+            args.steps,
+            args.latent_dim,
+            args.cache,
+            args.strategy,
+            args.threads,
+        )
         for size in args.sizes
         for seed in args.seeds
     ]
@@ -139,8 +163,8 @@ def main() -> None:
     text = (
         f"{args.per_class} real images per class; 500 samples; logistic regression on pixels; "
         "3,000 CIFAR-10 test images. Seeds 0 and 1 chose the colour recipe (tuning); report "
-        f"others. Fit times: {args.jobs} worker process(es) of one thread sharing the cores; a "
-        "run reused from --cache shows the sum of its epochs' times.\n\n"
+        f"others. Fit times: {args.jobs} worker process(es) of {args.threads} thread(s) sharing "
+        "the cores; a run reused from --cache shows the sum of its epochs' times.\n\n"
         + markdown_table(header, table)
         + "\n\n"
         + summary(rows)

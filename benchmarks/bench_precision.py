@@ -1,6 +1,6 @@
 """bf16 autocast against float32 on this machine, and what learned-aug chooses by default.
 
-Times training steps of the evaluation classifier (``PaperCNN`` at three widths, batch 64 of
+Times training steps of the evaluation classifier (``ConvNet`` at three widths, batch 64 of
 28x28 digits, Adam) and of the generators ``fit`` trains (the VAE and the 10-member per-class
 VAE of the README's main job, batch 64): float32 and bf16 autocast alternate round by round
 and each keeps its best round (``learned_aug.speed.autocast_speedup``), so load from other
@@ -18,16 +18,16 @@ import torch.nn.functional as F
 from _docs import bench_args, markdown_table, parse, publish
 
 from learned_aug import create_generator, load_dataset
-from learned_aug.evaluation import PaperCNN
+from learned_aug.evaluation import ConvNet
 from learned_aug.speed import choose_autocast, cpu_model, native_bf16
 
 
-def classifier_steps(width: float, x, y):
-    """A step factory for PaperCNN of ``width`` on the batch ``(x, y)``."""
+def classifier_steps(width: int, x, y):
+    """A step factory for the protocol's ConvNet of ``width`` on the batch ``(x, y)``."""
 
     def make(bf16: bool):
         torch.manual_seed(0)
-        model = PaperCNN((1, 28, 28), 10, width=width).to(memory_format=torch.channels_last)
+        model = ConvNet((1, 28, 28), 10, width=width).to(memory_format=torch.channels_last)
         opt = torch.optim.Adam(model.parameters())
         xb = x.contiguous(memory_format=torch.channels_last)
 
@@ -70,7 +70,7 @@ def measure(rounds: int, steps: int, batch: int) -> list[tuple[str, float, float
     """``(workload, float32 steps/s, bf16 steps/s)`` rows."""
     data = load_dataset("mnist-5k")
     x, y = data.x[:batch], data.y[:batch]
-    jobs = {f"PaperCNN width {w}": classifier_steps(w, x, y) for w in (0.25, 0.5, 1.0)}
+    jobs = {f"ConvNet width {w}": classifier_steps(w, x, y) for w in (16, 32, 64)}
     jobs["fit: VAE"] = generator_steps(False, data, x, y)
     jobs["fit: per-class VAE (10 members)"] = generator_steps(True, data, x, y)
     rows = []

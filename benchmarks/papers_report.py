@@ -303,7 +303,7 @@ def papers_section(folder: Path) -> str:
     machine = f"{rows[0]['cpu']}, {rows[0]['threads']} torch thread(s), CPU only"
     parts = [
         f"`{COMMAND}` runs both (defaults: the budgets below); each model's row is written to "
-        "docs/papers/*.csv as it finishes and `python benchmarks/run_results.py --report-only` "
+        "docs/papers/*.csv as it finishes and `python -m benchmarks.experiments.report` "
         "rebuilds this section from those CSVs. Data: the bundled `cifar10` (4,000 training "
         "images, 400 per class) and `cifar10-test` (3,000, 300 per class). "
         f"Machine: {machine}, while another benchmark held the second core.",

@@ -203,11 +203,13 @@ CONVENTIONAL: dict[str, Callable[..., Transform]] = {
     "randaugment": _each(v2.RandAugment),
     "trivialaugment": _each(v2.TrivialAugmentWide),
     "autoaugment": _each(v2.AutoAugment),
+    "flip": _each(v2.RandomHorizontalFlip),
 }
 """Conventional augmentations by name, each a factory ``(rng=None, **settings)`` of a batch
 transform that draws per image: ``"affine"`` (``RandomRotateShift``: rotation up to 20 degrees,
 shifts up to 20%, as Garay-Maestre et al. 2019) and torchvision's ``RandAugment``,
-``TrivialAugmentWide`` and ``AutoAugment`` (ImageNet policy), each image by itself
+``TrivialAugmentWide``, ``AutoAugment`` (ImageNet policy) and ``RandomHorizontalFlip``
+(``"flip"``: not for digits or letters, whose mirror is another class or none), each image by itself
 (``EachImage``); ``settings`` are the transform's own (``num_ops=3`` for RandAugment)."""
 
 

@@ -133,7 +133,7 @@ def test_the_names_the_cli_offers_equal_the_registries():
     assert tuple(sorted(OPTIMIZERS)) == names.OPTIMIZER_NAMES
     assert LIKELIHOODS == names.LIKELIHOOD_NAMES
     assert tuple(BUNDLED) == names.DATASET_NAMES
-    assert names.PAPER_CONDITIONS == protocol.PAPER_CONDITIONS
+    assert names.DEFAULT_CONDITIONS == protocol.DEFAULT_CONDITIONS
     assert names.DEFAULT_SIZES == protocol.DEFAULT_SIZES
     assert set(names.TABULAR_CONDITIONS) <= set(CONDITIONS)
     assert set(names.DEFAULT_CONDITIONS) <= set(CONDITIONS)

@@ -135,8 +135,8 @@ def test_every_registered_augmentation_is_a_replayable_batch_transform(few, name
 
 
 def test_copies_refuse_what_cannot_apply(few):
-    with pytest.raises(ValueError, match=r"augment must be one of .*'randaugment'.*'flip'"):
-        augmented_copies(few, "flip")
+    with pytest.raises(ValueError, match=r"augment must be one of .*'randaugment'.*'mixup'"):
+        augmented_copies(few, "mixup")
     with pytest.raises(ValueError, match="copies must be an int >= 1, got 0"):
         augmented_copies(few, copies=0)
     with pytest.raises(ValueError, match=r"must be images .* feature vectors of shape \(178, 13\)"):

@@ -19,7 +19,6 @@ from learned_aug.cli import main
 from learned_aug.cli.names import DEFAULT_CONDITIONS, TABULAR_CONDITIONS
 from learned_aug.data import balanced_subset, load_dataset
 from learned_aug.evaluation import CONDITIONS, GENERATORS, LEARNED
-from learned_aug.evaluation.augment import TUNED_RANDAUGMENT, tuned_randaugment
 from learned_aug.evaluation.report import quality_table, read_csv, write_csv
 from learned_aug.latent_bank import LatentBank, bank_of
 from learned_aug.training.recipe import TABULAR_RECIPE, step_budget
@@ -106,8 +105,8 @@ def test_the_recipe_does_not_collapse_on_few_small_images(digits):
 
 
 def test_fit_settings_check_augment():
-    with pytest.raises(ValueError, match=r"augment must be None or one of .*'flip'"):
-        FitSettings(augment="flip")
+    with pytest.raises(ValueError, match=r"augment must be None or one of .*'flip'.*got 'mixup'"):
+        FitSettings(augment="mixup")
     with pytest.raises(ValueError, match="augment_copies must be a positive int"):
         FitSettings(augment="randaugment", augment_copies=0)
     saved = {k: v for k, v in FitSettings().to_dict().items() if not k.startswith("augment")}
@@ -118,15 +117,11 @@ def test_fit_settings_check_augment():
 def test_evaluate_measures_the_default_path():
     assert GENERATORS["learned"] is DEFAULT_RECIPE
     assert LEARNED["learned"].strategy is None  # SyntheticDataset's own default
-    assert DEFAULT_CONDITIONS == ("none", "randaugment", "learned", "randaugment+learned")
+    assert DEFAULT_CONDITIONS == (
+        "none", "trivialaugment", "randaugment", "randaugment-views", "learned",
+        "randaugment+learned",
+    )  # fmt: skip
     assert set(DEFAULT_CONDITIONS) | set(TABULAR_CONDITIONS) <= set(CONDITIONS)
-    assert CONDITIONS["randaugment-tuned+learned"].learned == "learned"
-
-
-def test_tuned_randaugment_takes_the_nearest_size(monkeypatch):
-    monkeypatch.setitem(TUNED_RANDAUGMENT, 50, (1, 9))
-    monkeypatch.setitem(TUNED_RANDAUGMENT, 1000, (3, 14))
-    assert tuned_randaugment(60) == (1, 9) and tuned_randaugment(800) == (3, 14)
 
 
 def test_quality_columns_round_trip_through_the_csv(tmp_path):
@@ -165,16 +160,6 @@ def test_a_loaded_or_fitted_generator_brings_its_bank(tmp_path, digits):
         assert len(dataset.strategy.bank) == len(few)
     torch.testing.assert_close(bank_of(loaded).codes, bank_of(result.model).codes)
     assert LearnedAugment(loaded, "interpolate").strategy.bank is bank_of(loaded)
-
-
-def test_tuned_randaugment_is_what_the_tuning_runs_choose():
-    from pathlib import Path
-
-    from learned_aug.evaluation.augment import choose_randaugment
-
-    tuning = read_csv(Path(__file__).resolve().parents[1] / "docs" / "results_tuning.csv")
-    assert choose_randaugment(tuning) == TUNED_RANDAUGMENT
-    assert {r["seed"] for r in tuning} <= {5, 6}  # never a reported seed
 
 
 def test_the_recipe_picks_its_colour_and_tabular_variants_from_the_data():

@@ -18,6 +18,7 @@ from learned_aug import (
     VAEConfig,
 )
 from learned_aug.evaluation import (
+    ClassifierRecipe,
     EvaluationConfig,
     TabularMLP,
     fit_teacher,
@@ -166,43 +167,21 @@ def test_the_classifier_learns_the_soft_targets_not_the_hard_labels():
         result = train_classifier(
             TabularMLP(1, 2),
             real,
-            None,
+            ClassifierRecipe(min_steps=300, max_steps=300, label_smoothing=0.0),
             synthetic=synthetic,
             synthetic_targets=targets,
-            max_epochs=60,
-            min_steps_per_epoch=5,
-            patience=None,
         )
         return result.model(torch.tensor([[3.0]])).argmax(1).item()
 
     assert trained(says_b) == 1 and trained(None) == 0
     with pytest.raises(ValueError, match=r"synthetic_targets must be a tensor of shape \(16, 2\)"):
-        train_classifier(TabularMLP(1, 2), real, None, synthetic=synthetic,
+        train_classifier(TabularMLP(1, 2), real, synthetic=synthetic,
                          synthetic_targets=torch.ones(3, 2))  # fmt: skip
-
-
-def test_augment_synthetic_false_transforms_the_real_rows_only():
-    real = _line([0.0] * 8, 0)
-    synthetic = _line([5.0] * 40, 1)
-    seen: list[torch.Tensor] = []
-
-    def augment(x, y):
-        seen.append(x.clone())
-        return x + 100.0, y
-
-    for augment_synthetic, rows in ((True, 16), (False, 8)):
-        seen.clear()
-        train_classifier(TabularMLP(1, 2), _line([0.0] * 8, 0), None, augment=augment,
-                         synthetic=synthetic, augment_synthetic=augment_synthetic, batch_size=8,
-                         max_epochs=2, patience=None)  # fmt: skip
-        assert {len(x) for x in seen} == {rows}
-        assert bool((seen[0][:8] == 0).all())
-    assert len(real) == 8
 
 
 def test_fit_teacher_trains_a_classifier_of_the_real_images(digits):
     train, test = digits.subset(range(0, 600)), digits.subset(range(1200, 1797))
-    teacher = fit_teacher(train, max_steps=300, seed=0)
+    teacher = fit_teacher(train, recipe=ClassifierRecipe(min_steps=300, max_steps=300), seed=0)
     accuracy = (teacher.classifier(test.x).argmax(1) == test.y).float().mean().item()
     assert accuracy > 0.7
     assert not teacher.classifier.training  # labels do not depend on the batch
@@ -210,16 +189,23 @@ def test_fit_teacher_trains_a_classifier_of_the_real_images(digits):
         fit_teacher("wine")
 
 
-def test_the_protocol_runs_the_teacher_and_plain_conditions():
-    config = EvaluationConfig(
-        sizes=(30,),
-        seeds=1,
-        conditions=("learned", "learned-teacher", "learned-teacher-f", "learned-plain"),
-        max_steps=20,
-        generator_scale=0.02,
-    )
-    rows = {r["condition"]: r for r in run_protocol("wine", config, progress=False)}
+def test_the_protocol_runs_a_teacher_condition(monkeypatch):
+    from learned_aug.evaluation import CONDITIONS, LEARNED, LearnedSpec, register_learned
+
+    saved = dict(LEARNED), dict(CONDITIONS)
+    try:
+        register_learned("learned-teacher", LearnedSpec("learned", None, teacher=True))
+        config = EvaluationConfig(
+            sizes=(30,),
+            seeds=1,
+            conditions=("learned", "learned-teacher"),
+            recipe=ClassifierRecipe(min_steps=20, max_steps=20),
+            generator_scale=0.02,
+        )
+        rows = {r["condition"]: r for r in run_protocol("wine", config, progress=False)}
+    finally:
+        LEARNED.clear(), LEARNED.update(saved[0])
+        CONDITIONS.clear(), CONDITIONS.update(saved[1])
     assert set(rows) == set(config.conditions)
-    # the plain variant differs only where a conventional augmentation runs: none here
-    assert rows["learned-plain"]["macro_f1"] == rows["learned"]["macro_f1"]
     assert all(0.0 <= r["macro_f1"] <= 1.0 for r in rows.values())
+    assert rows["learned"]["steps"] == rows["learned-teacher"]["steps"] == 20

@@ -16,7 +16,6 @@ from learned_aug.cli.names import (
     LIKELIHOOD_NAMES,
     MODEL_NAMES,
     OPTIMIZER_NAMES,
-    PAPER_CONDITIONS,
     QUICK_SEEDS,
     QUICK_SIZE,
     TABULAR_CONDITIONS,
@@ -273,22 +272,26 @@ def evaluate_args(p: argparse.ArgumentParser) -> None:
         help=f"conditions to compare (default: {' '.join(DEFAULT_CONDITIONS)} for images, "
         f"{' '.join(TABULAR_CONDITIONS)} for tabular data; learned is what `learned-aug fit` "
         "trains without model flags, sampled as SyntheticDataset does by default); "
-        "accepted: none, a conventional augmentation (aug, trivialaugment, randaugment), a "
-        "learned one (learned, vae (Garay-Maestre et al.), cvae, cvae-ra-post, ... see "
-        "learned_aug.evaluation.CONDITIONS) or both joined by + (randaugment+learned); the "
-        f"paper's conditions: {' '.join(PAPER_CONDITIONS)}; an unknown name is refused with the "
-        "list",
+        "accepted: none, a conventional augmentation (aug, flip, trivialaugment, randaugment), "
+        "the compute-matched control randaugment-views (the learned half of each batch "
+        "replaced by a second RandAugment view of each real image), learned, or a conventional "
+        "one and learned joined by + (randaugment+learned); an unknown name is refused with "
+        "the list",
     )
     p.add_argument(
         "--quick",
         action="store_true",
-        help=f"one size ({QUICK_SIZE} images unless --train-size), {QUICK_SEEDS} seeds, a "
-        "quarter-width CNN "
-        "of at most 2,000 steps, the default generator: a verdict on whether learned "
-        "augmentation helps on this data, before training with it",
+        help=f"one size ({QUICK_SIZE} images unless --train-size) and {QUICK_SEEDS} seeds, "
+        "the default generator: a verdict on whether learned augmentation helps on this data, "
+        "before training with it",
     )
-    p.add_argument("--max-steps", type=int, default=None, help="cap on classifier steps")
-    p.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="cap on classifier steps (the same for every condition; default: the recipe's "
+        "rule, 400 to 2,000 steps growing with the training size)",
+    )
     p.add_argument(
         "--generator-scale", type=float, default=None, help="scale of generator step budgets"
     )
@@ -302,8 +305,7 @@ def evaluate_args(p: argparse.ArgumentParser) -> None:
         "--cnn-width",
         type=float,
         default=None,
-        help="channel multiplier of the paper's CNN (default: 1.0, its 64/128 channels; "
-        "--quick: 0.25)",
+        help="channel multiplier of the classifier ConvNet (default: 1.0, its 16/32/64 channels)",
     )
     precision = p.add_mutually_exclusive_group()
     precision.add_argument("--fp32", action="store_true", help="train the classifier in float32")

@@ -17,9 +17,12 @@ from learned_aug.cli.names import (
     TABULAR_CONDITIONS,
 )
 from learned_aug.data import load_dataset
+from learned_aug.evaluation.classifier import ClassifierRecipe
+from learned_aug.evaluation.networks import ConvNet
 from learned_aug.evaluation.protocol import EvaluationConfig, classifier_precision, run_protocol
 from learned_aug.evaluation.report import (
     QUALITY_NOTE,
+    checks,
     markdown_table,
     quality_table,
     verdict,
@@ -27,29 +30,34 @@ from learned_aug.evaluation.report import (
     write_report,
 )
 
-# --quick: one size (100 images), three seeds, the suite's classifier (the quarter-width CNN, at
-# most 2,000 steps) and the generator `learned-aug fit` trains (its full budget): the verdict is
-# about the generator the user would train, judged by the classifier the results page judges it
-# by. Three seeds, not one: on a few images per class the difference moves by several points
-# from seed to seed, and the verdict calls a gain only where it clears that noise
-# (evaluation.report.judge); docs/results.md checks it on the suite, docs/benchmarks.md times it.
-QUICK = {"max_steps": 2000, "cnn_width": 0.25}
-
 
 def _config(args: argparse.Namespace, is_image: bool) -> EvaluationConfig:
-    """The protocol's settings the arguments ask for (``--quick`` first, then each flag)."""
-    overrides = dict(QUICK) if args.quick else {}
-    for name in ("max_steps", "generator_scale", "cnn_width"):
-        if getattr(args, name) is not None:
-            overrides[name] = getattr(args, name)
+    """The protocol's settings the arguments ask for (``--quick`` first, then each flag).
+
+    ``--quick`` runs one size and three seeds under the same classifier recipe and the
+    generator ``learned-aug fit`` trains by default: the verdict is about the generator the
+    user would train, judged as the results page judges it. Three seeds, not one: on a few
+    images per class the difference moves by several points from seed to seed, and the verdict
+    calls a gain only where it clears that noise (``evaluation.report.judge``).
+    """
+    recipe = ClassifierRecipe()
+    if args.max_steps is not None:
+        recipe = dataclasses.replace(
+            recipe, max_steps=args.max_steps, min_steps=min(recipe.min_steps, args.max_steps)
+        )
+    classifier = None
+    if args.cnn_width is not None and is_image:
+        width = max(1, round(16 * args.cnn_width))
+        classifier = lambda data: ConvNet(data.sample_shape, len(data.classes), width=width)  # noqa: E731
     sizes = args.train_size or ((QUICK_SIZE,) if args.quick else DEFAULT_SIZES)
     return EvaluationConfig(
         sizes=sizes[:1] if args.quick else sizes,
         seeds=args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else 5),
         conditions=args.conditions or (DEFAULT_CONDITIONS if is_image else TABULAR_CONDITIONS),
-        patience=args.patience,
+        recipe=recipe,
+        generator_scale=args.generator_scale if args.generator_scale is not None else 1.0,
         bf16=True if args.bf16 else False if args.fp32 else None,
-        **overrides,
+        classifier=classifier,
     )
 
 
@@ -81,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     judged = verdict(records, metric)
     if judged:
         print(f"Verdict (does learned augmentation help on this data?):\n{judged}\n")
+    for line in checks(records, metric):
+        print(line)
     print(f"wrote {out}/results.md, results.csv, results_f1.png")
     kind = "bf16 autocast" if precision.enabled else "float32"
     print(

@@ -11,7 +11,7 @@ from __future__ import annotations
 MODEL_NAMES = ("classwise", "dvae", "tabular-vae", "vae", "vqvae")
 """Keys of ``learned_aug.models.MODELS``."""
 
-CONVENTIONAL_NAMES = ("affine", "autoaugment", "randaugment", "trivialaugment")
+CONVENTIONAL_NAMES = ("affine", "autoaugment", "flip", "randaugment", "trivialaugment")
 """Keys of ``learned_aug.conventional.CONVENTIONAL`` (``learned-aug fit --augment``)."""
 
 OPTIMIZER_NAMES = ("adam", "adamw", "rmsprop")
@@ -36,16 +36,23 @@ DATASET_NAMES = (
 )
 """Keys of ``learned_aug.data.BUNDLED``: the real datasets that ship inside packages."""
 
-PAPER_CONDITIONS = ("none", "vae", "aug", "aug+vae")
-"""``learned_aug.evaluation.protocol.PAPER_CONDITIONS``: the conditions of Garay-Maestre et al."""
 
 DEFAULT_SIZES = (50, 100, 250, 500, 1000)
 """``learned_aug.evaluation.protocol.DEFAULT_SIZES``: training images per draw."""
 
-DEFAULT_CONDITIONS = ("none", "randaugment", "learned", "randaugment+learned")
-"""The conditions ``learned-aug evaluate`` compares on images by default: no augmentation,
-torchvision's RandAugment, the default learned path (what ``learned-aug fit`` trains without
-model flags, sampled by ``SyntheticDataset`` with its defaults) and both together."""
+DEFAULT_CONDITIONS = (
+    "none",
+    "trivialaugment",
+    "randaugment",
+    "randaugment-views",
+    "learned",
+    "randaugment+learned",
+)
+"""``learned_aug.evaluation.DEFAULT_CONDITIONS``: the conditions ``learned-aug evaluate``
+compares on images by default: no augmentation, TrivialAugmentWide, RandAugment, the
+compute-matched control (the learned half of each batch replaced by a second RandAugment view of
+each real image), the default learned path (what ``learned-aug fit`` trains without model
+flags, sampled by ``SyntheticDataset`` with its defaults) and RandAugment with it."""
 
 TABULAR_CONDITIONS = ("none", "learned")
 """The conditions ``learned-aug evaluate`` compares on tabular data by default (RandAugment

@@ -10,7 +10,12 @@ result. Modules, bottom to top: ``labelled`` and ``schema`` (plain containers), 
 
 from learned_aug.data.folder import load_image_folder
 from learned_aug.data.images import resize_batch
-from learned_aug.data.labelled import LabelledData, balanced_subset, stratified_split
+from learned_aug.data.labelled import (
+    LabelledData,
+    balanced_indices,
+    balanced_subset,
+    stratified_split,
+)
 from learned_aug.data.loaders import BUNDLED, load_dataset
 from learned_aug.data.schema import Column
 from learned_aug.data.tabular import TabularData, load_csv, write_csv
@@ -20,6 +25,7 @@ __all__ = [
     "Column",
     "LabelledData",
     "TabularData",
+    "balanced_indices",
     "balanced_subset",
     "load_csv",
     "load_dataset",

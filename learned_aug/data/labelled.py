@@ -126,6 +126,27 @@ def stratified_split(y: Tensor, val_fraction: float, seed: int) -> tuple[Tensor,
     return torch.cat(train).sort().values, torch.cat(val).sort().values
 
 
+def balanced_indices(
+    y: Tensor, num_classes: int, per_class: int, seed: int
+) -> tuple[Tensor, Tensor]:
+    """The indices of ``per_class`` examples of every class, and of the rest, both sorted.
+
+    Example:
+        >>> import torch
+        >>> chosen, rest = balanced_indices(torch.tensor([0, 0, 1, 1, 1]), 2, 1, seed=0)
+        >>> len(chosen), sorted(chosen.tolist() + rest.tolist())
+        (2, [0, 1, 2, 3, 4])
+    """
+    if per_class < 1:
+        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    generator = torch.Generator().manual_seed(seed)
+    mask = torch.zeros(len(y), dtype=torch.bool)
+    for label in range(num_classes):
+        idx = torch.nonzero(y == label).reshape(-1)
+        mask[idx[torch.randperm(len(idx), generator=generator)[:per_class]]] = True
+    return torch.nonzero(mask).reshape(-1), torch.nonzero(~mask).reshape(-1)
+
+
 def balanced_subset(
     data: LabelledData, per_class: int, seed: int
 ) -> tuple[LabelledData, LabelledData]:
@@ -145,9 +166,5 @@ def balanced_subset(
     short = [f"{c!r} has {n}" for c, n in zip(data.classes, counts, strict=True) if n < per_class]
     if short:
         raise ValueError(f"per_class={per_class} but class {', class '.join(short)} examples")
-    generator = torch.Generator().manual_seed(seed)
-    mask = torch.zeros(len(data), dtype=torch.bool)
-    for label in range(len(data.classes)):
-        idx = torch.nonzero(data.y == label).reshape(-1)
-        mask[idx[torch.randperm(len(idx), generator=generator)[:per_class]]] = True
-    return data.subset(mask), data.subset(~mask)
+    chosen, rest = balanced_indices(data.y, len(data.classes), per_class, seed)
+    return data.subset(chosen), data.subset(rest)

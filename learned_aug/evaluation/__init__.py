@@ -2,32 +2,41 @@
 
 from learned_aug.evaluation.augment import AUGMENTS, get_augment
 from learned_aug.evaluation.classifier import (
-    PaperCNN,
-    TabularMLP,
+    ClassifierRecipe,
     TrainResult,
-    default_classifier,
     predict_logits,
     train_classifier,
 )
 from learned_aug.evaluation.conditions import (
     CONDITIONS,
+    CONTROL,
     GENERATORS,
     LEARNED,
     Condition,
     LearnedSpec,
     fit_generator,
+    register_learned,
 )
-from learned_aug.evaluation.metrics import scores
-from learned_aug.evaluation.protocol import EvaluationConfig, run_protocol
+from learned_aug.evaluation.metrics import pixel_baseline, scores
+from learned_aug.evaluation.networks import ConvNet, PaperCNN, TabularMLP, default_classifier
+from learned_aug.evaluation.protocol import (
+    DEFAULT_CONDITIONS,
+    EvaluationConfig,
+    run_protocol,
+)
 from learned_aug.evaluation.report import gain_interval, judge, verdict
 from learned_aug.evaluation.teacher import fit_teacher
 
 __all__ = [
     "AUGMENTS",
     "CONDITIONS",
+    "CONTROL",
+    "DEFAULT_CONDITIONS",
     "GENERATORS",
     "LEARNED",
+    "ClassifierRecipe",
     "Condition",
+    "ConvNet",
     "EvaluationConfig",
     "LearnedSpec",
     "PaperCNN",
@@ -39,7 +48,9 @@ __all__ = [
     "gain_interval",
     "get_augment",
     "judge",
+    "pixel_baseline",
     "predict_logits",
+    "register_learned",
     "run_protocol",
     "scores",
     "train_classifier",

@@ -1,15 +1,17 @@
-"""The classifiers of the few-shot protocol and their plain training loop.
+"""How the protocol trains a classifier: one recipe, the same steps and batch for every condition.
 
-``PaperCNN`` is the network of Garay-Maestre, Gallego and Calvo-Zaragoza (2019):
-Conv64-Conv128-MaxPool-Drop0.5-Conv128-Conv128-MaxPool-Drop0.5-FC128-Drop0.5-FC, sized from the
-input shape. ``TabularMLP`` is a small MLP for feature vectors. ``train_classifier`` trains
-either (or any ``nn.Module`` mapping a batch to logits) with Adam and early stopping on a
-validation split, mixing real and synthetic examples in every batch.
+A comparison is fair only where the conditions differ in their data and nothing else. So every
+classifier trains for ``ClassifierRecipe.steps(n)`` optimizer steps (a rule of the number of real
+training images, the same under every condition), on batches of ``batch_size`` rows, with AdamW,
+a linear warm-up and a cosine decay, label smoothing and weight decay, and keeps its final
+weights: no early stopping on a validation split of a few images (which stops some conditions
+after 20 steps and others after 2,000), and so no image held out to select the classifier. A
+condition chooses only what fills the batch: real images, more augmented views of them, or
+synthetic samples.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from learned_aug.data import LabelledData
-from learned_aug.synthetic.mix import MixSampler
+from learned_aug.synthetic.mix import MixSampler, Passes
 
 # An augmentation of the batch, called as torchvision's transforms are on a sample: a v2
 # transform (learned_aug.conventional's, LearnedAugment, v2.Compose of them, MixUp), or any
@@ -28,153 +30,102 @@ from learned_aug.synthetic.mix import MixSampler
 Augment = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
 
-def _conv_side(side: int, padding: int) -> int:
-    """Side after two 3x3 convs and a 2x2 max-pool."""
-    return (side - 4 + 4 * padding) // 2
+@dataclass(frozen=True)
+class ClassifierRecipe:
+    """The classifier's training settings, the same for every condition of a comparison.
 
-
-class PaperCNN(nn.Module):
-    """The CNN of Garay-Maestre et al. (2019), sized from the input shape.
-
-    Inputs of side >= 20 use unpadded convs, as the original Keras model; smaller inputs (8x8
-    digits) use padded ones so the feature map does not vanish. Large inputs are pooled to at
-    most 8x8 before the dense layer.
+    The number of steps grows with the data: ``epochs`` passes over the ``n`` real images in
+    batches of ``batch_size``, at least ``min_steps`` and at most ``max_steps``. The learning
+    rate and label smoothing were tuned once, for the baselines (no augmentation and
+    RandAugment), on the tuning dataset (benchmarks/experiments/tune_classifier.py), then
+    frozen; the step floor is a compute budget (docs/results.md says what doubling it gives).
 
     Args:
-        sample_shape: ``(C, H, W)`` of one image.
-        num_classes: number of classes.
-        dropout: dropout probability after each block and the dense layer.
-        width: multiplies the conv channels (64, 128); 1.0 is the paper's network, smaller
-            widths train proportionally faster on a CPU.
+        batch_size: rows per optimizer step, real and synthetic together.
+        lr: AdamW's peak learning rate.
+        weight_decay: AdamW's decoupled weight decay.
+        label_smoothing: cross-entropy label smoothing.
+        warmup: the share of the steps over which the learning rate rises linearly from 0;
+            then it decays to 0 along a cosine.
+        epochs: passes over the real images the step rule asks for.
+        min_steps: the fewest steps, whatever the data size.
+        max_steps: the most steps.
 
     Example:
-        >>> import torch
-        >>> from learned_aug.evaluation import PaperCNN
-        >>> PaperCNN((1, 28, 28), 10)(torch.rand(2, 1, 28, 28)).shape
-        torch.Size([2, 10])
+        >>> from learned_aug.evaluation import ClassifierRecipe
+        >>> recipe = ClassifierRecipe()
+        >>> recipe.steps(50) == recipe.min_steps, recipe.steps(10**6) == recipe.max_steps
+        (True, True)
+        >>> recipe.lr_at(0, 100), recipe.lr_at(100, 100)
+        (0.0, 0.0)
     """
 
-    def __init__(
-        self,
-        sample_shape: tuple[int, ...],
-        num_classes: int,
-        dropout: float = 0.5,
-        width: float = 1.0,
-    ):
-        super().__init__()
-        if len(sample_shape) != 3:
-            raise ValueError(f"sample_shape must be (C, H, W), got {tuple(sample_shape)}")
-        if num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-        if not width > 0:
-            raise ValueError(f"width must be > 0, got {width!r}")
-        c, h, w = sample_shape
-        c1, c2 = max(1, round(64 * width)), max(1, round(128 * width))
-        pad = 0 if min(h, w) >= 20 else 1
-        h, w = _conv_side(_conv_side(h, pad), pad), _conv_side(_conv_side(w, pad), pad)
-        if min(h, w) < 1:
-            raise ValueError(f"images of shape {tuple(sample_shape)} are too small for PaperCNN")
-        pool = nn.AdaptiveMaxPool2d(8) if max(h, w) > 8 else nn.Identity()
-        h, w = (min(h, 8), min(w, 8)) if max(h, w) > 8 else (h, w)
-        self.features = nn.Sequential(
-            nn.Conv2d(c, c1, 3, padding=pad),
-            nn.ReLU(),
-            nn.Conv2d(c1, c2, 3, padding=pad),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Dropout(dropout),
-            nn.Conv2d(c2, c2, 3, padding=pad),
-            nn.ReLU(),
-            nn.Conv2d(c2, c2, 3, padding=pad),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Dropout(dropout),
-            pool,
-        )
-        self.head = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(c2 * h * w, 128),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Linear(128, num_classes),
-        )
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    warmup: float = 0.05
+    epochs: float = 30.0
+    min_steps: int = 400
+    max_steps: int = 2000
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x))
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "min_steps", "max_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if self.min_steps > self.max_steps:
+            raise ValueError(
+                f"min_steps={self.min_steps} is above max_steps={self.max_steps}; "
+                "use min_steps <= max_steps"
+            )
+        for name in ("lr", "epochs"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("weight_decay", "label_smoothing", "warmup"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
 
+    def steps(self, n_real: int) -> int:
+        """Optimizer steps for ``n_real`` real training images."""
+        wanted = math.ceil(self.epochs * n_real / self.batch_size)
+        return int(min(self.max_steps, max(self.min_steps, wanted)))
 
-class TabularMLP(nn.Module):
-    """A small MLP for feature vectors, standardising its inputs with training statistics.
-
-    Args:
-        features: number of input features.
-        num_classes: number of classes.
-        hidden: width of the two hidden layers.
-        mean: per-feature mean of the training data (default 0).
-        std: per-feature standard deviation of the training data (default 1).
-
-    Example:
-        >>> import torch
-        >>> from learned_aug.evaluation import TabularMLP
-        >>> TabularMLP(30, 2)(torch.rand(4, 30)).shape
-        torch.Size([4, 2])
-    """
-
-    def __init__(
-        self,
-        features: int,
-        num_classes: int,
-        hidden: int = 64,
-        mean: Tensor | None = None,
-        std: Tensor | None = None,
-    ):
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(features) if mean is None else mean.clone())
-        self.register_buffer("std", torch.ones(features) if std is None else std.clamp_min(1e-6))
-        self.net = nn.Sequential(
-            nn.Linear(features, hidden),
-            nn.ReLU(),
-            nn.Dropout(0.2),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, num_classes),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net((x - self.mean) / self.std)
-
-
-def default_classifier(data: LabelledData, width: float = 1.0) -> nn.Module:
-    """``PaperCNN`` (of ``width``) for images, ``TabularMLP`` standardised on ``data`` for rows."""
-    k = len(data.classes)
-    if data.is_image:
-        return PaperCNN(data.sample_shape, k, width=width)
-    if data.x.dim() != 2:
-        raise ValueError(
-            f"data must be images (N, C, H, W) or rows (N, F), got {data.sample_shape}"
-        )
-    return TabularMLP(data.x.shape[1], k, mean=data.x.mean(0), std=data.x.std(0, unbiased=False))
+    def lr_at(self, step: int, total: int) -> float:
+        """The learning rate of step ``step`` (0-based) of ``total``: warm-up, then cosine."""
+        warm = max(1, round(self.warmup * total))
+        if step < warm:
+            return self.lr * step / warm
+        progress = (step - warm) / max(1, total - warm)
+        return self.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 @dataclass
 class TrainResult:
-    """What ``train_classifier`` returns: the model with its best weights and the history.
+    """What ``train_classifier`` returns: the trained model and what its training did.
+
+    ``real_per_step`` counts real rows of a batch (each augmented view of an image is a row),
+    ``images_per_step`` the distinct real images among them.
 
     Example:
         >>> from learned_aug.evaluation import TrainResult
-        >>> TrainResult(model=None, best_epoch=3).best_epoch
-        3
+        >>> TrainResult(model=None, steps=400, batch_size=64).steps
+        400
     """
 
     model: Any
-    best_epoch: int = 0
-    best_val_loss: float = math.inf
     steps: int = 0
-    history: list[dict[str, float]] = field(default_factory=list)
+    batch_size: int = 0
+    real_per_step: int = 0
+    images_per_step: int = 0
+    synthetic_per_step: int = 0
+    final_loss: float = math.nan
+    history: list[float] = field(default_factory=list)
 
 
 def _to_model_layout(x: Tensor) -> Tensor:
-    # channels_last convs run several times faster on CPU (oneDNN) than NCHW ones.
+    # channels_last convs run faster on CPU (oneDNN) than NCHW ones.
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
@@ -209,189 +160,151 @@ def _check_targets(
     return targets.float()
 
 
-def _check_train_args(batch_size, max_epochs, patience, synthetic_weight):
-    for name, value in (("batch_size", batch_size), ("max_epochs", max_epochs)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if patience is not None and patience < 1:
-        raise ValueError(f"patience must be a positive int or None, got {patience!r}")
-    if not synthetic_weight >= 0:
-        raise ValueError(f"synthetic_weight must be >= 0, got {synthetic_weight!r}")
-
-
-@dataclass
-class _Run:
-    """What a training step needs besides the model: data sources and the optimizer."""
-
-    train: LabelledData
-    batches: MixSampler
-    opt: torch.optim.Optimizer
-    augment: Augment | None
-    synthetic: LabelledData | None
-    synthetic_weight: float
-    bf16: bool
-    synthetic_targets: Tensor | None = None
-    augment_synthetic: bool = True
-
-
-def _step(model: nn.Module, run: _Run) -> Tensor:
-    """One optimizer step on a batch of real (and synthetic) examples; its loss."""
-    idx = torch.tensor(run.batches.next_batch())
-    k, n_real = run.batches.real_per_batch, len(run.train)
-    x, y = run.train.x[idx[:k]], run.train.y[idx[:k]]
-    syn = idx[k:] - n_real
-    if run.synthetic is not None and len(syn):
-        x, y = torch.cat([x, run.synthetic.x[syn]]), torch.cat([y, run.synthetic.y[syn]])
-    if run.augment is not None:
-        with torch.no_grad():  # the augmentation makes data; it is not trained
-            if run.augment_synthetic or len(x) == k:
-                x, y = run.augment(x, y)
-            else:  # the real rows only, as a transform given to the real dataset alone
-                xr, yr = run.augment(x[:k], y[:k])
-                x, y = torch.cat([xr, x[k:]]), torch.cat([yr, y[k:]])
-    with _autocast(model, run.bf16):
-        logits = model(_to_model_layout(x)).float()
-    if run.synthetic_targets is not None and len(syn):
-        # A teacher's soft targets for the synthetic rows (cross_entropy takes probabilities).
-        loss_each = torch.cat(
-            [
-                F.cross_entropy(logits[:k], y[:k], reduction="none"),
-                F.cross_entropy(logits[k:], run.synthetic_targets[syn], reduction="none"),
-            ]
+def _batch_plan(batch_size: int, share: float, views: int, augment: Any) -> tuple[int, int]:
+    """(distinct real images, synthetic rows) of every batch."""
+    if isinstance(views, bool) or not isinstance(views, int) or views < 1:
+        raise ValueError(f"views must be a positive int, got {views!r}")
+    if views > 1 and augment is None:
+        raise ValueError(f"views={views} repeats each real image: it needs an augment")
+    sampler = MixSampler((1 << 30, 1 << 30), batch_size, share)  # checks share, batch_size
+    real, synthetic = sampler.real_per_batch, sampler.synthetic_per_batch
+    if real % views:
+        raise ValueError(
+            f"views={views} does not divide the {real} real rows of a batch of {batch_size} "
+            f"with share={share}; use a batch_size whose real part is a multiple of views"
         )
-    else:
-        loss_each = F.cross_entropy(logits, y, reduction="none")
-    # The mean over the batch, as a DataLoader of MixSampler batches trains; synthetic_weight
-    # scales the synthetic rows' terms.
-    loss = (loss_each[:k].sum() + run.synthetic_weight * loss_each[k:].sum()) / len(x)
-    run.opt.zero_grad(set_to_none=True)
-    loss.backward()
-    run.opt.step()
-    return loss.detach()
+    return real // views, synthetic
 
 
-class _EarlyStopping:
-    """Keeps the weights of the best validation loss and counts epochs without one."""
+class _Batches:
+    """Draws every step's rows: real images in shuffled passes (each repeated ``views`` times,
+    so each view is augmented by itself) and synthetic rows in passes of their own, as
+    ``MixSampler`` draws them, from one ``torch.Generator``."""
 
-    def __init__(self, model: nn.Module, patience: int | None, validated: bool):
-        self.patience, self.validated, self.bad = patience, validated, 0
-        self.best_state = copy.deepcopy(model.state_dict())
+    def __init__(self, train, synthetic, targets, images, synthetic_rows, views, seed):
+        gen = torch.Generator().manual_seed(seed)
+        self.train, self.synthetic, self.targets, self.views = train, synthetic, targets, views
+        sizes = (len(train), len(synthetic) if synthetic is not None else 0)
+        # MixSampler's passes, without its shrinking of a batch larger than the real set:
+        # every condition keeps the same batch size.
+        self._real, self._syn = Passes(sizes[0], gen), Passes(max(sizes[1], 1), gen)
+        self.images, self.synthetic_rows = images, synthetic_rows
 
-    def update(self, model: nn.Module, result: TrainResult, epoch: int, val_loss: float) -> bool:
-        """Record ``epoch``; whether training should stop for lack of progress."""
-        if not self.validated or val_loss < result.best_val_loss:
-            result.best_val_loss, result.best_epoch, self.bad = val_loss, epoch, 0
-            self.best_state = copy.deepcopy(model.state_dict())
-        else:
-            self.bad += 1
-        return self.validated and self.patience is not None and self.bad >= self.patience
+    def next(self) -> tuple[Tensor, Tensor, Tensor | None]:
+        idx = self._real.take(self.images).repeat(self.views)
+        x, y, soft = self.train.x[idx], self.train.y[idx], None
+        if self.synthetic_rows:
+            syn = self._syn.take(self.synthetic_rows)
+            x, y = torch.cat([x, self.synthetic.x[syn]]), torch.cat([y, self.synthetic.y[syn]])
+            soft = None if self.targets is None else self.targets[syn]
+        return x, y, soft
+
+
+def _loss(logits: Tensor, y: Tensor, soft: Tensor | None, smoothing: float) -> Tensor:
+    """The batch mean of the cross-entropy; a teacher's soft targets for the synthetic rows."""
+    if soft is None:
+        return F.cross_entropy(logits, y, label_smoothing=smoothing)
+    k = len(y) - len(soft)
+    each = torch.cat(
+        [
+            F.cross_entropy(logits[:k], y[:k], reduction="none", label_smoothing=smoothing),
+            F.cross_entropy(logits[k:], soft, reduction="none"),
+        ]
+    )
+    return each.mean()
 
 
 def train_classifier(
     model: nn.Module,
     train: LabelledData,
-    val: LabelledData | None,
+    recipe: ClassifierRecipe | None = None,
     *,
     augment: Augment | None = None,
     synthetic: LabelledData | None = None,
-    synthetic_weight: float = 1.0,
-    synthetic_share: float = 0.5,
     synthetic_targets: Tensor | None = None,
-    augment_synthetic: bool = True,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    max_epochs: int = 200,
-    max_steps: int | None = None,
-    min_steps_per_epoch: int = 1,
-    patience: int | None = 10,
+    share: float = 0.5,
+    views: int = 1,
     seed: int = 0,
     bf16: bool = False,
 ) -> TrainResult:
-    """Train ``model`` with Adam, keeping the weights of its best validation loss.
+    """Train ``model`` on ``train`` for ``recipe.steps(len(train))`` steps; keep the final weights.
 
-    Every step takes ``batch_size`` real examples and, with ``synthetic``, as many synthetic
-    ones as make them ``synthetic_share`` of the batch: the batches of
-    ``learned_aug.MixSampler`` over ``ConcatDataset([train, synthetic])``, the documented way to
-    mix, so a user's ``DataLoader`` with that sampler trains on what this measures. The loss is
-    the mean over the batch (``synthetic_weight`` scales the synthetic rows' terms). Both parts
-    are drawn without replacement, in shuffled passes, so each real example is seen once per
-    pass. ``augment`` is applied to real and synthetic rows alike (unless
-    ``augment_synthetic=False``).
+    Every batch holds ``recipe.batch_size`` rows. Without ``synthetic`` they are all real
+    images; with it, ``share`` of them are synthetic rows, as ``learned_aug.MixSampler`` mixes
+    ``ConcatDataset([train, synthetic])`` (the documented way to mix). ``views`` repeats each
+    real image of a batch that many times, each repeat augmented by itself: with ``views=2``
+    and no synthetic rows, the batch holds as many real images as a half-synthetic batch, and
+    the other half are more augmented views of them (the compute-matched control of a learned
+    condition). Real images are drawn in shuffled passes, synthetic rows in passes of their own.
 
     Args:
         model: maps a batch to logits.
-        train: real training examples.
-        val: validation examples for early stopping; None trains ``max_epochs`` and keeps the
-            last weights.
+        train: the real training examples (the only real data the classifier sees).
+        recipe: the training settings (default ``ClassifierRecipe()``).
         augment: a transform of every batch, real and synthetic rows together, called as
             ``x, y = augment(x, y)`` like a torchvision v2 transform on an ``(images, labels)``
-            sample: ``learned_aug.conventional``'s (which draw per image), ``LearnedAugment``
-            (which reads the labels), ``v2.Compose`` of them, ``v2.MixUp``. It draws from its
-            own random source, not ``seed``'s.
+            sample (``learned_aug.conventional``'s draw per image). It draws from its own
+            random source, not ``seed``'s.
         synthetic: a ``LabelledData`` pool of synthetic examples.
-        synthetic_weight: weight of each synthetic row in the loss (1: the plain batch mean).
-        synthetic_share: the synthetic fraction of each batch, in [0, 1).
         synthetic_targets: soft targets ``(len(synthetic), K)`` of the synthetic rows (a
-            ``Teacher``'s): their loss is the cross-entropy to these probabilities instead of
-            to ``synthetic.y`` (which the augmentation still sees).
-        augment_synthetic: apply ``augment`` to the synthetic rows too (False: the real rows
-            only, as a transform given to the real dataset alone).
-        batch_size: real examples per step.
-        lr: Adam learning rate.
-        max_epochs: the most epochs. An epoch is ``ceil(len(train) / batch_size)`` steps (one
-            pass over ``train``, rounded up to whole batches) or ``min_steps_per_epoch`` steps
-            (several passes), whichever is more; the validation loss is taken after each.
-        max_steps: a compute cap: training stops at the end of the epoch in which it reaches
-            this many optimizer steps; None for no cap.
-        min_steps_per_epoch: steps between validations for tiny training sets.
-        patience: epochs without a better validation loss before stopping; None never stops.
-        seed: seeds shuffling and synthetic draws (one ``torch.Generator``) and dropout
-            (torch's global generator).
-        bf16: bfloat16 autocast: faster only on hardware with bf16 units (CUDA of compute
-            capability 8.0+, CPUs with AVX512-BF16 or AMX) and several times slower on others;
-            ``learned_aug.speed.choose_autocast`` tells which.
+            ``Teacher``'s): their loss is the cross-entropy to these probabilities.
+        share: the synthetic fraction of each batch when ``synthetic`` is given, in [0, 1).
+        views: augmented views of each real image per batch (``augment`` required above 1).
+        seed: seeds the batches (one ``torch.Generator``) and dropout (torch's global one).
+        bf16: bfloat16 autocast: faster only on hardware with bf16 units
+            (``learned_aug.speed.choose_autocast`` tells which).
 
     Returns:
-        A ``TrainResult`` whose ``model`` holds the best weights, in eval mode.
+        A ``TrainResult`` whose ``model`` holds the final weights, in eval mode.
+
+    Example:
+        >>> import torch
+        >>> from learned_aug import load_dataset
+        >>> from learned_aug.evaluation import ClassifierRecipe, default_classifier
+        >>> from learned_aug.evaluation import train_classifier
+        >>> data = load_dataset("wine")
+        >>> recipe = ClassifierRecipe(min_steps=20, max_steps=20)
+        >>> result = train_classifier(default_classifier(data), data, recipe)
+        >>> result.steps, result.batch_size, result.synthetic_per_step
+        (20, 64, 0)
     """
-    _check_train_args(batch_size, max_epochs, patience, synthetic_weight)
-    gen = torch.Generator().manual_seed(seed)
+    recipe = recipe or ClassifierRecipe()
+    has_synthetic = synthetic is not None and len(synthetic) > 0
+    images, synthetic_rows = _batch_plan(
+        recipe.batch_size, share if has_synthetic else 0.0, views, augment
+    )
+    targets = _check_targets(synthetic_targets, synthetic, train)
+    batches = _Batches(train, synthetic, targets, images, synthetic_rows, views, seed)
     torch.manual_seed(seed)  # dropout
     if train.is_image:
         model.to(memory_format=torch.channels_last)
-    share = synthetic_share if synthetic is not None and len(synthetic) else 0.0
-    sizes = (len(train), len(synthetic) if synthetic is not None else 0)
-    run = _Run(
-        train=train,
-        batches=MixSampler(sizes, round(batch_size / (1 - share)), share, seed=gen),
-        opt=torch.optim.Adam(model.parameters(), lr=lr),
-        augment=augment,
-        synthetic=synthetic,
-        synthetic_weight=synthetic_weight,
-        bf16=bf16,
-        synthetic_targets=_check_targets(synthetic_targets, synthetic, train),
-        augment_synthetic=augment_synthetic,
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    total = recipe.steps(len(train))
+    result = TrainResult(
+        model,
+        steps=total,
+        batch_size=recipe.batch_size,
+        real_per_step=images * views,
+        images_per_step=images,
+        synthetic_per_step=synthetic_rows,
     )
-    steps_per_epoch = max(math.ceil(len(train) / batch_size), min_steps_per_epoch)
-    val = val if val is not None and len(val) else None
-    result, stopping = TrainResult(model), _EarlyStopping(model, patience, val is not None)
-    for epoch in range(1, max_epochs + 1):
-        model.train()
-        for _ in range(steps_per_epoch):
-            loss = _step(model, run)
-        result.steps += steps_per_epoch
-        val_loss = _val_loss(model, val, bf16)
-        result.history.append({"epoch": epoch, "loss": float(loss), "val_loss": val_loss})
-        stop = stopping.update(model, result, epoch, val_loss)
-        if stop or (max_steps is not None and result.steps >= max_steps):
-            break
-    model.load_state_dict(stopping.best_state)
+    model.train()
+    for step in range(total):
+        x, y, soft = batches.next()
+        if augment is not None:
+            with torch.no_grad():  # the augmentation makes data; it is not trained
+                x, y = augment(x, y)
+        for group in opt.param_groups:
+            group["lr"] = recipe.lr_at(step, total)
+        with _autocast(model, bf16):
+            logits = model(_to_model_layout(x)).float()
+        loss = _loss(logits, y, soft, recipe.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        result.history.append(float(loss.detach()))
+    # The final loss: the mean of the last tenth of the steps (one batch is noisy).
+    tail = result.history[-max(1, total // 10) :]
+    result.final_loss = sum(tail) / len(tail)
     model.eval()
     return result
-
-
-def _val_loss(model: nn.Module, val: LabelledData | None, bf16: bool) -> float:
-    if val is None:
-        return math.nan
-    logits = predict_logits(model, val.x, bf16=bf16)
-    return float(F.cross_entropy(logits, val.y))

@@ -1,18 +1,21 @@
 """The few-shot protocol: training sizes x seeds x conditions, scored on the data left out.
 
-For each training size and seed (Garay-Maestre et al. 2019, generalised): draw a class-balanced
-training set; train the generators on it alone (``learned_aug.fit``, 85/15 split, early
-stopping); train the classifier once per condition, from the same initial weights; test on all
-the data not drawn. Generators and synthetic pools are cached per (size, seed) across conditions.
+For each training size and seed: draw a class-balanced training set; train the generators on
+it alone (``learned_aug.fit``); train the classifier once per condition, from the same initial
+weights, for the same number of steps on batches of the same size (``ClassifierRecipe``), and
+keep its final weights; test on all the data not drawn. No image outside the training set
+selects, stops or tunes anything, so the generators see exactly the images the classifier
+trains on. Each cell also scores a logistic regression on the raw pixels of the training set:
+a baseline condition below it is a broken baseline, which the report flags. Generators and
+synthetic pools are cached per (size, seed) across conditions.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -22,11 +25,11 @@ from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
 from learned_aug import speed
-from learned_aug.data import LabelledData, balanced_subset, load_dataset, stratified_split
+from learned_aug.data import LabelledData, balanced_indices, load_dataset
 from learned_aug.evaluation.augment import get_augment
 from learned_aug.evaluation.classifier import (
     Augment,
-    default_classifier,
+    ClassifierRecipe,
     predict_logits,
     train_classifier,
 )
@@ -37,7 +40,8 @@ from learned_aug.evaluation.conditions import (
     online_augment,
     synthetic_pool,
 )
-from learned_aug.evaluation.metrics import scores
+from learned_aug.evaluation.metrics import pixel_baseline, scores
+from learned_aug.evaluation.networks import default_classifier
 from learned_aug.evaluation.teacher import fit_teacher
 from learned_aug.models import Generator
 from learned_aug.rng import item_keys
@@ -51,9 +55,16 @@ from learned_aug.training.diagnostics import (
 DEFAULT_SIZES = (50, 100, 250, 500, 1000)
 """Training images per draw (class-balanced), the sizes ``EvaluationConfig`` runs by default."""
 
-PAPER_CONDITIONS = ("none", "vae", "aug", "aug+vae")
-"""The conditions of Garay-Maestre et al. (2019): no augmentation, one VAE per class, the
-paper's affine augmentation, and both."""
+DEFAULT_CONDITIONS = (
+    "none",
+    "trivialaugment",
+    "randaugment",
+    "randaugment-views",
+    "learned",
+    "randaugment+learned",
+)
+"""What ``learned-aug evaluate`` compares on images: no augmentation, two conventional ones,
+the compute-matched control, the default learned path alone and on top of RandAugment."""
 
 
 def _augment_rng(seed: int) -> torch.Generator:
@@ -70,45 +81,33 @@ class EvaluationConfig:
         sizes: total training images per draw, split evenly over the classes.
         seeds: the number of seeds (0..n-1) or the seeds themselves.
         conditions: keys of ``CONDITIONS``.
-        val_fraction: the classifier's stratified validation split of the training set.
-        batch_size: real examples per classifier step.
-        max_epochs: the classifier's most epochs.
-        max_steps: the classifier's most optimizer steps (a compute cap).
-        min_steps_per_epoch: classifier steps between validations on tiny training sets: with
-            40 images a pass is 2 steps, and patience 10 would stop augmented training long
-            before it pays off.
-        patience: the classifier's early-stopping patience, in epochs.
+        recipe: how every classifier trains (steps, batch, optimizer), the same for every
+            condition.
         generator_scale: multiplies every generator's step budget (quick runs use less).
         bf16: train and test the classifier under bfloat16 autocast; None (default) turns it
             on where it is faster (``classifier_precision``): never on a CPU without
             AVX512-BF16/AMX, where it is several times slower.
         max_test: test on a class-balanced draw of at most this many of the examples left out
             (for quick exploration); None tests on all of them, as the protocol says.
-        cnn_width: width of the default ``PaperCNN`` (1.0: the paper's 64/128 channels).
-        classifier: builds a fresh classifier for the training data; default the paper's CNN
-            (or an MLP for tabular data).
+        classifier: builds a fresh classifier for the training data; default ``ConvNet`` for
+            images, ``TabularMLP`` for feature vectors.
 
     Example:
-        >>> from learned_aug.evaluation import EvaluationConfig, run_protocol
-        >>> config = EvaluationConfig(sizes=(30,), seeds=1, conditions=("none",), max_steps=20)
+        >>> from learned_aug.evaluation import ClassifierRecipe, EvaluationConfig, run_protocol
+        >>> recipe = ClassifierRecipe(min_steps=20, max_steps=20)
+        >>> config = EvaluationConfig(sizes=(30,), seeds=1, conditions=("none",), recipe=recipe)
         >>> rows = run_protocol("wine", config, progress=False)
-        >>> len(rows), rows[0].get("condition")
-        (1, 'none')
+        >>> len(rows), rows[0]["condition"], rows[0]["steps"]
+        (1, 'none', 20)
     """
 
     sizes: Sequence[int] = DEFAULT_SIZES
     seeds: int | Sequence[int] = 5
-    conditions: Sequence[str] = PAPER_CONDITIONS
-    val_fraction: float = 0.15
-    batch_size: int = 32
-    max_epochs: int = 200
-    max_steps: int | None = 3000
-    min_steps_per_epoch: int = 20
-    patience: int = 10
+    conditions: Sequence[str] = DEFAULT_CONDITIONS
+    recipe: ClassifierRecipe = field(default_factory=ClassifierRecipe)
     generator_scale: float = 1.0
     bf16: bool | None = None
     max_test: int | None = None
-    cnn_width: float = 1.0
     classifier: Callable[[LabelledData], nn.Module] | None = None
 
     def __post_init__(self) -> None:
@@ -127,42 +126,48 @@ class EvaluationConfig:
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
 
 
-class _Cell:
-    """One (size, seed): the split, and generators and pools built on first use."""
+class Cell:
+    """One (size, seed): the training and test indices, and generators and pools built on
+    first use, all from the training images alone (``train_index``; ``test_index`` is the
+    rest, or a balanced draw of it with ``max_test``)."""
 
     def __init__(self, data: LabelledData, size: int, seed: int, config: EvaluationConfig):
-        per_class = size // len(data.classes)
+        k = len(data.classes)
+        per_class = size // k
         if per_class < 2:
             raise ValueError(
                 f"training size {size} gives {per_class} example(s) per class for "
-                f"{len(data.classes)} classes; use at least {2 * len(data.classes)}"
+                f"{k} classes; use at least {2 * k}"
             )
         self.size, self.seed, self.config = size, seed, config
-        self.train, self.test = balanced_subset(data, per_class, seed)
-        if config.max_test is not None and config.max_test < len(self.test):
-            keep = max(1, config.max_test // len(data.classes))
-            self.test = balanced_subset(self.test, keep, seed)[0]
-        tr, va = stratified_split(self.train.y, config.val_fraction, seed)
-        self.fit_part, self.val_part = self.train.subset(tr), self.train.subset(va)
+        self.train_index, self.test_index = balanced_indices(data.y, k, per_class, seed)
+        if config.max_test is not None and config.max_test < len(self.test_index):
+            keep = max(1, config.max_test // k)
+            chosen, _ = balanced_indices(data.y[self.test_index], k, keep, seed)
+            self.test_index = self.test_index[chosen]
+        self.train, self.test = data.subset(self.train_index), data.subset(self.test_index)
         self._generators: dict[str, Generator] = {}
         self._pools: dict[str, tuple[LabelledData, Tensor | None]] = {}
         self._quality: dict[str, dict[str, Any]] = {}
         self._teacher: Teacher | None = None
+        self._pixel: float | None = None
+
+    def pixel_baseline(self) -> float:
+        """Macro F1 of a logistic regression on the raw pixels of the training images."""
+        if self._pixel is None:
+            self._pixel = pixel_baseline(self.train, self.test)
+        return self._pixel
 
     def teacher(self) -> Teacher:
         """``fit_teacher`` on the training set: the classifier with RandAugment (images; none
-        for feature vectors), under the protocol's classifier settings."""
+        for feature vectors), under the protocol's classifier recipe."""
         if self._teacher is None:
-            cfg = self.config
             self._teacher = fit_teacher(
                 self.train,
                 augment="randaugment" if self.train.is_image else None,
                 seed=self.seed,
-                max_steps=cfg.max_steps,
-                width=cfg.cnn_width,
-                val_fraction=cfg.val_fraction,
-                min_steps_per_epoch=cfg.min_steps_per_epoch,
-                bf16=bool(cfg.bf16),
+                recipe=self.config.recipe,
+                bf16=bool(self.config.bf16),
             )
         return self._teacher
 
@@ -206,7 +211,7 @@ class _Cell:
         """The condition's transform of each batch: the learned one, then the conventional.
 
         Each draws from a stream of its own: the batches (``train_classifier``'s ``seed``) are
-        the same under every condition that mixes in no synthetic pool.
+        the same under every condition with the same batch plan.
         """
         cond = CONDITIONS[name]
         parts = []
@@ -215,8 +220,7 @@ class _Cell:
             gen = self.generator(spec.generator)
             parts.append(online_augment(spec, gen, self.train, self.seed))
         if cond.augment:
-            rng = _augment_rng(self.seed)
-            parts.append(get_augment(cond.augment, size=self.size, rng=rng))
+            parts.append(get_augment(cond.augment, rng=_augment_rng(self.seed)))
         return None if not parts else parts[0] if len(parts) == 1 else v2.Compose(parts)
 
     def run(self, name: str, build: Callable[[LabelledData], nn.Module]) -> dict[str, Any]:
@@ -227,31 +231,30 @@ class _Cell:
         augment = self.augment(name)
         torch.manual_seed(self.seed)  # the same initial weights under every condition
         result = train_classifier(
-            build(self.fit_part),
-            self.fit_part,
-            self.val_part,
+            build(self.train),
+            self.train,
+            cfg.recipe,
             augment=augment,
             synthetic=synthetic,
-            synthetic_weight=spec.weight if pooled else 1.0,
-            synthetic_share=spec.share if pooled else 0.0,
             synthetic_targets=targets,
-            augment_synthetic=spec.augment_synthetic if spec is not None else True,
-            batch_size=cfg.batch_size,
-            max_epochs=cfg.max_epochs,
-            max_steps=cfg.max_steps,
-            min_steps_per_epoch=cfg.min_steps_per_epoch,
-            patience=cfg.patience,
+            share=spec.share if pooled else 0.0,
+            views=cond.views,
             seed=self.seed,
-            bf16=cfg.bf16,
+            bf16=bool(cfg.bf16),
         )
-        pred = predict_logits(result.model, self.test.x, bf16=cfg.bf16).argmax(1)
+        pred = predict_logits(result.model, self.test.x, bf16=bool(cfg.bf16)).argmax(1)
         return {
             "size": self.size,
             "seed": self.seed,
             "condition": name,
             **scores(self.test.y, pred),
-            "best_epoch": result.best_epoch,
+            "pixel_lr_f1": self.pixel_baseline(),
             "steps": result.steps,
+            "batch_size": result.batch_size,
+            "real_per_step": result.real_per_step,
+            "images_per_step": result.images_per_step,
+            "synthetic_per_step": result.synthetic_per_step,
+            "final_loss": round(result.final_loss, 4),
             "n_test": len(self.test),
             "seconds": round(time.perf_counter() - start, 2),
             "precision": "bf16" if cfg.bf16 else "float32",
@@ -260,7 +263,7 @@ class _Cell:
 
 
 def _builder(config: EvaluationConfig) -> Callable[[LabelledData], nn.Module]:
-    return config.classifier or functools.partial(default_classifier, width=config.cnn_width)
+    return config.classifier or default_classifier
 
 
 def classifier_precision(config: EvaluationConfig, data: LabelledData) -> speed.PrecisionChoice:
@@ -268,7 +271,8 @@ def classifier_precision(config: EvaluationConfig, data: LabelledData) -> speed.
     else where a few timed steps of that classifier say it is faster (``learned_aug.speed``)."""
     model = _builder(config)(data)
     device = next(model.parameters()).device
-    x, y = data.x[: config.batch_size], data.y[: config.batch_size]
+    batch = config.recipe.batch_size
+    x, y = data.x[:batch], data.y[:batch]
     if data.is_image:
         model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -277,8 +281,7 @@ def classifier_precision(config: EvaluationConfig, data: LabelledData) -> speed.
     return speed.choose_autocast(
         device,
         override=config.bf16,
-        workload=f"classifier {type(model).__name__} ({size} parameters) {shape} "
-        f"batch {config.batch_size}",
+        workload=f"classifier {type(model).__name__} ({size} parameters) {shape} batch {batch}",
         make_step=speed.training_steps(
             model, lambda m: F.cross_entropy(m(x.to(device)).float(), y.to(device)), device.type
         ),
@@ -316,8 +319,10 @@ def run_protocol(
 
     Returns:
         Records with ``size``, ``seed``, ``condition``, ``macro_f1``, ``weighted_f1``,
-        ``accuracy``, ``best_epoch``, ``steps``, ``n_test``, ``seconds`` and ``precision``
-        (``"bf16"`` or ``"float32"``: how the classifier trained); a learned
+        ``accuracy``, ``pixel_lr_f1`` (a logistic regression on the training images' pixels),
+        what the classifier's training did (``steps``, ``batch_size``, ``real_per_step``,
+        ``images_per_step``, ``synthetic_per_step``, ``final_loss``), ``n_test``, ``seconds``
+        and ``precision`` (``"bf16"`` or ``"float32"``: how the classifier trained); a learned
         condition's records also hold its generator's quality report, measured on the pool:
         ``sample_accuracy`` (a classifier of the real training images names the samples'
         class), ``real_accuracy`` (the same classifier on the test images), ``cas`` (the
@@ -335,7 +340,7 @@ def run_protocol(
     with tqdm(total=total, desc="evaluate", unit="run", disable=not progress) as bar:
         for size in config.sizes:
             for seed in config.seed_list:
-                cell = _Cell(data, int(size), seed, config)
+                cell = Cell(data, int(size), seed, config)
                 for name in config.conditions:
                     if (int(size), seed, name) in skip:
                         bar.update(1)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from learned_aug.evaluation.conditions import CONDITIONS
+from learned_aug.evaluation.conditions import CONDITIONS, CONTROL
 from learned_aug.io import atomic_write, atomic_write_text
 
 Record = dict[str, Any]
@@ -23,8 +23,13 @@ FIELDS = (
     "macro_f1",
     "weighted_f1",
     "accuracy",
-    "best_epoch",
+    "pixel_lr_f1",
     "steps",
+    "batch_size",
+    "real_per_step",
+    "images_per_step",
+    "synthetic_per_step",
+    "final_loss",
     "n_test",
     "seconds",
     "precision",
@@ -35,9 +40,22 @@ FIELDS = (
     "copy_ratio",
 )
 _METRIC_NAMES = {"macro_f1": "macro F1", "weighted_f1": "weighted F1", "accuracy": "accuracy"}
-_INTS = {"per_class", "size", "seed", "best_epoch", "steps", "n_test", "active_units"}
+_INTS = {
+    "per_class",
+    "size",
+    "seed",
+    "steps",
+    "batch_size",
+    "real_per_step",
+    "images_per_step",
+    "synthetic_per_step",
+    "n_test",
+    "active_units",
+}
 _FLOATS = {
     "macro_f1",
+    "pixel_lr_f1",
+    "final_loss",
     "weighted_f1",
     "accuracy",
     "seconds",
@@ -235,17 +253,93 @@ def judge(
 
 
 def learned_pairs(conditions: Iterable[str]) -> list[tuple[str, str]]:
-    """``(learned condition, the same without its learned part)`` for the conditions present:
-    ``learned`` against ``none``, ``randaugment+learned`` against ``randaugment``."""
+    """``(learned condition, its comparison)`` for the conditions present: ``learned`` against
+    ``none``; ``randaugment+learned`` against the compute-matched control
+    ``randaugment-views`` where it ran (else against ``randaugment``); another
+    ``<augment>+<learned>`` against ``<augment>``.
+
+    Example:
+        >>> learned_pairs(["none", "randaugment", "randaugment-views", "learned",
+        ...                "randaugment+learned"])
+        [('learned', 'none'), ('randaugment+learned', 'randaugment-views')]
+    """
     present = ordered(conditions)
+    control = CONDITIONS[CONTROL]
     pairs = []
     for c in present:
         condition = CONDITIONS.get(c)
         if condition is not None and condition.learned is not None:
             base = condition.augment or "none"
+            if condition.augment == control.augment and CONTROL in present:
+                base = CONTROL
             if base in present:
                 pairs.append((c, base))
     return pairs
+
+
+PLAN = ("steps", "batch_size")
+"""What every condition of one (dataset, size, seed) cell must share: the classifier's steps
+and batch size."""
+
+
+def unmatched(records: Sequence[Record]) -> list[str]:
+    """The cells whose conditions trained for different numbers of steps or batch sizes, one
+    line each; [] where every comparison is compute-matched.
+
+    Example:
+        >>> rows = [{"size": 50, "seed": 0, "condition": c, "steps": s, "batch_size": 64}
+        ...         for c, s in (("none", 400), ("learned", 800))]
+        >>> unmatched(rows)
+        ["size 50, seed 0: steps {'none': 400, 'learned': 800}"]
+    """
+    cells: dict[tuple, list[Record]] = defaultdict(list)
+    for r in records:
+        cells[(r.get("dataset"), r["size"], r["seed"])].append(r)
+    found = []
+    for (dataset, size, seed), rows in cells.items():
+        for key in PLAN:
+            if len({r.get(key) for r in rows}) > 1:
+                where = f"{dataset}, " if dataset else ""
+                values = {r["condition"]: r.get(key) for r in rows}
+                found.append(f"{where}size {size}, seed {seed}: {key} {values}")
+    return found
+
+
+def baseline_conditions(conditions: Iterable[str]) -> list[str]:
+    """The conditions without a learned part (``none``, conventional ones, the control)."""
+    return [c for c in ordered(conditions) if c in CONDITIONS and not CONDITIONS[c].learned]
+
+
+def broken_baselines(records: Sequence[Record], metric: str = "macro_f1") -> list[str]:
+    """The (size, baseline condition) cells whose mean ``metric`` over seeds is below the mean
+    macro F1 of a logistic regression on the training images' pixels (``pixel_lr_f1``): a
+    baseline a linear model on pixels beats is broken, not a finding. One line each; [] where
+    every baseline clears it.
+
+    Example:
+        >>> rows = [{"size": 50, "seed": 0, "condition": "none", "macro_f1": 0.6,
+        ...          "pixel_lr_f1": 0.7}]
+        >>> broken_baselines(rows)
+        ['size 50: none 60.00 < pixel logistic regression 70.00']
+    """
+    groups: dict[tuple, list[Record]] = defaultdict(list)
+    for r in records:
+        if r.get("pixel_lr_f1") is not None:
+            groups[(r.get("dataset"), r["size"], r["condition"])].append(r)
+    found = []
+    baselines = set(baseline_conditions(r["condition"] for r in records))
+    for (dataset, size, condition), rows in groups.items():
+        if condition not in baselines:
+            continue
+        mean = statistics.fmean(float(r[metric]) for r in rows)
+        floor = statistics.fmean(float(r["pixel_lr_f1"]) for r in rows)
+        if mean < floor:
+            where = f"{dataset}, " if dataset else ""
+            found.append(
+                f"{where}size {size}: {condition} {100 * mean:.2f} < pixel logistic regression "
+                f"{100 * floor:.2f}"
+            )
+    return found
 
 
 def verdict(
@@ -253,8 +347,9 @@ def verdict(
 ) -> str:
     """Does the learned augmentation help on this data? One line per learned condition.
 
-    Each learned condition is compared with the same condition without its learned part, over
-    every (size, seed) run both have, and called by ``judge``: ``helps`` only where the mean
+    Each learned condition is compared with its comparison of ``learned_pairs`` (on top of
+    RandAugment: the compute-matched control), over every (size, seed) run both have, and
+    called by ``judge``: ``helps`` only where the mean
     gain is at least ``margin`` and its 95% interval over runs lies above zero, ``costs``
     wherever the mean is at most ``-margin`` (the line then says to train without it),
     otherwise ``no clear gain``, with the interval or, from one run, what it would take to
@@ -262,13 +357,13 @@ def verdict(
 
     Example:
         >>> runs = [
-        ...     {"size": 50, "seed": 0, "condition": "randaugment", "macro_f1": 0.80},
+        ...     {"size": 50, "seed": 0, "condition": "randaugment-views", "macro_f1": 0.80},
         ...     {"size": 50, "seed": 0, "condition": "randaugment+learned", "macro_f1": 0.77},
         ... ]
         >>> line = verdict(runs)
-        >>> line[:68]
-        '- randaugment+learned against randaugment: -3.00 macro F1 points (be'
-        >>> "it costs points on this data; train with randaugment alone" in line
+        >>> line[:74]
+        '- randaugment+learned against randaugment-views: -3.00 macro F1 points (be'
+        >>> "it costs points on this data; train with randaugment-views alone" in line
         True
     """
     name = _METRIC_NAMES.get(metric, metric)
@@ -414,6 +509,22 @@ QUALITY_NOTE = (
 )
 
 
+def checks(records: Sequence[Record], metric: str = "macro_f1") -> list[str]:
+    """The report's lines on whether its comparisons can be trusted: conditions that trained
+    for different steps or batch sizes, and baselines below a logistic regression on pixels."""
+    lines = []
+    if bad := unmatched(records):
+        lines += ["Not compute-matched (do not compare these cells):", "", *bad, ""]
+    if broken := broken_baselines(records, metric):
+        lines += [
+            "Baselines below a logistic regression on pixels (a broken baseline, not a finding):",
+            "",
+            *(f"- {line}" for line in broken),
+            "",
+        ]
+    return lines
+
+
 def write_report(
     records: Sequence[Record],
     out: str | Path,
@@ -441,6 +552,7 @@ def write_report(
         wilcoxon_table(records, metric=metric),
         "",
         *(["Verdict:", "", judged, ""] if (judged := verdict(records, metric)) else []),
+        *checks(records, metric),
         f"![{metric} against training size]({stem}_f1.png)",
         "",
         f"Every run: [{stem}.csv]({stem}.csv).",

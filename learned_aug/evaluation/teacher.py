@@ -6,9 +6,10 @@ from typing import Any
 
 import torch
 
-from learned_aug.data import load_dataset, stratified_split
+from learned_aug.data import load_dataset
 from learned_aug.evaluation.augment import get_augment
-from learned_aug.evaluation.classifier import default_classifier, train_classifier
+from learned_aug.evaluation.classifier import ClassifierRecipe, train_classifier
+from learned_aug.evaluation.networks import default_classifier
 from learned_aug.rng import item_keys
 from learned_aug.synthetic import Teacher
 
@@ -20,26 +21,20 @@ def fit_teacher(
     temperature: float = 2.0,
     hard_weight: float = 0.5,
     seed: int = 0,
-    max_steps: int | None = 2000,
-    width: float = 0.25,
-    val_fraction: float = 0.15,
-    min_steps_per_epoch: int = 20,
+    recipe: ClassifierRecipe | None = None,
     bf16: bool = False,
 ) -> Teacher:
-    """Train a teacher on real labelled data: the default classifier (``PaperCNN``), trained
-    with ``augment`` (RandAugment by default), early stopping on a stratified validation split,
-    as He et al. (2023) train theirs on the real images.
+    """Train a teacher on real labelled data: the default classifier, trained with ``augment``
+    (RandAugment by default) on all of ``data`` under the protocol's ``ClassifierRecipe``, as
+    He et al. (2023) train theirs on the real images.
 
     Args:
         data: anything ``load_dataset`` takes (a ``LabelledData``, an ImageFolder, a name).
         augment: a key of ``learned_aug.evaluation.AUGMENTS``, or None for none.
         temperature: the teacher's softening of its predictions (see ``Teacher``).
         hard_weight: the one-hot label's share of each target (see ``Teacher``).
-        seed: seeds the split, the weights, the batches and the augmentation.
-        max_steps: the classifier's most optimizer steps.
-        width: the width of ``PaperCNN`` (1.0: the paper's 64/128 channels).
-        val_fraction: the validation share of each class.
-        min_steps_per_epoch: steps between validations on tiny training sets.
+        seed: seeds the weights, the batches and the augmentation.
+        recipe: the classifier's training settings (default ``ClassifierRecipe()``).
         bf16: bfloat16 autocast while training (faster only on CPUs with AVX512-BF16/AMX).
 
     Returns:
@@ -47,8 +42,9 @@ def fit_teacher(
 
     Example:
         >>> from learned_aug import load_dataset
-        >>> from learned_aug.evaluation import fit_teacher
-        >>> teacher = fit_teacher("wine", augment=None, max_steps=20)
+        >>> from learned_aug.evaluation import ClassifierRecipe, fit_teacher
+        >>> recipe = ClassifierRecipe(min_steps=20, max_steps=20)
+        >>> teacher = fit_teacher("wine", augment=None, recipe=recipe)
         >>> teacher.targets(load_dataset("wine").x[:2], None, 3).sum(1)
         tensor([1., 1.])
     """
@@ -60,20 +56,11 @@ def fit_teacher(
             f"augment={augment!r} transforms images, but the data are feature vectors of shape "
             f"{data.sample_shape}: pass augment=None"
         )
-    fit_idx, val_idx = stratified_split(data.y, val_fraction, seed)
     rng = torch.Generator().manual_seed(int(item_keys(seed, [2])[0]))
-    transform = None if augment is None else get_augment(augment, size=len(data), rng=rng)
+    transform = None if augment is None else get_augment(augment, rng=rng)
     torch.manual_seed(seed)
-    fit_part = data.subset(fit_idx)
     result = train_classifier(
-        default_classifier(fit_part, width=width),
-        fit_part,
-        data.subset(val_idx),
-        augment=transform,
-        max_steps=max_steps,
-        min_steps_per_epoch=min_steps_per_epoch,
-        seed=seed,
-        bf16=bf16,
+        default_classifier(data), data, recipe, augment=transform, seed=seed, bf16=bf16
     )
     model = result.model.float().to(memory_format=torch.contiguous_format)
     return Teacher(model, temperature=temperature, hard_weight=hard_weight)

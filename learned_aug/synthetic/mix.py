@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import ConcatDataset, Sampler
 
 
-class _Passes:
+class Passes:
     """Indices taken in turn from shuffled passes over ``n`` items (without replacement): each
     item is drawn once per pass; a batch that runs past the end of a pass continues in the
     next, reshuffled one."""
@@ -118,8 +118,8 @@ class MixSampler(Sampler[list[int]]):
             if seed is None:
                 seed = int(torch.empty((), dtype=torch.int64).random_().item())
             generator = torch.Generator().manual_seed(int(seed))
-        self._real = _Passes(self.n_real, generator)
-        self._synthetic = _Passes(max(self.n_synthetic, 1), generator)
+        self._real = Passes(self.n_real, generator)
+        self._synthetic = Passes(max(self.n_synthetic, 1), generator)
 
     def __len__(self) -> int:
         return math.ceil(self.n_real / self.real_per_batch)

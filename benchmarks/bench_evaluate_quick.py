@@ -24,9 +24,8 @@ COMMAND = ["evaluate", "--data", "mnist-5k", "--quick", "--no-progress"]
 LIMIT_S = 300  # issue 14: under five minutes on a plain 2-core AVX2 CPU
 NOTE = (
     "`--quick` runs three seeds (one row per seed and condition above), each fitting its own "
-    "generator: a verdict needs the spread between seeds. A CPU without bf16 units trains the "
-    "classifier in float32 (`--fp32` here), slower; that was timed with one seed only (155 s "
-    "wall, 131 s CPU on one thread of this EPYC, against 113 s and 112 s in bf16)."
+    "generator: a verdict needs the spread between seeds. Every condition of a seed trains the "
+    "classifier for the same steps on batches of 64 (the protocol's `ClassifierRecipe`)."
 )
 
 

@@ -1,13 +1,14 @@
 """Does learned augmentation help on your data? ``learned-aug evaluate`` on an ImageFolder.
 
-Shows: the few-shot protocol of Garay-Maestre et al. (2019) run on your own folder of images,
-``root/<class>/<image>.png``. For each training size and seed it draws a class-balanced
-training set, trains each generator on that set alone (never on the test images), trains the
-same CNN under each condition (none, conventional augmentation, learned samples, both) and
-scores it on held-out images; ``results.md`` has the table and a paired test of each condition
-against ``none``, ``results.csv`` every run, ``results_f1.png`` the plot. ``--quick`` is one
-size (100 images), three seeds and the suite's small classifier, with a verdict that calls a
-gain only where it clears the noise between seeds; drop it, and add ``--seeds 5``, for a claim.
+Shows: the few-shot protocol run on your own folder of images, ``root/<class>/<image>.png``.
+For each training size and seed it draws a class-balanced training set, trains the generator
+on that set alone (never on the test images), trains the same CNN for the same steps on
+batches of the same size under each condition (none, TrivialAugment, RandAugment, the
+compute-matched control, learned samples, RandAugment with them) and scores it on held-out
+images; ``results.md`` has the table, paired tests and the verdict, ``results.csv`` every run,
+``results_f1.png`` the plot. ``--quick`` is one size (100 images) and three seeds, with a
+verdict that calls a gain only where it clears the noise between seeds; drop it, and add
+``--seeds 5``, for a claim.
 
 Pass your own folder with ``--data path/to/folder``; without it a stand-in folder of 100 real
 MNIST digits per class is written first.
@@ -35,7 +36,7 @@ SMOKE = os.environ.get("LEARNED_AUG_SMOKE") == "1"
 PER_CLASS = 6 if SMOKE else 100
 BUDGET = (
     ["--train-size", "20", "--seeds", "1", "--max-steps", "4", "--generator-scale", "0.005",
-     "--cnn-width", "0.125", "--conditions", "none", "cvae"]
+     "--cnn-width", "0.125", "--conditions", "none", "learned"]
     if SMOKE
     else ["--quick"]
 )  # fmt: skip

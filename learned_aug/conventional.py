@@ -4,14 +4,13 @@
 degrees, shifts up to 20%, Garay-Maestre et al. 2019) and torchvision's automatic
 augmentations. Each entry makes a torchvision v2 transform of an image batch that draws
 different parameters for every image of the batch (torchvision's own transforms draw one set per
-call), from its own ``rng`` when given one. ``fit(augment=...)`` trains on copies of the images
-under one (``augmented_copies``), and the evaluation protocol's conditions apply them to the
-classifier's batches.
+call), from its own ``rng`` when given one. ``fit`` with ``FitSettings(augment=...)`` trains on
+copies of the images under one (``augmented_copies``), and the evaluation protocol's conditions
+apply them to the classifier's batches.
 
 A generator knows only what its training images show. Trained on a few images plus copies of
 them under a conventional augmentation (torchvision's RandAugment, say), it also learns that
-variety, and its samples carry it; on MNIST-5k this is what made learned samples beat training
-on the real images alone (docs/results.md, condition ``cvae-ra-post``).
+variety, and its samples carry it (the default recipe trains on four RandAugment copies).
 """
 
 from __future__ import annotations
@@ -298,14 +297,15 @@ def augmented_copies(
         ``LabelledData`` with ``(copies + 1) * len(data)`` images, labels repeated.
 
     Example:
-        >>> from learned_aug import fit
+        >>> from learned_aug import FitSettings, fit
         >>> from learned_aug.conventional import augmented_copies
         >>> from learned_aug.data import balanced_subset, load_dataset
         >>> few = balanced_subset(load_dataset("digits"), 5, seed=0)[0]
         >>> more = augmented_copies(few, "randaugment", copies=4, seed=0)
         >>> len(few), len(more)
         (50, 250)
-        >>> generator = fit("vae", more, conditional=True, epochs=1, progress=False).model
+        >>> config = {"conditional": True}
+        >>> generator = fit("vae", more, FitSettings(epochs=1), config=config, progress=False).model
     """
     if not data.is_image:
         raise ValueError(

@@ -28,7 +28,7 @@ HUB_REPO = "learned-aug-examples/mnist-vae"  # the example's default --repo-id
 EXPECT = {
     "colour_images.py": r"real \+ SyntheticDataset: accuracy",
     "concat_synthetic.py": r"real \+ synthetic: 1 batches an epoch, accuracy",
-    "evaluate_your_data.py": r"\| none \| cvae \|",
+    "evaluate_your_data.py": r"\| none \| learned \|",
     "few_shot_transform.py": r"with LearnedAugment: accuracy",
     "fit_imagefolder.py": r"20 generated images of classes \['0', .*'9'\]",
     "gpu_batch_augment.py": r"with LearnedAugment on (cpu|cuda): accuracy",

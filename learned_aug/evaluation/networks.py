@@ -1,7 +1,7 @@
 """The classifiers the protocol trains: a small CNN for images, an MLP for feature vectors.
 
 ``ConvNet`` is the protocol's image classifier: three conv blocks with batch normalisation, a
-global average pool and a linear head, fast on a CPU. ``PaperCNN`` is the network of
+2x2 average pool and a linear head, fast on a CPU. ``PaperCNN`` is the network of
 Garay-Maestre, Gallego and Calvo-Zaragoza (2019):
 Conv64-Conv128-MaxPool-Drop0.5-Conv128-Conv128-MaxPool-Drop0.5-FC128-Drop0.5-FC, sized from the
 input shape. ``TabularMLP`` is a small MLP for feature vectors.

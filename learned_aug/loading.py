@@ -1,9 +1,11 @@
-"""The one loader: a bundled name, then a local folder, then a Hub repo id, with the latent bank
-and the quality report saved beside the generator.
+"""Names of generators: a bundled name, then a local folder, then a Hub repo id.
 
 ``load_generator`` is the only place where a name becomes a generator; ``LearnedAugment`` and
-``SyntheticDataset`` take objects (``LearnedAugment.from_pretrained`` calls this). Hub downloads
-go through huggingface_hub (``hf_hub_download``), so its cache, offline mode
+``SyntheticDataset`` take objects (``LearnedAugment.from_pretrained`` calls this). It resolves
+the name and hands the folder or repo id to ``Generator.from_pretrained``, the one loader, which
+attaches the latent bank and the quality report saved beside the weights: ``load_generator``,
+``Generator.from_pretrained`` and each model class's ``from_pretrained`` give the same generator.
+Hub downloads go through huggingface_hub (``hf_hub_download``), so its cache, offline mode
 (``HF_HUB_OFFLINE=1``), revisions and tokens work as they do everywhere else.
 """
 
@@ -15,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from huggingface_hub import hf_hub_download
-from huggingface_hub.errors import EntryNotFoundError, HFValidationError
+from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
 from learned_aug.bundled import PRETRAINED_DIR
-from learned_aug.io import BANK_NAME, CONFIG_NAME, QUALITY_JSON, CheckpointError
-from learned_aug.latent_bank import LatentBank, attach_bank, attach_quality
+from learned_aug.io import BANK_NAME, CONFIG_NAME, CheckpointError
+from learned_aug.latent_bank import LatentBank, attach_bank, saved_file
 from learned_aug.models import Generator, model_class
 
 
@@ -118,11 +120,13 @@ def load_generator(
     it from there. So does the quality report ``fit`` saved (``quality.json``,
     ``learned_aug.latent_bank.quality_of(generator)``), which ``SyntheticDataset`` reads before
     it labels an unconditional generator's samples with the classes of their bank codes.
+    ``Generator.from_pretrained(folder_or_repo_id)``, which this calls once the name is
+    resolved, gives the same generator.
 
     Args:
         name_or_path: a bundled name (see ``bundled_names()``), a local folder, or a Hub repo id.
         revision: Hub branch, tag or commit.
-        device: where the weights are loaded (``map_location``).
+        device: where the weights and the bank are loaded (``map_location``).
         **hub_kwargs: passed to huggingface_hub (``cache_dir``, ``token``, ``local_files_only``).
 
     Example:
@@ -136,13 +140,10 @@ def load_generator(
     location = resolve(name_or_path, revision=revision)
     if revision is not None:
         hub_kwargs["revision"] = revision
-    config = read_config(location, **hub_kwargs)
-    cls = model_class(config, str(name_or_path))
-    generator = cls.from_pretrained(location, map_location=device, **hub_kwargs)
-    generator.name_or_path = location
-    bank = find_bank(location, **hub_kwargs)
-    attach_quality(generator, find_quality(location, **hub_kwargs))
-    return attach_bank(generator, None if bank is None else bank.to(device))
+    # Read first, so that a name that leads nowhere is an error naming it (with the bundled
+    # names), and a config of an unknown kind one naming what was asked for.
+    cls = model_class(read_config(location, **hub_kwargs), str(name_or_path))
+    return cls.from_pretrained(location, map_location=device, **hub_kwargs)
 
 
 def find_bank(location: str | Path, **hub_kwargs: Any) -> LatentBank | None:
@@ -153,46 +154,9 @@ def find_bank(location: str | Path, **hub_kwargs: Any) -> LatentBank | None:
         >>> len(find_bank("mnist-vae")) > 0
         True
     """
-    file = _saved_file(location, BANK_NAME, **hub_kwargs)
-    return None if file is None else LatentBank.load(file)
-
-
-def _saved_file(location: str | Path, filename: str, **hub_kwargs: Any) -> Path | None:
-    """The file ``filename`` saved beside the generator at ``location`` (a bundled name, a
-    folder or a Hub repo id, through the Hub cache), or ``None`` when there is none."""
     location = resolve(location, revision=hub_kwargs.get("revision"))
-    if Path(location).is_dir():
-        file = Path(location) / filename
-        return file if file.is_file() else None
-    try:
-        return Path(hf_hub_download(str(location), filename, **hub_kwargs))
-    except (EntryNotFoundError, HFValidationError, OSError):
-        return None  # no such file in the repo, not in the offline cache, or no such repo
-
-
-def find_quality(location: str | Path, **hub_kwargs: Any) -> dict[str, Any] | None:
-    """The quality report (``quality.json``) saved with the generator at ``location`` (a
-    bundled name, a folder or a Hub repo id, through the Hub cache), or ``None`` when there is
-    none.
-
-    Example:
-        >>> import tempfile
-        >>> find_quality(tempfile.mkdtemp()) is None
-        True
-    """
-    file = _saved_file(location, QUALITY_JSON, **hub_kwargs)
-    if file is None:
-        return None
-    try:
-        report = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{file} is not valid JSON: {err}") from err
-    if not isinstance(report, dict):
-        raise CheckpointError(
-            f"{file} must hold a JSON object (the quality report fit writes), got "
-            f"{type(report).__name__}; delete it or run fit again"
-        )
-    return report
+    file = saved_file(location, BANK_NAME, **hub_kwargs)
+    return None if file is None else LatentBank.load(file)
 
 
 def build_latent_bank(

@@ -9,12 +9,15 @@ the option, and per class; then every part of the Generator surface is checked.
 from __future__ import annotations
 
 import inspect
+import json
 
 import pytest
 import torch
 from torch.distributions import Distribution
 
 from learned_aug import MODELS, LatentBank, create_generator, load_dataset, load_generator
+from learned_aug.io import QUALITY_JSON
+from learned_aug.latent_bank import bank_of, quality_of
 from learned_aug.models.base import Generator
 
 
@@ -37,6 +40,9 @@ def _cases() -> list[tuple[str, str]]:
 
 
 CASES = _cases()
+# One loader, three doors: the package's, the base class's (which picks the class from
+# config.json, like transformers' AutoModel) and the model class's own.
+DOORS = ["load_generator", "Generator.from_pretrained", "<its class>.from_pretrained"]
 
 
 def _build(kind: str, variant: str) -> tuple[Generator, object]:
@@ -106,10 +112,19 @@ def test_encode_decode_and_reconstruct(case):
         torch.testing.assert_close(codes, latent.mean)
 
 
-def test_save_and_load_round_trip_is_strict_and_exact(case, tmp_path):
-    gen, _ = case
+@pytest.mark.parametrize("door", DOORS)
+def test_save_and_load_round_trip_is_strict_and_exact(case, tmp_path, door):
+    gen, data = case
     gen.save_pretrained(tmp_path)
-    loaded = load_generator(tmp_path)
+    bank = LatentBank.build(gen, data)
+    bank.save(tmp_path)  # what fit leaves beside the weights
+    (tmp_path / QUALITY_JSON).write_text(json.dumps({"cas": 0.5}))
+    load = {
+        "load_generator": load_generator,
+        "Generator.from_pretrained": Generator.from_pretrained,
+        "<its class>.from_pretrained": type(gen).from_pretrained,
+    }[door]
+    loaded = load(tmp_path)  # the same weights, bank and quality report by each door
     assert type(loaded) is type(gen) and loaded.config == gen.config
     for key, value in gen.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], value, rtol=0, atol=0)
@@ -117,6 +132,8 @@ def test_save_and_load_round_trip_is_strict_and_exact(case, tmp_path):
         a = gen.sample(3, rng=torch.Generator().manual_seed(1))
         b = loaded.sample(3, rng=torch.Generator().manual_seed(1))
     torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert torch.equal(bank_of(loaded).codes, bank.codes)
+    assert quality_of(loaded) == {"cas": 0.5}
 
 
 def test_dtype_and_device_moves(case):

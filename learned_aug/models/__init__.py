@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from learned_aug.io import CONFIG_NAME, CheckpointError
-from learned_aug.models.base import MODELS, Generator, register
+from learned_aug.io import CheckpointError
+from learned_aug.models.base import MODELS, Generator, model_class, register
 from learned_aug.models.classwise import ClasswiseConfig, ClasswiseGenerator
 from learned_aug.models.config import GeneratorConfig
 from learned_aug.models.dvae import DenoisingVAE, DVAEConfig
@@ -44,17 +44,6 @@ def create_generator(
         raise ValueError("per_class=True needs labelled data with at least one class")
     member = cls.config_for(sample_shape, [], **config)
     return ClasswiseGenerator.from_member(member, classes=classes, mix_in=mix_in)
-
-
-def model_class(config: Any, name: str) -> type[Generator]:
-    """The registered class of a ``config.json`` dict, or a CheckpointError naming ``name``."""
-    kind = config.get("model_type") if isinstance(config, dict) else None
-    if kind not in MODELS:
-        raise CheckpointError(
-            f"{CONFIG_NAME} of {name!r} has model_type={kind!r}; this learned-aug knows "
-            f"{sorted(MODELS)}"
-        )
-    return MODELS[kind]
 
 
 __all__ = [

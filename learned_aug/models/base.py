@@ -1,9 +1,13 @@
 """The Generator surface every learned-aug model offers, and the registry of models.
 
 A generator is saved as a folder with ``config.json`` (its config dataclass, see
-:mod:`learned_aug.models.config`) and ``model.safetensors`` (its weights). Saving, loading and
-pushing go through ``huggingface_hub.PyTorchModelHubMixin``, whose file hooks call
-:mod:`learned_aug.io`; loading is strict and never unpickles anything.
+:mod:`learned_aug.models.config`) and ``model.safetensors`` (its weights); ``fit`` leaves the
+latent bank and the quality report it measured beside them (:mod:`learned_aug.latent_bank`).
+Saving, loading and pushing go through ``huggingface_hub.PyTorchModelHubMixin``, whose file
+hooks call :mod:`learned_aug.io`, and on loading :mod:`learned_aug.latent_bank`; loading is
+strict and never unpickles anything. ``from_pretrained`` is the one loader: ``load_generator``
+(which resolves names) and ``LearnedAugment.from_pretrained`` end in it, so every way in gives
+the same generator, with the same bank and report attached.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from learned_aug.io import (
     save_checkpoint,
     weights_file,
 )
+from learned_aug.latent_bank import attach_saved
 from learned_aug.models.config import GeneratorConfig
 from learned_aug.rng import RandomSource, normal
 
@@ -42,6 +47,11 @@ class Generator(
     Data goes in and comes out as float tensors in the layout and range the model was trained
     on: images ``(B, C, H, W)`` in ``[0, 1]``, tabular rows ``(B, F)``.
 
+    ``Generator.from_pretrained(folder_or_repo_id)`` loads any saved generator as the class its
+    ``config.json`` names, with the latent bank and quality report saved beside it, exactly as
+    ``learned_aug.load_generator`` does; ``VAE.from_pretrained(...)`` loads a VAE's and refuses
+    another kind's.
+
     Example:
         >>> from learned_aug import VAE, VAEConfig
         >>> vae = VAE(VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(8,)))
@@ -50,9 +60,6 @@ class Generator(
     """
 
     config_class: ClassVar[type[GeneratorConfig]] = GeneratorConfig
-    name_or_path: str | None = None
-    """Where it was loaded from or saved by ``fit`` (a folder or a Hub repo id; None for one
-    built in memory), as in transformers: ``SyntheticDataset`` finds the latent bank there."""
 
     def __init__(self, config: GeneratorConfig | dict[str, Any]):
         super().__init__()
@@ -239,21 +246,29 @@ class Generator(
         config: Any = None,
         **model_kwargs,
     ):
-        """The Hub mixin's hook: build the model from ``config`` and load its safetensors."""
+        """The Hub mixin's hook: build the model from ``config``, load its safetensors and
+        attach the latent bank and quality report saved beside them.
+
+        ``Generator.from_pretrained`` builds the class ``config.json``'s ``model_type`` names;
+        a model class builds itself and refuses the config of another kind.
+        """
         if config is None:
             raise CheckpointError(
-                f"no {CONFIG_NAME} found for {model_id!r}: cannot build the model"
+                f"no {CONFIG_NAME} found for {model_id!r}: it is not a generator folder or a Hub "
+                "repo id; a bundled name loads with learned_aug.load_generator(...)"
             )
+        if cls is Generator:
+            cls = model_class(config, model_id)
         model = cls(config, **model_kwargs)
-        model_file = weights_file(
-            model_id,
-            revision=revision,
-            cache_dir=cache_dir,
-            force_download=force_download,
-            local_files_only=local_files_only,
-            token=token,
-        )
-        load_weights(model, model_file, device=map_location)
+        hub = {
+            "revision": revision,
+            "cache_dir": cache_dir,
+            "force_download": force_download,
+            "local_files_only": local_files_only,
+            "token": token,
+        }
+        load_weights(model, weights_file(model_id, **hub), device=map_location)
+        attach_saved(model, model_id, device=map_location, **hub)
         return model.eval()
 
 
@@ -271,3 +286,14 @@ def register(name: str):
         return cls
 
     return wrap
+
+
+def model_class(config: Any, name: str) -> type[Generator]:
+    """The registered class of a ``config.json`` dict, or a CheckpointError naming ``name``."""
+    kind = config.get("model_type") if isinstance(config, dict) else None
+    if kind not in MODELS:
+        raise CheckpointError(
+            f"{CONFIG_NAME} of {name!r} has model_type={kind!r}; this learned-aug knows "
+            f"{sorted(MODELS)}"
+        )
+    return MODELS[kind]

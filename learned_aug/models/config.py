@@ -91,7 +91,8 @@ class GeneratorConfig:
         if got != expected:
             raise CheckpointError(
                 f"config.json describes model_type={got!r}, but {cls.__name__} reads "
-                f"model_type={expected!r}; use learned_aug.load_generator() to pick the class"
+                f"model_type={expected!r}; learned_aug.load_generator(...) or "
+                "Generator.from_pretrained(...) loads it as the class its model_type names"
             )
         version = data.get("format_version", FORMAT_VERSION)
         if not isinstance(version, int) or version > FORMAT_VERSION:

@@ -39,6 +39,7 @@ from torchvision.transforms import v2
 
 from learned_aug import (
     DEFAULT_RECIPE,
+    FitSettings,
     LatentBank,
     LearnedAugment,
     SyntheticDataset,
@@ -90,8 +91,8 @@ def trained_generator(folder: str | None) -> str:
         folder = brief_fit(DEFAULT_RECIPE, tempfile.mkdtemp(prefix="bench-augment-default-"))
     if folder is None:
         folder = tempfile.mkdtemp(prefix="bench-augment-")
-        fit("vae", "mnist-5k", per_class=True, epochs=2, latent_dim=3, out=folder,
-            overwrite=True, progress=False, device="cpu")  # fmt: skip
+        fit("vae", "mnist-5k", FitSettings(epochs=2), config={"per_class": True, "latent_dim": 3},
+            out=folder, overwrite=True, progress=False, device="cpu")  # fmt: skip
     if not (Path(folder) / "latent_bank.safetensors").is_file():
         LatentBank.build(load_generator(folder), "mnist-5k").save(folder)
     return folder

@@ -36,7 +36,7 @@ from _docs import bench_args, markdown_table, parse, publish
 from _timing import run_cli
 from bench_main_job import JOBS
 
-from learned_aug import DEFAULT_RECIPE, create_generator, fit, load_dataset
+from learned_aug import DEFAULT_RECIPE, FitSettings, create_generator, fit, load_dataset
 from learned_aug.data import balanced_subset, stratified_split
 from learned_aug.models.stacked import StackedVAEs
 from learned_aug.speed import cpu_model
@@ -81,17 +81,10 @@ def compare(data, per_class: bool, epochs: int, batch_size: int, repeats: int) -
                 "vae", data.sample_shape, data.classes, per_class=per_class, **config
             )
             start = time.perf_counter()
-            fit(
-                model,
-                source,
-                epochs=epochs,
-                batch_size=batch_size,
-                patience=None,
-                val_fraction=val,
-                progress=False,
-                device="cpu",
-                seed=r,
+            settings = FitSettings(
+                epochs=epochs, batch_size=batch_size, patience=None, val_fraction=val, seed=r
             )
+            fit(model, source, settings, progress=False, device="cpu")
             rows[name].append(time.perf_counter() - start)
     images = len(x) * epochs
     bare, fitted, validated = min(rows["bare"]), min(rows["fit"]), min(rows["fit+val"])
@@ -143,8 +136,8 @@ def per_class_rows(data, epochs: int, batch_size: int, repeats: int, members) ->
             }
             for kind, model in models.items():
                 start = time.perf_counter()
-                fit(model, data, epochs=epochs, batch_size=batch_size, patience=None,
-                    progress=False, device="cpu", seed=r)  # fmt: skip
+                settings = FitSettings(epochs=epochs, batch_size=batch_size, patience=None, seed=r)
+                fit(model, data, settings, progress=False, device="cpu")
                 best[kind] = min(best[kind], time.perf_counter() - start)
         params = sum(p.numel() for p in models["one VAE"].parameters())
         results.append(

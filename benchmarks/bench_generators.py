@@ -16,6 +16,7 @@ All models train on the same stratified 80% of MNIST-5k (seed 0) and are scored 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import platform
 import sys
@@ -25,7 +26,7 @@ import torch
 from _docs import ROOT, bench_args, markdown_table, parse
 from torchvision.utils import make_grid, save_image
 
-from learned_aug import fit, load_dataset
+from learned_aug import FitSettings, fit, load_dataset
 from learned_aug.data import LabelledData, balanced_subset, stratified_split
 from learned_aug.evaluation.probe import linear_probe
 
@@ -81,12 +82,13 @@ def recon_scores(model, x: torch.Tensor) -> dict[str, float]:
 
 def train_all(train: LabelledData, epochs: int, prior_epochs: int) -> dict[str, tuple]:
     """The three generators, each with its training time in seconds."""
-    common = {"epochs": epochs, "progress": False, "seed": 0, "patience": None}
+    settings = FitSettings(epochs=epochs, seed=0, patience=None)
+    staged = dataclasses.replace(settings, prior_epochs=prior_epochs)
     models = {}
     for name, run in {
-        "VAE": lambda: fit("vae", train, **common),
-        "VQ-VAE + prior": lambda: fit("vqvae", train, prior_epochs=prior_epochs, **common),
-        "denoising VAE": lambda: fit("dvae", train, **common),
+        "VAE": lambda: fit("vae", train, settings, progress=False),
+        "VQ-VAE + prior": lambda: fit("vqvae", train, staged, progress=False),
+        "denoising VAE": lambda: fit("dvae", train, settings, progress=False),
     }.items():
         start = time.perf_counter()
         result = run()

@@ -72,10 +72,10 @@ def _uint8_digits(n: int):
 
 
 def fit_job() -> Callable[[], None]:
-    from learned_aug import fit
+    from learned_aug import FitSettings, fit
 
-    data = _train_digits()
-    return lambda: fit("vae", data, epochs=1, val_fraction=0, progress=False, device="cpu")
+    data, one = _train_digits(), FitSettings(epochs=1, val_fraction=0)
+    return lambda: fit("vae", data, one, progress=False, device="cpu")
 
 
 def bare_loop_job() -> Callable[[], None]:

@@ -34,7 +34,7 @@ import torch
 from _docs import bench_args, markdown_table, parse, publish
 from torch import Tensor
 
-from learned_aug import VAE, VAEConfig, fit, load_dataset
+from learned_aug import VAE, FitSettings, VAEConfig, fit, load_dataset
 from learned_aug.data import stratified_split
 
 PYTHAE_DIR = Path(__file__).resolve().parent / ".pythae"
@@ -105,19 +105,15 @@ def run_fit(train, seed: int, epochs: int, batch_size: int, lr: float) -> tuple[
     model = our_vae(seed)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        result = fit(
-            model,
-            train,
+        settings = FitSettings(
             epochs=epochs,
             batch_size=batch_size,
             lr=lr,
             patience=None,
             val_fraction=0.0,
-            progress=False,
-            device="cpu",
             seed=seed,
-            out=Path(tmp) / "run",
         )
+        result = fit(model, train, settings, out=Path(tmp) / "run", progress=False, device="cpu")
         seconds = time.perf_counter() - start
     return seconds, result.history[-1]["train_loss"]
 

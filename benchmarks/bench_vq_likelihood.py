@@ -4,9 +4,9 @@
 
 The measurement behind the VQ-VAE's default likelihood, which follows the channels as the
 VAE's does (calibrated Gaussian on colour, Bernoulli on grey). For each likelihood and seed:
-the class-conditional VQ-VAE and its prior (``fit("vqvae", conditional=True)``, ``--epochs``
-for each stage) on the 10,000 bundled CIFAR-10 training images, as ``run_papers.py --only
-vqvae`` trains it; reconstruction error on the 3,000 test images, and the Classification
+the class-conditional VQ-VAE and its prior (``fit("vqvae", ..., config={"conditional": True})``,
+``--epochs`` for each stage) on the 10,000 bundled CIFAR-10 training images, as ``run_papers.py
+--only vqvae`` trains it; reconstruction error on the 3,000 test images, and the Classification
 Accuracy Score of 2,000 class-conditional samples (logistic regression on pixels, scored on the
 test images) beside the same classifier trained on the real images. Run the likelihoods in
 parallel processes to use several cores.

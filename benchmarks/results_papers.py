@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torchvision.utils import make_grid, save_image
 
-from learned_aug import fit
+from learned_aug import FitSettings, fit
 from learned_aug.data import LabelledData
 from learned_aug.evaluation.probe import linear_probe
 from learned_aug.models import create_generator
@@ -111,14 +111,15 @@ def train_encoder(corruption: str | None, train: LabelledData, seed: int, args) 
     result = fit(
         "dvae",
         train,
-        epochs=args.epochs,
-        latent_dim=args.latent_dim,
-        corruption=corruption,
-        seed=seed,
-        patience=None,
-        val_fraction=0.0,  # the same steps for both: all 4,000 images, the last weights
+        FitSettings(
+            epochs=args.epochs,
+            seed=seed,
+            patience=None,
+            val_fraction=0.0,  # the same steps for both: all 4,000 images, the last weights
+            amp=False,
+        ),
+        config={"latent_dim": args.latent_dim, "corruption": corruption},
         progress=False,
-        amp=False,
     )
     return result.model, time.perf_counter() - start
 
@@ -190,18 +191,11 @@ def vqvae_seed(
     ``likelihood``: the decoder's (None: the package default); ``figure``: draw the
     reconstructions and samples of seed 0 into docs/papers/."""
     start = time.perf_counter()
-    result = fit(
-        "vqvae",
-        train,
-        conditional=True,
-        **({} if likelihood is None else {"likelihood": likelihood}),
-        epochs=args.vq_epochs,
-        prior_epochs=args.prior_epochs,
-        seed=seed,
-        patience=None,
-        progress=False,
-        amp=False,
+    settings = FitSettings(
+        epochs=args.vq_epochs, prior_epochs=args.prior_epochs, seed=seed, patience=None, amp=False
     )
+    config = {"conditional": True, **({} if likelihood is None else {"likelihood": likelihood})}
+    result = fit("vqvae", train, settings, config=config, progress=False)
     fit_s = time.perf_counter() - start
     model = result.model.eval()
     with torch.no_grad():

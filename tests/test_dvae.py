@@ -9,7 +9,7 @@ import torch
 from conftest import TINY
 from test_vqvae import TINY_VQ
 
-from learned_aug import DenoisingVAE, DVAEConfig, fit, load_generator
+from learned_aug import DenoisingVAE, DVAEConfig, FitSettings, fit, load_generator
 from learned_aug.evaluation.probe import encoder_features, linear_probe
 from learned_aug.models.dvae import CORRUPTIONS
 
@@ -46,7 +46,8 @@ def test_default_preset_takes_params_and_refuses_unknown_ones():
 
 def test_dvae_trains_on_real_digits_and_restores_corrupted_ones(digits):
     noise = {"corruption": "noise", "corruption_params": {"sigma": 0.5}}
-    result = fit("dvae", digits, epochs=4, lr=3e-3, progress=False, **noise, **TINY)
+    settings = FitSettings(epochs=4, lr=3e-3)
+    result = fit("dvae", digits, settings, config={**noise, **TINY}, progress=False)
     assert result.history[-1]["train_recon"] < result.history[0]["train_recon"]
     model, x = result.model, digits.x[:256]
     torch.manual_seed(0)
@@ -70,7 +71,7 @@ def test_custom_transform_is_used_but_not_saved(tmp_path, digits):
     model = DenoisingVAE(DVAEConfig(image_size=(8, 8), **TINY), transform=corruption)
     assert model.config.corruption == "custom" and model.transform is corruption
     assert all(key.startswith("vae.") for key in model.state_dict())
-    fit(model, digits.subset(range(100)), epochs=1, progress=False)
+    fit(model, digits.subset(range(100)), FitSettings(epochs=1), progress=False)
     assert seen and seen[0] == (1, 8, 8)
     model.save_pretrained(tmp_path)
     assert json.loads((tmp_path / "config.json").read_text())["corruption"] == "custom"
@@ -106,11 +107,9 @@ def test_probe_on_a_trained_encoder_beats_an_untrained_one(digits):
     trained = fit(
         "dvae",
         train,
-        epochs=6,
-        lr=3e-3,
+        FitSettings(epochs=6, lr=3e-3),
+        config={**TINY, "corruption": "noise", "latent_dim": 8},
         progress=False,
-        corruption="noise",
-        **{**TINY, "latent_dim": 8},
     ).model
     before, after = linear_probe(untrained, train, test), linear_probe(trained, train, test)
     assert after.n_train == 1000 and after.n_test == 797 and after.feature_dim == 8

@@ -276,16 +276,18 @@ def test_generators_train_as_fit_trains_a_recipe(few_digits, monkeypatch):
 
     seen = []
 
-    def fit(model, data, **kwargs):  # the keyword arguments stand in for the trained model
+    def fit(model, data, settings, **kwargs):  # the arguments stand in for the trained model
         seen.append((model, data))
-        return Namespace(model=kwargs)
+        return Namespace(model={**kwargs, "settings": settings})
 
     monkeypatch.setattr(recipe, "fit", fit)
     train = few_digits[0]
     kwargs = fit_generator("learned", train, seed=3, scale=0.5)
+    settings = kwargs["settings"]
     assert seen[-1][0] == DEFAULT_RECIPE.model and seen[-1][1] is train
-    assert (kwargs["augment"], kwargs["augment_copies"]) == ("randaugment", 4)
-    assert (kwargs["seed"], kwargs["device"]) == (3, "cpu")
+    assert (settings.augment, settings.augment_copies) == ("randaugment", 4)
+    assert (settings.seed, kwargs["device"]) == (3, "cpu")
+    assert kwargs["config"] == dict(DEFAULT_RECIPE.config)
 
 
 def test_conditions_registry_pairs_learned_with_every_conventional_one():

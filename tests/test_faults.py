@@ -15,7 +15,7 @@ import torch
 from conftest import TINY
 from safetensors.torch import load_file
 
-from learned_aug import TrainingError, create_generator, fit, load_generator
+from learned_aug import FitSettings, TrainingError, create_generator, fit, load_generator
 from learned_aug.cli import main
 from learned_aug.io import atomic_write
 from learned_aug.training import checkpoint, loop, trainer
@@ -30,6 +30,7 @@ from learned_aug.training.checkpoint import (
 FIT = ["fit", "--data", "digits", "--model", "vae", "--latent-dim", "2", "--batch-size", "16"]
 FIT += ["--seed", "1"]
 FIT += ["--epochs", "4", "--patience", "100", "--no-progress"]
+ONE = FitSettings(epochs=1)
 
 
 def _epochs_done(run: Path) -> int:
@@ -112,7 +113,7 @@ def test_a_crash_at_any_write_of_an_epoch_resumes_to_the_uninterrupted_run(
     """Each epoch writes checkpoint.pt, then model.safetensors (a new best), then the history;
     an atomic write that dies leaves the previous file, as if it had not started."""
     monkeypatch.setattr(trainer._Trainer, "_val_loss", lambda self: [5.0, 3.0, 4.0][self.epoch - 1])
-    kwargs = dict(epochs=3, patience=None, progress=False, **TINY)
+    kwargs = dict(settings=FitSettings(epochs=3, patience=None), config=TINY, progress=False)
     full = fit("vae", digits, out=tmp_path / "full", **kwargs)
     assert full.best_epoch == 2
     owner, name = {
@@ -179,7 +180,7 @@ def test_nan_keeps_the_last_good_checkpoint_and_the_run_resumes_from_it(tmp_path
             with torch.no_grad():
                 model.members[3].to_mu.weight.fill_(float("nan"))
 
-    kwargs = dict(epochs=2, seed=2, progress=False)
+    kwargs = dict(settings=FitSettings(epochs=2, seed=2), progress=False)
     with pytest.raises(TrainingError, match=r"loss became (nan|inf) at epoch 2, step 1;.*kept in"):
         fit(model, digits, out=tmp_path, hooks=[diverge], **kwargs)
     state = load_checkpoint(tmp_path / CHECKPOINT_NAME)
@@ -197,7 +198,7 @@ def test_an_out_under_a_file_is_reported_before_any_training(tmp_path, digits, c
     out = tmp_path / "file" / "run"
     epochs = []
     with pytest.raises(PermissionError, match=r"out=.*file/run.* is not writable"):
-        fit("vae", digits, epochs=1, out=out, hooks=[epochs.append], progress=False, **TINY)
+        fit("vae", digits, ONE, config=TINY, out=out, hooks=[epochs.append], progress=False)
     assert epochs == []
     assert main([*FIT, "--out", str(out)]) == 2
     err = capsys.readouterr().err
@@ -209,7 +210,7 @@ def test_a_read_only_out_is_reported_before_any_training(tmp_path, digits):
     tmp_path.chmod(0o500)
     try:
         with pytest.raises(PermissionError, match="is not writable"):
-            fit("vae", digits, epochs=1, out=tmp_path / "run", progress=False, **TINY)
+            fit("vae", digits, ONE, config=TINY, out=tmp_path / "run", progress=False)
     finally:
         tmp_path.chmod(0o700)
 
@@ -220,12 +221,13 @@ def test_an_optimizer_state_of_another_shape_is_refused_with_the_way_out(tmp_pat
     from learned_aug import TrainingError, fit
 
     few = digits.subset(range(60))
-    kw = {"latent_dim": 2, "hidden_channels": (4,), "hidden_dim": 8, "progress": False}
-    fit("vae", few, epochs=1, out=tmp_path, device="cpu", **kw)
+    config = {"latent_dim": 2, "hidden_channels": (4,), "hidden_dim": 8}
+    kw = {"config": config, "out": tmp_path, "progress": False, "device": "cpu"}
+    fit("vae", few, ONE, **kw)
     path = tmp_path / "checkpoint.pt"
     state = torch.load(path, weights_only=True)
     group = state["optimizer"]["param_groups"][0]
     group["params"] = group["params"][:-1]  # as a per-class run saved before batching
     torch.save(state, path)
     with pytest.raises(TrainingError, match=r"optimizer state does not fit.*overwrite=True"):
-        fit("vae", few, epochs=2, out=tmp_path, resume=True, device="cpu", **kw)
+        fit("vae", few, FitSettings(epochs=2), resume=True, **kw)

@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from learned_aug import (
     VAE,
     CheckpointError,
+    FitSettings,
     LatentBank,
     LearnedAugment,
     VAEConfig,
@@ -278,11 +279,8 @@ def test_fit_writes_the_card_once_at_the_end_with_the_runs_seed(tmp_path, digits
     result = fit(
         "vae",
         digits,
-        epochs=2,
-        latent_dim=2,
-        hidden_channels=(4,),
-        hidden_dim=8,
-        seed=3,
+        FitSettings(epochs=2, seed=3),
+        config={"latent_dim": 2, "hidden_channels": (4,), "hidden_dim": 8},
         out=run,
         progress=False,
         device="cpu",

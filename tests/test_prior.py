@@ -6,9 +6,9 @@ import json
 
 import pytest
 import torch
-from test_vqvae import TINY_VQ
+from test_vqvae import AUTOENCODER, TINY_VQ
 
-from learned_aug import LabelledData, SyntheticDataset, fit, load_generator
+from learned_aug import FitSettings, LabelledData, SyntheticDataset, fit, load_generator
 from learned_aug.cli import main
 from learned_aug.models.prior import CodePrior, gumbel_from_normal, pick_codes
 from learned_aug.models.vqvae import UntrainedPriorWarning, set_stage
@@ -59,9 +59,8 @@ def test_gumbel_max_draws_follow_the_softmax_and_respect_top_k():
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, digits):
     out = tmp_path_factory.mktemp("vq") / "run"
-    result = fit(
-        "vqvae", digits, out=out, epochs=3, prior_epochs=3, lr=3e-3, progress=False, **TINY_VQ
-    )
+    settings = FitSettings(epochs=3, prior_epochs=3, lr=3e-3)
+    result = fit("vqvae", digits, settings, config=TINY_VQ, out=out, progress=False)
     return out, result
 
 
@@ -96,10 +95,10 @@ def test_loaded_model_samples_every_class_replayably(run):
 
 def test_prior_stage_leaves_the_autoencoder_untouched(digits):
     data = digits.subset(range(300))
-    model = fit("vqvae", data, epochs=1, prior_epochs=0, progress=False, **TINY_VQ).model
+    model = fit("vqvae", data, AUTOENCODER, config=TINY_VQ, progress=False).model
     before = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("prior.")}
     set_stage(model, "prior")
-    result = fit(model, data, epochs=1, progress=False)  # a VQ-VAE at its prior stage: one stage
+    result = fit(model, data, FitSettings(epochs=1), progress=False)  # at its prior stage: one
     assert [row.get("stage") for row in result.history] == [None] and model.prior.trained
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -107,20 +106,21 @@ def test_prior_stage_leaves_the_autoencoder_untouched(digits):
 
 def test_resume_continues_the_prior_stage(tmp_path, digits):
     data = digits.subset(range(200))
-    kw = {"out": tmp_path, "epochs": 1, "progress": False, "patience": None, **TINY_VQ}
-    fit("vqvae", data, prior_epochs=1, **kw)
-    resumed = fit("vqvae", data, prior_epochs=2, resume=True, **kw)
+    kw = {"config": TINY_VQ, "out": tmp_path, "progress": False}
+    one, two = (FitSettings(epochs=1, patience=None, prior_epochs=n) for n in (1, 2))
+    fit("vqvae", data, one, **kw)
+    resumed = fit("vqvae", data, two, resume=True, **kw)
     stages = [row["stage"] for row in resumed.history]
     assert stages == ["autoencoder", "prior", "prior"]
-    full = fit("vqvae", data, prior_epochs=2, overwrite=True, **kw)
+    full = fit("vqvae", data, two, overwrite=True, **kw)
     assert torch.equal(full.model.prior.head.weight, resumed.model.prior.head.weight)
 
 
 def test_per_class_vqvaes_train_both_stages(digits):
     keep = torch.cat([torch.nonzero(digits.y == k)[:40, 0] for k in range(3)])
     data = LabelledData(digits.x[keep], digits.y[keep], digits.classes[:3])
-    kw = dict(per_class=True, epochs=1, prior_epochs=1, progress=False, **TINY_VQ)
-    result = fit("vqvae", data, **kw)
+    settings = FitSettings(epochs=1, prior_epochs=1)
+    result = fit("vqvae", data, settings, config={"per_class": True, **TINY_VQ}, progress=False)
     members = result.model.members
     assert len(members) == 3 and all(m.prior.trained for m in members)
     assert all(not m.conditional for m in members)  # each member's prior is its class's
@@ -130,23 +130,23 @@ def test_per_class_vqvaes_train_both_stages(digits):
 
 def test_prior_epochs_default_zero_and_refusals(tmp_path, digits):
     data = digits.subset(range(200))
-    kw = {"progress": False, "patience": None, **TINY_VQ}
-    both = fit("vqvae", data, epochs=2, **kw)  # the prior trains as long as the autoencoder
+    kw = {"config": TINY_VQ, "progress": False}
+    both = fit("vqvae", data, FitSettings(epochs=2, patience=None), **kw)  # as long as stage one
     assert [row["stage"] for row in both.history] == ["autoencoder"] * 2 + ["prior"] * 2
     with pytest.warns(UntrainedPriorWarning):  # the run's sample grid: no prior yet
-        alone = fit("vqvae", data, epochs=1, prior_epochs=0, out=tmp_path, **kw)
+        alone = fit("vqvae", data, AUTOENCODER, out=tmp_path, **kw)
     assert not alone.model.prior.trained and "stage" not in alone.history[0]
     assert (tmp_path / "model.safetensors").is_file() and not (tmp_path / "autoencoder").exists()
     with pytest.raises(ValueError, match=r"prior_epochs must be None .* got -1"):
-        fit("vqvae", data, prior_epochs=-1, **kw)
+        FitSettings(prior_epochs=-1)
     with pytest.raises(ValueError, match=r"prior_epochs is for .* two stages .* got VAE"):
-        fit("vae", data, epochs=1, prior_epochs=2, progress=False)
+        fit("vae", data, FitSettings(epochs=1, prior_epochs=2), progress=False)
 
 
 # ------------------------------------------------------------------ errors
 def test_a_class_the_prior_never_saw_is_refused(digits):
     data = digits.subset(range(300))
-    model = fit("vqvae", data, epochs=1, prior_epochs=0, progress=False, **TINY_VQ).model
+    model = fit("vqvae", data, AUTOENCODER, config=TINY_VQ, progress=False).model
     set_stage(model, "prior")
     seen = digits.y < 5
     model.train()

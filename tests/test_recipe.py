@@ -39,11 +39,21 @@ def test_the_recipe_picks_its_tabular_part_for_feature_vectors(digits):
     wine = load_dataset("wine")
     assert DEFAULT_RECIPE.for_data(digits) is DEFAULT_RECIPE
     assert DEFAULT_RECIPE.for_data(wine) is TABULAR_RECIPE
-    kwargs = DEFAULT_RECIPE.fit_kwargs(wine, epochs=3)
-    assert kwargs["augment"] is None and kwargs["epochs"] == 3 and kwargs["conditional"]
-    assert DEFAULT_RECIPE.fit_kwargs(digits, latent_dim=4)["latent_dim"] == 4
-    assert DEFAULT_RECIPE.fit_kwargs(digits, augment=None)["augment"] is None
+    settings = DEFAULT_RECIPE.fit_settings(wine, epochs=3)
+    assert settings.augment is None and settings.epochs == 3
+    assert DEFAULT_RECIPE.for_data(wine).config["conditional"]
+    assert DEFAULT_RECIPE.fit_settings(digits, augment=None).augment is None
+    assert DEFAULT_RECIPE.fit_settings(digits, patience=None).patience == 10  # the budget's
     assert isinstance(DEFAULT_RECIPE.replace(steps=10), Recipe)
+
+
+def test_the_recipe_takes_settings_and_run_keywords_and_keeps_config_in_the_recipe(digits):
+    with pytest.raises(TypeError, match=r"fit_settings got \['latent_dim'\], which are not "
+                       r"FitSettings fields"):  # fmt: skip
+        DEFAULT_RECIPE.fit_settings(digits, latent_dim=4)
+    with pytest.raises(TypeError, match=r"Recipe.fit got \['latent_dim'\].*part.replace\("
+                       r"config="):  # fmt: skip
+        DEFAULT_RECIPE.fit(digits, latent_dim=4)
 
 
 def test_cli_fit_without_model_flags_trains_the_recipe(tmp_path, digits, capsys):
@@ -109,9 +119,6 @@ def test_fit_settings_check_augment():
         FitSettings(augment="mixup")
     with pytest.raises(ValueError, match="augment_copies must be a positive int"):
         FitSettings(augment="randaugment", augment_copies=0)
-    saved = {k: v for k, v in FitSettings().to_dict().items() if not k.startswith("augment")}
-    assert FitSettings().differences(saved) == {}  # a checkpoint from before augment resumes
-    assert "augment" in FitSettings(augment="randaugment").differences(saved)
 
 
 def test_evaluate_measures_the_default_path():

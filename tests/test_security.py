@@ -14,6 +14,7 @@ from conftest import TINY
 import learned_aug
 from learned_aug import (
     CheckpointError,
+    FitSettings,
     SyntheticDataset,
     create_generator,
     fit,
@@ -97,17 +98,17 @@ class _Payload:
 
 @pytest.fixture
 def run(tmp_path, digits) -> Path:
-    fit("vae", digits.subset(range(200)), epochs=1, out=tmp_path / "run", progress=False, **TINY)
+    one = FitSettings(epochs=1)
+    fit("vae", digits.subset(range(200)), one, config=TINY, out=tmp_path / "run", progress=False)
     return tmp_path / "run"
 
 
 def test_a_pickle_bomb_checkpoint_is_refused_without_running(run, tmp_path, digits):
     marker = tmp_path / "pwned"
     torch.save({"epoch": 1, "model": _Payload(marker)}, run / CHECKPOINT_NAME)
+    two, small = FitSettings(epochs=2), digits.subset(range(200))
     with pytest.raises(ValueError, match="cannot read the training checkpoint"):
-        fit(
-            "vae", digits.subset(range(200)), epochs=2, out=run, resume=True, progress=False, **TINY
-        )
+        fit("vae", small, two, config=TINY, out=run, resume=True, progress=False)
     assert not marker.exists()
     torch.load(run / CHECKPOINT_NAME, weights_only=False)  # the payload is live: it would run
     assert marker.exists()

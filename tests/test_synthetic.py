@@ -4,13 +4,14 @@ datasets."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 
 import PIL.Image
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import FIT, TINY, u8
+from conftest import QUICK, RUN, TINY, u8
 from torch.utils.data import ConcatDataset, DataLoader
 from torchvision.datasets import FakeData, ImageFolder
 from torchvision.transforms import v2
@@ -51,8 +52,8 @@ def single(mnist_small):
     from the bank are served with an ``UncheckedLabelsWarning`` (tests/test_synthetic_trust.py),
     which the tests of the mechanics below expect (``unchecked()``).
     """
-    settings = {**FIT, "epochs": 8, "batch_size": 32, "lr": 3e-3}
-    return fit("vae", mnist_small, **settings, **TINY).model
+    settings = dataclasses.replace(QUICK, epochs=8, batch_size=32, lr=3e-3)
+    return fit("vae", mnist_small, settings, config=TINY, **RUN).model
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,14 @@ codes they start from only where its quality report (measured by ``fit``, read b
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 
 import huggingface_hub
 import pytest
 import torch
-from conftest import DIGITS, FIT, TINY
+from conftest import DIGITS, QUICK, RUN, TINY
 from test_hub import folder_files, put_in_cache
 
 from learned_aug import (
@@ -29,7 +30,12 @@ from learned_aug.synthetic.items import LABEL_TRUST, UncheckedLabelsWarning, lab
 from learned_aug.training.diagnostics import GeneratorWarning
 from learned_aug.training.publish import default_sampler
 
-WAYS = ("conditional=True", "--per-class", "ClassifierFilter(classifier, relabel=True)")
+WAYS = (
+    "config={'conditional': True}",
+    "--per-class",
+    "ClassifierFilter(classifier, relabel=True)",
+    "target_transform=Teacher(classifier)",
+)
 GOOD = {"classifier_accuracy_samples": 0.85, "classifier_accuracy_real_val": 0.9}
 BAD = {"classifier_accuracy_samples": 0.12, "classifier_accuracy_real_val": 0.9}
 
@@ -60,7 +66,9 @@ def collapsed(few, tmp_path_factory):
     out = tmp_path_factory.mktemp("collapsed")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = fit("vae", few, **FIT, lr=1e-6, out=out, latent_dim=2, hidden_channels=(4,))
+        slow = dataclasses.replace(QUICK, lr=1e-6)
+        tiny = {"latent_dim": 2, "hidden_channels": (4,)}
+        result = fit("vae", few, slow, config=tiny, out=out, **RUN)
     said = [str(w.message) for w in caught if issubclass(w.category, GeneratorWarning)]
     assert any("SyntheticDataset refuses the classes" in message for message in said)
     return result.model, out
@@ -80,7 +88,7 @@ def test_fit_attaches_the_quality_it_wrote_and_load_generator_reads_it_back(coll
 
 def test_fit_without_a_run_folder_measures_nothing_and_drops_an_old_report(few):
     vae = attach_quality(VAE(VAEConfig(image_size=(8, 8), **TINY)), GOOD)
-    result = fit(vae, few, **FIT)
+    result = fit(vae, few, QUICK, **RUN)
     assert result.model is vae and quality_of(vae) is None  # GOOD described other weights
 
 
@@ -181,7 +189,7 @@ def test_a_class_conditional_generator_is_never_checked(few):
 
 
 def test_per_class_generators_are_never_checked(few):
-    per_class = fit("vae", few, per_class=True, **FIT, **TINY).model
+    per_class = fit("vae", few, QUICK, config={"per_class": True, **TINY}, **RUN).model
     attach_quality(per_class, BAD)
     assert no_warning(lambda: SyntheticDataset(per_class, 10)).classes == DIGITS
 

@@ -9,6 +9,7 @@ import torch
 
 from learned_aug import (
     ClasswiseGenerator,
+    FitSettings,
     Posterior,
     SyntheticDataset,
     TabularVAE,
@@ -23,6 +24,7 @@ from learned_aug.data import Column, write_csv
 from learned_aug.latent_bank import bank_of
 
 TINY_TAB = {"latent_dim": 3, "hidden_dims": (32,)}
+ONE = FitSettings(epochs=1)
 LEVELS = ("low", "mid", "high")
 
 
@@ -45,7 +47,8 @@ def wine_csv(tmp_path_factory):
 @pytest.mark.parametrize("name", ["breast-cancer", "wine"])
 def test_tabular_vae_learns_real_tables(name):
     data = load_dataset(name)
-    result = fit("tabular-vae", data, epochs=15, lr=3e-3, batch_size=16, progress=False, **TINY_TAB)
+    settings = FitSettings(epochs=15, lr=3e-3, batch_size=16)
+    result = fit("tabular-vae", data, settings, config=TINY_TAB, progress=False)
     model = result.model
     # the squared error in standardised units starts near F (predicting the mean) and must fall
     assert result.history[-1]["train_recon"] < 0.6 * data.x.shape[1]
@@ -58,7 +61,7 @@ def test_tabular_vae_learns_real_tables(name):
 
 def test_scaling_comes_from_the_data_and_round_trips(tmp_path):
     data = load_dataset("breast-cancer")
-    model = fit("tabular-vae", data, epochs=1, progress=False, **TINY_TAB).model
+    model = fit("tabular-vae", data, ONE, config=TINY_TAB, progress=False).model
     # set from the first training batch: features of units from 0.01 to 1000 are standardised
     # with an offset within half a std of the mean and a scale within 2x of the std
     mean, std = data.x.mean(0), data.x.std(0)
@@ -81,13 +84,14 @@ def test_init_scaling_uses_every_row_and_is_kept_by_training():
     model.init_scaling(data.x)
     torch.testing.assert_close(model.offset, data.x.mean(0))
     torch.testing.assert_close(model.scale, data.x.std(0, unbiased=False))
-    fit(model, data, epochs=1, progress=False)
+    fit(model, data, ONE, progress=False)
     torch.testing.assert_close(model.offset, data.x.mean(0))
 
 
 def test_per_class_and_conditional_samples_carry_their_class():
     data = load_dataset("wine")
-    per_class = fit("tabular-vae", data, per_class=True, epochs=3, progress=False, **TINY_TAB)
+    config = {"per_class": True, **TINY_TAB}
+    per_class = fit("tabular-vae", data, FitSettings(epochs=3), config=config, progress=False)
     assert isinstance(per_class.model, ClasswiseGenerator)
     dataset = SyntheticDataset(per_class.model, n=9, seed=0)
     features, label = dataset[4]
@@ -102,7 +106,8 @@ def test_per_class_and_conditional_samples_carry_their_class():
     gap = (rows[:, None] - decoded[None]).abs().amax(2) / data.x.abs().max()
     assert float(gap.min(dim=1).values.max()) < 1e-4
     assert bank.labels[gap.argmin(dim=1)].tolist() == labels.tolist() == [0, 1, 2] * 3
-    cvae = fit("tabular-vae", data, conditional=True, epochs=2, progress=False, **TINY_TAB).model
+    config = {"conditional": True, **TINY_TAB}
+    cvae = fit("tabular-vae", data, FitSettings(epochs=2), config=config, progress=False).model
     assert cvae.sample(3, labels=[2, 2, 0]).shape == (3, 13)
     with pytest.raises(ValueError, match="pass labels"):
         cvae.reconstruct(data.x[:2])
@@ -115,9 +120,8 @@ def test_csv_schema_one_hot_in_argmax_out(wine_csv):
     level = data.columns[-1]
     assert level.kind == "categorical" and level.categories == ("high", "low", "mid")
     assert all(c.kind == "continuous" for c in data.columns[:-1])
-    result = fit(
-        "tabular-vae", data, columns=data.columns, epochs=10, lr=3e-3, progress=False, **TINY_TAB
-    )
+    settings, config = FitSettings(epochs=10, lr=3e-3), {"columns": data.columns, **TINY_TAB}
+    result = fit("tabular-vae", data, settings, config=config, progress=False)
     model = result.model
     assert model.config.columns[-1]["categories"] == ["high", "low", "mid"]
     samples = model.sample(300, rng=torch.Generator().manual_seed(0))
@@ -128,7 +132,8 @@ def test_csv_schema_one_hot_in_argmax_out(wine_csv):
 
 def test_samples_write_back_to_a_csv_that_reloads(tmp_path, wine_csv):
     data = load_csv(wine_csv, label_column="cultivar")
-    model = fit("tabular-vae", data, columns=data.columns, epochs=1, progress=False, **TINY_TAB)
+    config = {"columns": data.columns, **TINY_TAB}
+    model = fit("tabular-vae", data, ONE, config=config, progress=False)
     labels = torch.tensor([0, 1, 2, 1])
     rows = model.model.sample(4)
     path = write_csv(

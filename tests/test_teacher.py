@@ -1,5 +1,6 @@
 """A teacher's soft labels (He et al. 2023): each synthetic target mixes the one-hot class a
-sample was drawn for with a classifier's softened prediction; real data joins with OneHot;
+sample was drawn for with a classifier's softened prediction (the Teacher is the synthetic
+data's target_transform, as OneHot is the real data's); real data joins with OneHot;
 the protocol trains on the soft targets and can keep RandAugment off the synthetic rows."""
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def test_one_hot_is_a_target_transform_with_checked_labels():
 # ------------------------------------------------------------------ SyntheticDataset items
 def test_a_conditional_generator_keeps_its_classes_as_the_hard_part():
     teacher = Teacher(brightness, hard_weight=0.5)
-    data = SyntheticDataset(generator(True), n=10, seed=3, teacher=teacher)
+    data = SyntheticDataset(generator(True), n=10, seed=3, target_transform=teacher)
     assert list(data.targets) == [0, 1] * 5  # known without generating
     x, targets = data.generate(range(10))
     assert targets.shape == (10, 2) and torch.allclose(targets.sum(1), torch.ones(10))
@@ -105,31 +106,46 @@ def test_a_conditional_generator_keeps_its_classes_as_the_hard_part():
     assert torch.allclose(targets, want)
     image, target = data[3]
     assert torch.equal(image, x[3]) and torch.allclose(target, targets[3])
-    again = SyntheticDataset(generator(True), n=10, seed=3, teacher=teacher).generate(range(10))
-    assert torch.equal(again[1], targets)  # same seed, same soft labels
+    again = SyntheticDataset(generator(True), n=10, seed=3, target_transform=teacher)
+    assert torch.equal(again.generate(range(10))[1], targets)  # same seed, same soft labels
+
+
+def test_explicit_labels_give_the_hard_part_and_the_teacher_the_rest():
+    labels = [1, 1, 1, 0]
+    teacher = Teacher(brightness, hard_weight=0.5)
+    data = SyntheticDataset(generator(True), 4, labels, seed=1, target_transform=teacher)
+    x, targets = data.generate(range(4))
+    assert list(data.targets) == labels
+    want = 0.5 * F.one_hot(torch.tensor(labels), 2) + 0.5 * (brightness(x) / 2).softmax(1)
+    assert torch.allclose(targets, want)
 
 
 def test_a_teacher_labels_an_unconditional_generator_without_a_bank():
     vae = generator(False)
     with pytest.raises(ValueError, match="cannot say which class"):
         SyntheticDataset(vae, n=6)
-    data = SyntheticDataset(vae, n=6, teacher=Teacher(brightness))
+    data = SyntheticDataset(vae, n=6, target_transform=Teacher(brightness))
     x, targets = data.generate(range(6))
     assert data.classes == ["dark", "bright"]
     assert data.targets == brightness(x).argmax(1).tolist() == targets.argmax(1).tolist()
 
 
 def test_teacher_and_unlabelled_and_wrong_types_are_refused():
-    with pytest.raises(TypeError, match="teacher must be a Teacher or None, got function"):
-        SyntheticDataset(generator(True), n=4, teacher=brightness)  # type: ignore[arg-type]
+    teacher = Teacher(brightness)
+    with pytest.raises(TypeError, match=r"target_transform must be callable or None .*got str"):
+        SyntheticDataset(generator(True), n=4, target_transform="soft")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"transform got a Teacher.*target_transform=teacher"):
+        SyntheticDataset(generator(True), n=4, transform=teacher)
     with pytest.raises(ValueError, match="labels='unlabelled' asks for no labels"):
-        SyntheticDataset(generator(True), n=4, labels="unlabelled", teacher=Teacher(brightness))
+        SyntheticDataset(generator(True), n=4, labels="unlabelled", target_transform=teacher)
+    with pytest.raises(TypeError, match=r"a Teacher labels generated samples.*OneHot"):
+        teacher(1)  # a real dataset's target_transform sees the label alone
 
 
 def test_soft_targets_are_not_written_out_as_hard_classes(tmp_path):
     from learned_aug.synthetic import to_folder
 
-    data = SyntheticDataset(generator(True), n=4, teacher=Teacher(brightness))
+    data = SyntheticDataset(generator(True), n=4, target_transform=Teacher(brightness))
     with pytest.raises(ValueError, match="teacher's soft probabilities, which it would silently"):
         to_folder(data, tmp_path, progress=False)
     assert not any((tmp_path / c).exists() and any((tmp_path / c).iterdir()) for c in data.classes)
@@ -139,7 +155,7 @@ def test_soft_targets_collate_with_one_hot_real_data_under_mix_sampler():
     k = 2
     real = LabelledData(torch.rand(8, 1, 8, 8), torch.tensor([0, 1] * 4), ["dark", "bright"])
     real_hot = [(x, OneHot(k)(y)) for x, y in real]
-    synthetic = SyntheticDataset(generator(True), n=20, teacher=Teacher(brightness))
+    synthetic = SyntheticDataset(generator(True), n=20, target_transform=Teacher(brightness))
     joined = ConcatDataset([real_hot, synthetic])
     loader = DataLoader(joined, batch_sampler=MixSampler(joined, batch_size=8, share=0.5, seed=0))
     x, y = next(iter(loader))

@@ -26,14 +26,17 @@ from learned_aug.training.settings import FitSettings
 
 def test_a_few_epochs_on_real_mnist_lower_the_validation_loss(mnist):
     subset = mnist.subset(torch.arange(0, len(mnist), 5))  # 1,000 real digits
-    result = fit("vae", subset, epochs=4, latent_dim=8, progress=False, device="cpu")
+    result = fit(
+        "vae", subset, FitSettings(epochs=4), config={"latent_dim": 8}, progress=False, device="cpu"
+    )
     val = [row["val_loss"] for row in result.history]
     assert val[-1] < val[0] * 0.85, val
     assert result.best_epoch == min(range(1, 5), key=lambda e: val[e - 1])
 
 
 def test_per_class_fit_writes_a_complete_run(tmp_path, digits):
-    result = fit("vae", digits, per_class=True, epochs=2, out=tmp_path, progress=False, **TINY)
+    config = {"per_class": True, **TINY}
+    result = fit("vae", digits, FitSettings(epochs=2), config=config, out=tmp_path, progress=False)
     names = {p.name for p in tmp_path.iterdir()}
     assert {
         "config.json",
@@ -51,11 +54,11 @@ def test_per_class_fit_writes_a_complete_run(tmp_path, digits):
 
 
 def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, digits):
-    kwargs = dict(epochs=4, seed=3, progress=False, kl_warmup=1, **TINY)
-    full = fit("vae", digits, out=tmp_path / "full", **kwargs)
-    part = dict(kwargs, epochs=2)
-    fit("vae", digits, out=tmp_path / "cut", **part)  # "crashes" after epoch 2
-    resumed = fit("vae", digits, out=tmp_path / "cut", resume=True, **kwargs)
+    settings, kwargs = FitSettings(epochs=4, seed=3, kl_warmup=1), dict(config=TINY, progress=False)
+    full = fit("vae", digits, settings, out=tmp_path / "full", **kwargs)
+    part = dataclasses.replace(settings, epochs=2)
+    fit("vae", digits, part, out=tmp_path / "cut", **kwargs)  # "crashes" after epoch 2
+    resumed = fit("vae", digits, settings, out=tmp_path / "cut", resume=True, **kwargs)
     assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4]
     a = load_file(tmp_path / "full" / "model.safetensors")
     b = load_file(tmp_path / "cut" / "model.safetensors")
@@ -75,27 +78,30 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, digit
 )
 def test_resume_refuses_changed_settings(tmp_path, digits, changed, message):
     small = digits.subset(torch.arange(300))
-    kwargs = dict(out=tmp_path, progress=False, **TINY)
-    fit("vae", small, epochs=1, **kwargs)
+    kwargs = dict(out=tmp_path, progress=False)
+    fit("vae", small, FitSettings(epochs=1), config=TINY, **kwargs)
+    settings = {k: v for k, v in changed.items() if k not in TINY}
+    config = {**TINY, **{k: v for k, v in changed.items() if k in TINY}}
     with pytest.raises(TrainingError, match=message):
-        fit("vae", small, epochs=2, resume=True, **{**kwargs, **changed})
+        fit("vae", small, FitSettings(epochs=2, **settings), config=config, resume=True, **kwargs)
 
 
 def test_resume_may_extend_epochs_and_change_patience(tmp_path, digits):
     small = digits.subset(torch.arange(300))
-    kwargs = dict(out=tmp_path, progress=False, **TINY)
-    fit("vae", small, epochs=1, **kwargs)
-    result = fit("vae", small, epochs=2, patience=None, resume=True, **kwargs)
+    kwargs = dict(config=TINY, out=tmp_path, progress=False)
+    fit("vae", small, FitSettings(epochs=1), **kwargs)
+    result = fit("vae", small, FitSettings(epochs=2, patience=None), resume=True, **kwargs)
     assert [row["epoch"] for row in result.history] == [1, 2]
 
 
 def test_out_holding_a_run_is_refused_unless_resume_or_overwrite(tmp_path, digits):
-    fit("vae", digits, epochs=1, out=tmp_path, progress=False, **TINY)
+    one, kwargs = FitSettings(epochs=1), dict(config=TINY, out=tmp_path, progress=False)
+    fit("vae", digits, one, **kwargs)
     before = (tmp_path / "model.safetensors").read_bytes()
     with pytest.raises(FileExistsError, match=r"already holds a run.*--resume.*--overwrite"):
-        fit("vae", digits, epochs=1, out=tmp_path, progress=False, **TINY)
+        fit("vae", digits, one, **kwargs)
     assert (tmp_path / "model.safetensors").read_bytes() == before
-    fit("vae", digits, epochs=1, seed=1, out=tmp_path, overwrite=True, progress=False, **TINY)
+    fit("vae", digits, FitSettings(epochs=1, seed=1), overwrite=True, **kwargs)
     assert (tmp_path / "model.safetensors").read_bytes() != before
 
 
@@ -108,7 +114,7 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_the_last_checkpoint(tmp_pa
                 model.to_mu.weight.fill_(float("nan"))
 
     with pytest.raises(TrainingError, match=r"loss became nan at epoch 2, step 1;.*kept in"):
-        fit(model, digits, epochs=3, out=tmp_path, hooks=[diverge], progress=False)
+        fit(model, digits, FitSettings(epochs=3), out=tmp_path, hooks=[diverge], progress=False)
     state = load_file(tmp_path / "model.safetensors")
     assert all(torch.isfinite(t).all() for t in state.values())
     assert json.loads((tmp_path / "history.json").read_text())[-1]["epoch"] == 1
@@ -119,11 +125,12 @@ def test_nan_in_the_data_is_refused_before_training(digits):
     poisoned.x = poisoned.x.clone()
     poisoned.x[5] = float("nan")
     with pytest.raises(ValueError, match="NaN or inf values in 1 examples"):
-        fit("vae", poisoned, epochs=1, progress=False, **TINY)
+        fit("vae", poisoned, FitSettings(epochs=1), config=TINY, progress=False)
 
 
 def test_early_stopping_keeps_the_best_weights(digits):
-    result = fit("vae", digits, epochs=30, patience=1, lr=3e-2, progress=False, **TINY)
+    settings = FitSettings(epochs=30, patience=1, lr=3e-2)
+    result = fit("vae", digits, settings, config=TINY, progress=False)
     best = min(row["val_loss"] for row in result.history)
     assert result.best_val_loss == best == result.history[result.best_epoch - 1]["val_loss"]
     if result.stopped_early:  # patience 1: the first epoch without a better loss stops the run
@@ -149,38 +156,46 @@ def test_early_stopping_keeps_the_best_weights(digits):
         ({"warmup_steps": "5"}, r"warmup_steps must be an int >= 0.*got '5'"),
         ({"schedule": "linear"}, r"schedule must be one of \['constant', 'cosine'\], got 'linear'"),
         ({"seed": 1.5}, r"seed must be an int, got 1.5"),
+        ({"prior_epochs": -1}, r"prior_epochs must be None .*0 \(no prior stage\).*got -1"),
+        ({"amp": "yes"}, r"amp must be True, False or None .*got 'yes'"),
     ],
 )
-def test_bad_settings_name_the_argument_the_value_and_what_is_accepted(digits, kwargs, message):
+def test_bad_settings_name_the_argument_the_value_and_what_is_accepted(kwargs, message):
     with pytest.raises(ValueError, match=message):
         FitSettings(**kwargs)
-    epochs = []
-    with pytest.raises(ValueError, match=message):  # fit checks them before any work
-        fit("vae", digits, progress=False, hooks=[epochs.append], **kwargs)
-    assert epochs == []
 
 
-def test_settings_are_frozen_and_their_defaults_are_fits():
+def test_settings_are_frozen_and_which_must_match_to_resume():
     settings = FitSettings()
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.lr = 1.0
-    defaults = inspect.signature(fit).parameters
-    for f in dataclasses.fields(FitSettings):
-        assert defaults[f.name].default == f.default, f.name
     assert FitSettings.resume_fields() == (
         "batch_size", "lr", "optimizer", "weight_decay", "val_fraction", "kl_warmup",
         "warmup_steps", "schedule", "seed", "augment", "augment_copies",
     )  # fmt: skip
     assert FitSettings(lr=1).lr == 1.0 and isinstance(FitSettings(lr=1).lr, float)
+    saved = {k: v for k, v in settings.to_dict().items() if k != "augment_copies"}
+    assert settings.differences(saved) == {"augment_copies": (None, 4)}  # missing: differs
 
 
-def test_settings_object_or_keywords_but_not_both(digits):
+def test_fit_takes_each_setting_one_way_and_names_what_it_wants(digits):
+    parameters = inspect.signature(fit).parameters
+    assert list(parameters)[:3] == ["model", "data", "settings"] and len(parameters) <= 10
+    assert not set(parameters) & {f.name for f in dataclasses.fields(FitSettings)}
     small = digits.subset(torch.arange(300))
-    a = fit("vae", small, settings=FitSettings(epochs=1, seed=4), progress=False, **TINY)
-    b = fit("vae", small, epochs=1, seed=4, progress=False, **TINY)
-    assert a.history[0]["val_loss"] == b.history[0]["val_loss"]
-    with pytest.raises(TypeError, match=r"settings= and the keyword arguments \['lr'\]"):
-        fit("vae", small, settings=FitSettings(epochs=1), lr=0.1, progress=False, **TINY)
+    epochs = []
+    with pytest.raises(TypeError, match=r"settings must be a FitSettings or None, got dict.*"
+                       r"FitSettings\(\*\*settings\)"):  # fmt: skip
+        fit("vae", small, {"epochs": 1}, hooks=[epochs.append])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'lr'"):
+        fit("vae", small, lr=0.1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"config must be a dict of config field names"):
+        fit("vae", small, config=["latent_dim"])  # type: ignore[arg-type]
+    model = create_generator("vae", small.sample_shape, small.classes, **TINY)
+    with pytest.raises(TypeError, match=r"config=\{'latent_dim': 4\} builds a model given by "
+                       r"name, but model is a VAE already built"):  # fmt: skip
+        fit(model, small, config={"latent_dim": 4})
+    assert epochs == []
 
 
 def _record_steps(monkeypatch) -> list[tuple[int, float, torch.optim.Optimizer]]:
@@ -199,7 +214,8 @@ def _record_steps(monkeypatch) -> list[tuple[int, float, torch.optim.Optimizer]]
 def test_rmsprop_is_the_optimizer_that_steps(digits, monkeypatch):
     seen = _record_steps(monkeypatch)
     small = digits.subset(torch.arange(200))
-    result = fit("vae", small, epochs=2, optimizer="rmsprop", lr=1e-3, progress=False, **TINY)
+    settings = FitSettings(epochs=2, optimizer="rmsprop", lr=1e-3)
+    result = fit("vae", small, settings, config=TINY, progress=False)
     optimizers = {id(opt): opt for *_, opt in seen}
     assert len(optimizers) == 1 and len(seen) == 6  # 170 training rows: 3 steps an epoch
     (opt,) = optimizers.values()
@@ -211,8 +227,8 @@ def test_rmsprop_is_the_optimizer_that_steps(digits, monkeypatch):
 def test_the_learning_rate_follows_warm_up_then_the_cosine_schedule(digits, monkeypatch):
     seen = _record_steps(monkeypatch)
     small = digits.subset(torch.arange(200))
-    kwargs = dict(epochs=2, schedule="cosine", lr=1e-3, warmup_steps=2, progress=False)
-    result = fit("vae", small, **kwargs, **TINY)
+    settings = FitSettings(epochs=2, schedule="cosine", lr=1e-3, warmup_steps=2)
+    result = fit("vae", small, settings, config=TINY, progress=False)
     steps = [s for s, _, _ in seen]
     assert steps == list(range(6))
     expected = [lr_at(s, lr=1e-3, total_steps=6, warmup_steps=2, schedule="cosine") for s in steps]
@@ -232,7 +248,7 @@ def _scripted_val_loss(monkeypatch, losses):
 
 
 def test_checkpoint_holds_what_resume_needs_and_not_the_best_weights(tmp_path, digits):
-    result = fit("vae", digits, epochs=2, out=tmp_path, progress=False, **TINY)
+    result = fit("vae", digits, FitSettings(epochs=2), config=TINY, out=tmp_path, progress=False)
     state = load_checkpoint(tmp_path / CHECKPOINT_NAME)
     assert set(state) == {
         "format", "epoch", "model", "optimizer", "scaler", "best_val", "best_epoch",
@@ -250,12 +266,13 @@ def test_checkpoint_holds_what_resume_needs_and_not_the_best_weights(tmp_path, d
 
 def test_resume_reads_the_best_weights_from_model_safetensors(tmp_path, digits, monkeypatch):
     _scripted_val_loss(monkeypatch, [5.0, 3.0, 4.0, 4.5])  # best: epoch 2
-    kwargs = dict(epochs=4, patience=None, progress=False, **TINY)
-    full = fit("vae", digits, out=tmp_path / "full", **kwargs)
-    fit("vae", digits, out=tmp_path / "cut", **{**kwargs, "epochs": 3})
+    settings, kwargs = FitSettings(epochs=4, patience=None), dict(config=TINY, progress=False)
+    full = fit("vae", digits, settings, out=tmp_path / "full", **kwargs)
+    cut = dataclasses.replace(settings, epochs=3)
+    fit("vae", digits, cut, out=tmp_path / "cut", **kwargs)
     state = load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)
     assert (state["epoch"], state["best_epoch"]) == (3, 2)  # the best is only in the safetensors
-    resumed = fit("vae", digits, out=tmp_path / "cut", resume=True, **kwargs)
+    resumed = fit("vae", digits, settings, out=tmp_path / "cut", resume=True, **kwargs)
     assert resumed.best_epoch == full.best_epoch == 2
     a, b = full.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -263,39 +280,28 @@ def test_resume_reads_the_best_weights_from_model_safetensors(tmp_path, digits, 
 
 def test_a_replaced_model_safetensors_is_refused_on_resume(tmp_path, digits, monkeypatch):
     _scripted_val_loss(monkeypatch, [5.0, 3.0, 4.0, 4.5])
-    kwargs = dict(patience=None, progress=False, **TINY)
-    fit("vae", digits, epochs=3, out=tmp_path, **kwargs)
+    kwargs = dict(config=TINY, out=tmp_path, progress=False)
+    fit("vae", digits, FitSettings(epochs=3, patience=None), **kwargs)
     other = create_generator("vae", digits.sample_shape, digits.classes, **TINY)
     other.save_pretrained(tmp_path / "other")
     (tmp_path / "other" / "model.safetensors").replace(tmp_path / "model.safetensors")
     with pytest.raises(ValueError, match=r"model.safetensors' does not hold the best weights "
                        r"\(epoch 2\).*--overwrite"):  # fmt: skip
-        fit("vae", digits, epochs=4, out=tmp_path, resume=True, **kwargs)
+        fit("vae", digits, FitSettings(epochs=4, patience=None), resume=True, **kwargs)
 
 
-def test_a_checkpoint_of_the_previous_format_still_resumes(tmp_path, digits):
-    """Format 1 kept the best weights ("best_model") and the settings as "args"."""
-    kwargs = dict(epochs=3, seed=5, progress=False, **TINY)
-    full = fit("vae", digits, out=tmp_path / "full", **kwargs)
-    fit("vae", digits, out=tmp_path / "old", **{**kwargs, "epochs": 2})
-    state = load_checkpoint(tmp_path / "old" / CHECKPOINT_NAME)
-    state["best_model"] = load_file(tmp_path / "old" / "model.safetensors")
-    state["args"] = state.pop("settings")
-    del state["format"], state["best_digest"]
-    save_checkpoint(tmp_path / "old" / CHECKPOINT_NAME, state)
-    resumed = fit("vae", digits, out=tmp_path / "old", resume=True, **kwargs)
-    a, b = full.model.state_dict(), resumed.model.state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
-
-
-def test_a_checkpoint_of_a_newer_format_is_refused_with_the_fix(tmp_path, digits):
+@pytest.mark.parametrize(
+    ("version", "fix"), [(CHECKPOINT_FORMAT + 1, "upgrade"), (1, "no release wrote it")]
+)
+def test_a_checkpoint_of_another_format_is_refused_with_the_fix(tmp_path, digits, version, fix):
     small = digits.subset(torch.arange(300))
-    fit("vae", small, epochs=1, out=tmp_path, progress=False, **TINY)
+    kwargs = dict(config=TINY, out=tmp_path, progress=False)
+    fit("vae", small, FitSettings(epochs=1), **kwargs)
     state = load_checkpoint(tmp_path / CHECKPOINT_NAME)
-    save_checkpoint(tmp_path / CHECKPOINT_NAME, {**state, "format": CHECKPOINT_FORMAT + 1})
-    with pytest.raises(ValueError, match=r"checkpoint.pt' is a training checkpoint of format 3, "
-                       r"but this learned-aug reads formats 1 to 2: upgrade"):  # fmt: skip
-        fit("vae", small, epochs=2, out=tmp_path, resume=True, progress=False, **TINY)
+    save_checkpoint(tmp_path / CHECKPOINT_NAME, {**state, "format": version})
+    with pytest.raises(ValueError, match=rf"checkpoint.pt' is a training checkpoint of format "
+                       rf"{version}, but this learned-aug reads format 2: {fix}"):  # fmt: skip
+        fit("vae", small, FitSettings(epochs=2), resume=True, **kwargs)
 
 
 # ------------------------------------------------------------------ precision
@@ -385,12 +391,8 @@ def test_fit_reports_a_collapsed_classless_generator_in_plain_words(tmp_path, di
         fit(
             "vae",
             few,
-            epochs=1,
-            lr=1e-6,  # learns nothing: the samples carry no class
-            latent_dim=2,
-            hidden_channels=(4,),
-            hidden_dim=8,
-            conditional=True,
+            FitSettings(epochs=1, lr=1e-6),  # learns nothing: the samples carry no class
+            config={"latent_dim": 2, "hidden_channels": (4,), "hidden_dim": 8, "conditional": True},
             out=tmp_path,
             progress=False,
             device="cpu",

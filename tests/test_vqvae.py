@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from learned_aug import VQVAE, VQVAEConfig, fit, load_generator
+from learned_aug import VQVAE, FitSettings, VQVAEConfig, fit, load_generator
 from learned_aug.models.quantizer import VectorQuantizer
 
-# fit(..., prior_epochs=0) trains the autoencoder alone; its sample grid then warns that the
+# FitSettings(prior_epochs=0) trains the autoencoder alone; its sample grid then warns that the
 # prior is untrained (tests/test_prior.py trains both stages)
 pytestmark = pytest.mark.filterwarnings("ignore::learned_aug.models.vqvae.UntrainedPriorWarning")
 
+AUTOENCODER = FitSettings(epochs=1, prior_epochs=0)
+"""One epoch of the autoencoder alone."""
 TINY_VQ = {
     "hidden_channels": (8,),
     "embedding_dim": 4,
@@ -94,7 +96,8 @@ def test_eval_mode_never_changes_the_codebook():
 
 # ------------------------------------------------------------------ model on real data
 def test_vqvae_trains_on_digits_and_logs_codebook_usage(digits):
-    result = fit("vqvae", digits, epochs=8, prior_epochs=0, lr=3e-3, progress=False, **TINY_VQ)
+    settings = FitSettings(epochs=8, prior_epochs=0, lr=3e-3)
+    result = fit("vqvae", digits, settings, config=TINY_VQ, progress=False)
     history = result.history
     assert {"train_perplexity", "train_codebook_usage", "train_commitment"} <= set(history[0])
     assert history[-1]["train_recon"] < history[0]["train_recon"]
@@ -108,15 +111,16 @@ def test_vqvae_trains_on_digits_and_logs_codebook_usage(digits):
 
 def test_training_is_deterministic_including_the_ema_buffers(digits):
     data = digits.subset(range(300))  # both stages: the autoencoder, then the prior
-    kwargs = dict(epochs=2, prior_epochs=1, progress=False, seed=3, **TINY_VQ)
-    runs = [fit("vqvae", data, **kwargs).model.state_dict() for _ in range(2)]
+    settings = FitSettings(epochs=2, prior_epochs=1, seed=3)
+    runs = [fit("vqvae", data, settings, config=TINY_VQ, progress=False) for _ in range(2)]
+    runs = [run.model.state_dict() for run in runs]
     assert runs[0].keys() == runs[1].keys()
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
 
 
 def test_save_load_round_trip_keeps_codebook_buffers(tmp_path, digits):
     data = digits.subset(range(300))
-    model = fit("vqvae", data, epochs=1, prior_epochs=0, progress=False, **TINY_VQ).model
+    model = fit("vqvae", data, AUTOENCODER, config=TINY_VQ, progress=False).model
     model.save_pretrained(tmp_path)
     loaded = load_generator(tmp_path)
     assert type(loaded) is VQVAE
@@ -167,7 +171,8 @@ def test_vqvae_refuses_feature_vectors():
 # ------------------------------------------------------------------ reconstruction with variation
 @pytest.fixture(scope="module")
 def trained(digits):
-    return fit("vqvae", digits, epochs=2, prior_epochs=0, progress=False, **TINY_VQ).model
+    settings = FitSettings(epochs=2, prior_epochs=0)
+    return fit("vqvae", digits, settings, config=TINY_VQ, progress=False).model
 
 
 def test_resample_at_temperature_zero_is_the_reconstruction(trained, digits):

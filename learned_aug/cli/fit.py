@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from learned_aug.data import LabelledData, load_csv, load_dataset
-from learned_aug.training import DEFAULT_RECIPE, FitResult, distributed, fit
+from learned_aug.training import DEFAULT_RECIPE, FitResult, FitSettings, distributed, fit
 
 # The model flags of ``fit``: config fields of the generator, passed on when given.
 CONFIG_FLAGS = (
@@ -23,10 +23,8 @@ CONFIG_FLAGS = (
     "corruption",
     "conditional",
 )
-# The training flags of ``fit``: its keyword arguments of the same names.
+# The training flags of ``fit``: the FitSettings fields of the same names.
 SETTING_FLAGS = (
-    "per_class",
-    "mix_in",
     "epochs",
     "batch_size",
     "lr",
@@ -35,13 +33,11 @@ SETTING_FLAGS = (
     "patience",
     "kl_warmup",
     "seed",
-    "device",
-    "out",
-    "resume",
-    "overwrite",
     "augment_copies",
     "prior_epochs",
 )
+# Where and how the run goes: ``fit``'s keyword arguments of the same names.
+RUN_FLAGS = ("device", "out", "resume", "overwrite")
 
 
 def without_option(argv: Sequence[str], option: str) -> list[str]:
@@ -78,16 +74,20 @@ def _config(args: argparse.Namespace, data: LabelledData) -> dict[str, Any]:
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of ``fit`` the flags set (None: the recipe's or fit's default)."""
-    settings = {name: getattr(args, name) for name in SETTING_FLAGS}
-    return settings | {"progress": not args.no_progress}
+    """The FitSettings fields the flags set (None: the recipe's or the default)."""
+    return {name: getattr(args, name) for name in SETTING_FLAGS}
+
+
+def _run(args: argparse.Namespace) -> dict[str, Any]:
+    """``fit``'s keyword arguments for where and how the run goes."""
+    return {name: getattr(args, name) for name in RUN_FLAGS} | {"progress": not args.no_progress}
 
 
 def _train(args: argparse.Namespace) -> int:
     """Train the generator the arguments describe (one process of a ``--nproc`` run)."""
     distributed.init_from_env()
     data = _load(args)
-    config, settings = _config(args, data), _settings(args)
+    config, settings, run = _config(args, data), _settings(args), _run(args)
     recipe = args.model is None and not args.per_class
     model = DEFAULT_RECIPE.for_data(data).model if recipe else args.model
     augment = None if args.augment == "none" else args.augment
@@ -103,12 +103,17 @@ def _train(args: argparse.Namespace) -> int:
             f"{len(data.classes)} classes; training {what}{copies})",
             file=sys.stderr,
         )
-    if recipe:
-        result = DEFAULT_RECIPE.fit(data, **settings, **config, augment=augment)
+    if recipe:  # the model flags change the recipe's config
+        chosen = DEFAULT_RECIPE.for_data(data)
+        chosen = chosen.replace(config={**chosen.config, **config})
+        result = chosen.fit(data, **settings, augment=augment, **run)
     else:
         settings["epochs"] = args.epochs or 30
         settings["patience"] = args.patience or 10
-        result = fit(model, data, **settings, **config, augment=augment)
+        if args.per_class:
+            config |= {"per_class": True, "mix_in": args.mix_in}
+        chosen = FitSettings(**settings, augment=augment)
+        result = fit(model, data, chosen, config=config, **run)
     if distributed.is_main():  # rank 0 alone writes
         _write_record(args, data, result, model, augment, recipe)
     return 0

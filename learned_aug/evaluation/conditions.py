@@ -183,7 +183,7 @@ def synthetic_pool(
     if teacher is not None and spec.reject_below is not None:
         keep = ClassifierFilter(teacher.classifier, threshold=spec.reject_below)
     dataset = SyntheticDataset(
-        gen, n, seed=seed, strategy=spec.strategy, filter=keep, teacher=teacher
+        gen, n, seed=seed, target_transform=teacher, strategy=spec.strategy, filter=keep
     )
     x, targets = dataset.generate(range(n))
     hard = torch.as_tensor(list(dataset.targets), dtype=torch.long)  # the one-hot part's class

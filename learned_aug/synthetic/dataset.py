@@ -60,17 +60,28 @@ def _check_filter(value: Any, conditioned: bool) -> ClassifierFilter | None:
     return value
 
 
-def _check_teacher(value: Any, unlabelled: bool) -> Teacher | None:
-    if value is not None and not isinstance(value, Teacher):
+_TRANSFORM_HINT = {
+    "transform": "a function of the image, such as a torchvision transform",
+    "target_transform": "a function of the label, or a Teacher for soft labels",
+}
+
+
+def _check_transforms(transform: Any, target_transform: Any, unlabelled: bool) -> None:
+    for name, value in (("transform", transform), ("target_transform", target_transform)):
+        if value is not None and not callable(value):
+            raise TypeError(
+                f"{name} must be callable or None ({_TRANSFORM_HINT[name]}), got "
+                f"{type(value).__name__}"
+            )
+    if isinstance(transform, Teacher):
         raise TypeError(
-            f"teacher must be a Teacher or None, got {type(value).__name__}: wrap a classifier "
-            "as Teacher(classifier), or train one with learned_aug.evaluation.fit_teacher(real)"
+            "transform got a Teacher, which labels samples: pass it as target_transform=teacher"
         )
-    if value is not None and unlabelled:
+    if isinstance(target_transform, Teacher) and unlabelled:
         raise ValueError(
-            "labels='unlabelled' asks for no labels, a teacher for soft ones: pass one of them"
+            "labels='unlabelled' asks for no labels, target_transform=Teacher(...) for soft "
+            "ones: pass one of them"
         )
-    return value
 
 
 class SyntheticDataset(Dataset):
@@ -92,8 +103,9 @@ class SyntheticDataset(Dataset):
     the ``quality.json`` beside it) must say so (``learned_aug.synthetic.items.LABEL_TRUST``),
     else the dataset is refused, and without a report it warns that the labels are unchecked.
     Class-conditional and per-class generators draw the class they are asked for and are never
-    checked. With a :class:`Teacher` (a classifier of the real images) every target is a soft
-    probability vector instead (He et al. 2023), which labels any generator's samples.
+    checked. With a :class:`Teacher` (a classifier of the real images) as ``target_transform``
+    every target is a soft probability vector instead (He et al. 2023), which labels any
+    generator's samples.
 
     Items join real data in a ``ConcatDataset`` with the defaults: without a ``transform`` they
     are float tensors CHW in [0, 1], like ``load_dataset``'s; with one, the transform gets PIL
@@ -114,7 +126,13 @@ class SyntheticDataset(Dataset):
             measured accuracy and the bar).
         seed: the dataset's seed.
         transform: applied to each image (a PIL image; a tensor where ``like`` says so).
-        target_transform: applied to each label.
+        target_transform: applied to each label; or a :class:`Teacher`, which turns each
+            label into a float vector of ``len(classes)`` probabilities: the one-hot class the
+            sample was drawn for (the teacher's prediction where the generator does not draw
+            classes itself) mixed with the teacher's softened prediction of the sample. It
+            sees the sample, so it acts where samples are generated (``generate`` returns its
+            targets); ``targets`` still lists hard classes (that one-hot part). Give the real
+            data ``target_transform=OneHot(len(classes))`` so the targets collate.
         strategy: how each sample is made: a ``Strategy`` (``Posterior(strength=0.5)``,
             ``GMM(components=5)``) or a name in ``STRATEGIES`` for its defaults. By default
             ``Posterior()`` where the generator's latent bank holds posterior standard
@@ -124,11 +142,6 @@ class SyntheticDataset(Dataset):
             :func:`~learned_aug.strategies.dataset_strategy`.
         filter: a :class:`ClassifierFilter`: keep only samples a classifier gives their class
             with enough probability (drawing again), or let it label them (``relabel=True``).
-        teacher: a :class:`Teacher`: each target becomes a float vector of ``len(classes)``
-            probabilities, the one-hot class the sample was drawn for (the teacher's prediction
-            where the generator does not draw classes itself) mixed with the teacher's softened
-            prediction. ``targets`` still lists hard classes (that one-hot part). Join real data
-            with ``target_transform=OneHot(len(classes))`` so the targets collate.
 
     Example:
         >>> from torch.utils.data import ConcatDataset, DataLoader
@@ -158,20 +171,24 @@ class SyntheticDataset(Dataset):
         labels: str | Sequence[int] | Tensor | None = "balanced",
         seed: int = 0,
         transform: Callable | None = None,
-        target_transform: Callable | None = None,
+        target_transform: Callable | Teacher | None = None,
         *,
         strategy: str | Strategy | None = None,
         filter: ClassifierFilter | None = None,
-        teacher: Teacher | None = None,
     ):
         generator = _check_generator(generator)
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"n must be a non-negative int, got {n!r}")
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, got {seed!r}")
+        self.unlabelled = isinstance(labels, str) and labels == "unlabelled"
+        _check_transforms(transform, target_transform, self.unlabelled)
         self.generator = for_inference(generator)
         self.n, self.seed = n, seed
         self.transform, self.target_transform = transform, target_transform
+        # A Teacher needs the samples: it labels them as they are generated, not item by item.
+        self.teacher = target_transform if isinstance(target_transform, Teacher) else None
+        self._label_transform = None if self.teacher is not None else target_transform
         # What a torchvision dataset hands its transform (PIL), else collatable tensors.
         self.output, self._convert_to = ("pil" if transform is not None else "tensor"), None
         chosen = dataset_strategy(generator) if strategy is None else as_strategy(strategy)
@@ -183,8 +200,6 @@ class SyntheticDataset(Dataset):
         known = (generator.classes or bank.classes) if self._conditioned else None
         self.filter = _check_filter(filter, self._conditioned)
         relabelled = self.filter is not None and self.filter.relabel
-        self.unlabelled = isinstance(labels, str) and labels == "unlabelled"
-        self.teacher = _check_teacher(teacher, self.unlabelled)
         if self.unlabelled and relabelled:
             raise ValueError(
                 "labels='unlabelled' asks for no labels, a relabelling ClassifierFilter for the "
@@ -267,7 +282,7 @@ class SyntheticDataset(Dataset):
         """The samples (one float batch in [0, 1]) and labels of ``indices``, decoded in
         batches of ``chunk_size`` (20,000 samples of 64x64 in one pass would take tens of
         gigabytes), before any conversion or transform. The labels are class indices ``(B,)``,
-        or with a teacher soft targets ``(B, len(classes))``."""
+        or with a ``Teacher`` (``target_transform``) its soft targets ``(B, len(classes))``."""
         samples, _, targets = self._generate(indices)
         return samples, targets
 
@@ -338,8 +353,8 @@ class SyntheticDataset(Dataset):
         image = convert(sample, self.output, self._convert_to)
         if self.transform is not None:
             image = self.transform(image)
-        if self.target_transform is not None:
-            label = self.target_transform(label)
+        if self._label_transform is not None:
+            label = self._label_transform(label)
         return image, label
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
@@ -353,7 +368,7 @@ class SyntheticDataset(Dataset):
         targets = labels.unbind() if labels.dim() == 2 else labels.tolist()
         items = zip(samples.unbind(), targets, strict=True)
         plain = self.output == "tensor" and self._convert_to is None
-        if plain and self.transform is None and self.target_transform is None:
+        if plain and self.transform is None and self._label_transform is None:
             return list(items)
         return [self._item(s, y) for s, y in items]
 

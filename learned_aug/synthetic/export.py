@@ -59,7 +59,7 @@ def _batches(
         raise ValueError(
             "a folder or a CSV holds one class per sample, but this dataset's targets are a "
             "teacher's soft probabilities, which it would silently drop: write the samples of "
-            "the same SyntheticDataset without teacher= (their hard classes), or keep the "
+            "the same SyntheticDataset without its Teacher (their hard classes), or keep the "
             "dataset in memory"
         )
     order = list(range(len(dataset))) if indices is None else dataset.check_indices(indices)

@@ -214,11 +214,11 @@ def label_bar(report: dict[str, Any], num_classes: int) -> tuple[float, float] |
 
 LABEL_WAYS = (
     "For labelled samples: a class-conditional generator (what learned-aug fit trains by "
-    "default; fit(..., conditional=True)), one generator per class (learned-aug fit "
-    "--per-class; fit(..., per_class=True)), or a teacher classifier trained on the real images "
-    "that labels each sample: filter=ClassifierFilter(classifier, relabel=True) (its hard "
-    "class) or teacher=Teacher(classifier) (soft labels; learned_aug.evaluation.fit_teacher "
-    "trains one). For unlabelled "
+    "default; fit(..., config={'conditional': True})), one generator per class (learned-aug fit "
+    "--per-class; fit(..., config={'per_class': True})), or a teacher classifier trained on the "
+    "real images that labels each sample: filter=ClassifierFilter(classifier, relabel=True) "
+    "(its hard class) or target_transform=Teacher(classifier) (soft labels; "
+    "learned_aug.evaluation.fit_teacher trains one). For unlabelled "
     f"samples: labels='unlabelled' (learned-aug sample --unlabelled; every target {UNLABELLED})"
 )
 """How to get samples whose labels can be trusted, told by every refusal and warning."""

@@ -27,10 +27,13 @@ class Teacher:
 
         hard_weight * one_hot(class drawn for) + (1 - hard_weight) * softmax(logits / temperature)
 
-    Where nobody can say which class a sample was drawn for (an unconditional generator whose
-    bank labels are not trusted), the teacher's own prediction takes the hard part. Targets of
-    this kind train with ``nn.CrossEntropyLoss`` as they are (it takes probabilities); give
-    the real dataset ``target_transform=OneHot(K)`` so the two collate in one batch.
+    It is the ``target_transform`` of a ``SyntheticDataset``
+    (``SyntheticDataset(generator, n, target_transform=teacher)``), which hands it each batch of
+    samples as they are generated, since it must see them. Where nobody can say which class a
+    sample was drawn for (an unconditional generator whose bank labels are not trusted), the
+    teacher's own prediction takes the hard part. Targets of this kind train with
+    ``nn.CrossEntropyLoss`` as they are (it takes probabilities); give the real dataset
+    ``target_transform=OneHot(K)`` so the two collate in one batch.
     ``learned_aug.evaluation.fit_teacher`` trains one on the real images, as the results page
     does (the default CNN with RandAugment).
 
@@ -60,6 +63,13 @@ class Teacher:
             raise ValueError(f"temperature must be a finite number > 0, got {self.temperature!r}")
         if not 0.0 <= float(self.hard_weight) <= 1.0:
             raise ValueError(f"hard_weight must lie in [0, 1], got {self.hard_weight!r}")
+
+    def __call__(self, label: int | Tensor) -> Tensor:
+        raise TypeError(
+            "a Teacher labels generated samples, which it must see: give it to "
+            "SyntheticDataset(..., target_transform=teacher), and the real data "
+            "target_transform=OneHot(num_classes)"
+        )
 
     @torch.no_grad()
     def targets(self, samples: Tensor, labels: Tensor | None, num_classes: int) -> Tensor:

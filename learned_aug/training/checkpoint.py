@@ -55,7 +55,7 @@ __all__ = [
     "save_sample_grid",
 ]
 # 2: the best weights live in model.safetensors (checked by "best_digest"), the settings in
-# "settings"; 1 (no "format" key): the checkpoint also held them as "best_model" and "args".
+# "settings" (a FitSettings as JSON). Format 1 came before FitSettings and was never released.
 CHECKPOINT_FORMAT = 2
 RUN_FILES = (CHECKPOINT_NAME, CONFIG_NAME, WEIGHTS_NAME, HISTORY_JSON)
 
@@ -114,15 +114,16 @@ def weights_digest(state: Mapping[str, torch.Tensor]) -> str:
 
 
 def saved_settings(state: Mapping[str, Any], path: Path) -> dict[str, Any]:
-    """The settings a checkpoint was written with (``args`` in format 1), checking its format."""
+    """The settings a checkpoint was written with, checking its format."""
     version = int(state.get("format", 1))
-    if version > CHECKPOINT_FORMAT or not ({"settings", "args"} & set(state)):
+    if version != CHECKPOINT_FORMAT or "settings" not in state:
+        newer = version > CHECKPOINT_FORMAT
+        fix = "upgrade learned-aug to resume it, or" if newer else "no release wrote it:"
         raise CheckpointError(
             f"{str(path)!r} is a training checkpoint of format {version}, but this learned-aug "
-            f"reads formats 1 to {CHECKPOINT_FORMAT}: upgrade learned-aug to resume it, or start "
-            "anew with overwrite=True (--overwrite)"
+            f"reads format {CHECKPOINT_FORMAT}: {fix} start anew with overwrite=True (--overwrite)"
         )
-    return json.loads(state["settings"] if "settings" in state else state["args"])
+    return json.loads(state["settings"])
 
 
 def best_weights(
@@ -133,8 +134,6 @@ def best_weights(
     Loads ``model.safetensors`` into ``model`` (the caller then loads the live weights) unless
     the checkpoint's best epoch is its last one, whose best weights are its live weights.
     """
-    if "best_model" in state:  # format 1 kept a copy of them
-        return state["best_model"]
     if int(state["best_epoch"]) in (0, int(state["epoch"])):
         return {name: tensor.clone() for name, tensor in state["model"].items()}
     path = Path(run_dir) / WEIGHTS_NAME

@@ -200,7 +200,7 @@ def diagnose(
             f"a classifier of the real images names them {bar[0]:.0%} of the time, below the "
             f"{bar[1]:.0%} it requires; train it class-conditional or per class, or let a "
             "classifier label the samples (ClassifierFilter(classifier, relabel=True), or "
-            "soft labels: teacher=Teacher(classifier))"
+            "soft labels: target_transform=Teacher(classifier))"
         )
     if warn:
         for message in report["warnings"]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +62,14 @@ def _check_data(data: LabelledData) -> None:
         )
 
 
-def _build_model(
-    model, data: LabelledData, per_class: bool, mix_in: float, seed: int, config: dict[str, Any]
-) -> Generator:
+def _build_model(model, data: LabelledData, seed: int, config: Mapping[str, Any]) -> Generator:
     if isinstance(model, Generator):
         if config:
-            raise TypeError(f"config arguments {sorted(config)} need model given as a name")
+            raise TypeError(
+                f"config={dict(config)!r} builds a model given by name, but model is a "
+                f"{type(model).__name__} already built: pass its name, or build it with those "
+                "fields (create_generator(name, shape, classes, **config))"
+            )
         if tuple(model.sample_shape) != tuple(data.sample_shape):
             raise ValueError(
                 f"data has sample shape {tuple(data.sample_shape)}, but the generator expects "
@@ -82,125 +84,93 @@ def _build_model(
     if not isinstance(model, str):
         raise TypeError(f"model must be a Generator or a model name, got {type(model).__name__}")
     torch.manual_seed(seed)
-    return create_generator(
-        model, data.sample_shape, data.classes, per_class=per_class, mix_in=mix_in, **config
-    )
+    return create_generator(model, data.sample_shape, data.classes, **config)
+
+
+def _check_arguments(settings: Any, config: Any) -> tuple[FitSettings, Mapping[str, Any]]:
+    """``settings`` (None: the defaults) and ``config`` (None: empty), checked."""
+    if settings is None:
+        settings = FitSettings()
+    if not isinstance(settings, FitSettings):
+        hint = "FitSettings(**settings)" if isinstance(settings, Mapping) else "FitSettings(...)"
+        raise TypeError(
+            f"settings must be a FitSettings or None, got {type(settings).__name__}: pass "
+            f"fit(model, data, {hint})"
+        )
+    if config is None:
+        config = {}
+    if not isinstance(config, Mapping) or not all(isinstance(k, str) for k in config):
+        raise TypeError(
+            f"config must be a dict of config field names to values or None, got "
+            f"{type(config).__name__}: e.g. config={{'conditional': True, 'latent_dim': 8}}"
+        )
+    return settings, config
 
 
 def fit(
     model: Generator | str,
     data: Any,
+    settings: FitSettings | None = None,
     *,
-    per_class: bool = False,
-    mix_in: float = 0.0,
-    epochs: int = 50,
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    optimizer: str = "adam",
-    weight_decay: float = 0.0,
-    val_fraction: float = 0.15,
-    patience: int | None = 10,
-    kl_warmup: int = 0,
-    warmup_steps: int = 0,
-    schedule: str = "constant",
-    seed: int = 0,
-    device: str | torch.device = "auto",
-    amp: bool | None = None,
+    config: Mapping[str, Any] | None = None,
     out: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    device: str | torch.device = "auto",
     progress: bool = True,
     hooks: Sequence[Callable[[dict[str, Any]], None]] = (),
-    settings: FitSettings | None = None,
-    augment: str | None = None,
-    augment_copies: int = 4,
-    prior_epochs: int | None = None,
-    **config: Any,
 ) -> FitResult:
     """Train a generator on labelled data, keeping the weights of the best validation epoch.
 
-    A VQ-VAE trains in two stages (van den Oord et al. 2017), both here: its autoencoder, then
-    the prior over the codes of the frozen autoencoder (``prior_epochs``; the run of stage one
-    is kept in ``out/autoencoder/``, see ``learned_aug.training.stages``).
+    What it trains with (epochs, batch size, learning rate, ...) is one ``FitSettings``; how
+    a model given by name is built is ``config``; the rest says where the run goes and how it
+    reports. A VQ-VAE trains in two stages (van den Oord et al. 2017), both here: its
+    autoencoder, then the prior over the codes of the frozen autoencoder
+    (``settings.prior_epochs``; the run of stage one is kept in ``out/autoencoder/``, see
+    ``learned_aug.training.stages``).
 
     Args:
         model: a Generator, or a registered model name (``"vae"``, ...) built for ``data``.
         data: anything ``learned_aug.data.load_dataset`` takes: a bundled name (``"mnist-5k"``),
             an ImageFolder path, a dataset, a tensor or an ``(x, y)`` pair.
-        per_class: with a model name, one generator per class (the multi-VAE).
-        mix_in: with ``per_class``, the fraction of other classes mixed into each member's data.
-        epochs: the most epochs to train.
-        batch_size: examples per optimizer step; under torchrun (several processes, DDP) the
-            global batch, shared among the processes, so N processes take the steps one would.
-        lr: peak learning rate.
-        optimizer: ``"adam"`` (default), ``"adamw"`` or ``"rmsprop"``.
-        weight_decay: the optimizer's weight decay.
-        val_fraction: stratified validation split for early stopping (0.15 as in
-            Garay-Maestre et al. 2019); 0 trains on everything and keeps the last weights.
-        patience: epochs without a better validation loss before stopping; None never stops.
-        kl_warmup: epochs over which the KL weight ramps linearly from 0 to 1.
-        warmup_steps: optimizer steps of linear learning-rate warm-up.
-        schedule: ``"constant"`` or ``"cosine"`` decay after the warm-up.
-        seed: seeds the initial weights (for a model name), the split, shuffling and noise.
-        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ...
-        amp: mixed precision (float16 on CUDA, bfloat16 on the CPU); None turns it on where
-            it is faster: on CUDA, and on CPUs whose bf16 units make a timed step faster
-            (``learned_aug.speed``; never on a CPU without AVX512-BF16/AMX).
+        settings: the training settings (``FitSettings``: epochs, batch size, learning rate,
+            optimizer, early stopping, seed, augmented copies, a VQ-VAE's prior epochs, mixed
+            precision); None: its defaults. Under torchrun (several processes, DDP) its
+            ``batch_size`` is the global batch, shared among the processes.
+        config: for a model given by name, the keyword arguments of
+            ``learned_aug.models.create_generator``: the model's config fields
+            (``{"conditional": True, "latent_dim": 8}``, ``beta``, ...) and ``per_class`` (one
+            generator per class) / ``mix_in`` (with ``per_class``, the fraction of other classes
+            mixed into each member's data). None: the model's defaults. A ``Generator`` is
+            already built: give it no config.
         out: run folder for the checkpoint, the best generator (config.json +
             model.safetensors), history.json/csv and samples.png; written by rank 0 alone
             when distributed.
         resume: continue the run in ``out`` from its last checkpoint.
         overwrite: replace a run already in ``out``.
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ...
         progress: show a tqdm progress bar.
         hooks: callables given a dict of the epoch's metrics after each epoch (in every
             process when distributed).
-        settings: the training settings (``epochs`` ... ``seed``, ``augment``,
-            ``augment_copies``) as one ``FitSettings``, instead of those keyword arguments.
-        augment: train on the images plus ``augment_copies`` copies of them under this
-            conventional augmentation (``"randaugment"``, a key of
-            ``learned_aug.conventional.CONVENTIONAL``), so the generator learns that variety;
-            the latent bank and the quality report are built from the images alone. None:
-            the images alone.
-        augment_copies: augmented copies of every image with ``augment``.
-        prior_epochs: the most epochs of a VQ-VAE's second stage, its prior (trained at
-            ``learned_aug.training.stages.PRIOR_LR``); None: ``epochs``; 0: the autoencoder
-            alone (a one-stage run in ``out``). Only for a VQ-VAE (or per-class VQ-VAEs) at its
-            first stage.
-        **config: config fields for a model given by name (``latent_dim=3``, ``beta=4.0``).
 
     Returns:
         A ``FitResult`` whose ``model`` holds the best weights.
 
     Example:
-        >>> from learned_aug import fit
-        >>> result = fit("vae", "digits", per_class=True, epochs=1, latent_dim=3, progress=False)
+        >>> from learned_aug import FitSettings, fit
+        >>> result = fit("vae", "digits", FitSettings(epochs=1),
+        ...              config={"per_class": True, "latent_dim": 3}, progress=False)
         >>> len(result.history)
         1
     """
-    given = FitSettings(
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        optimizer=optimizer,
-        weight_decay=weight_decay,
-        val_fraction=val_fraction,
-        patience=patience,
-        kl_warmup=kl_warmup,
-        warmup_steps=warmup_steps,
-        schedule=schedule,
-        seed=seed,
-        augment=augment,
-        augment_copies=augment_copies,
-    )
-    settings = _one_settings(given, settings)
-    _check_prior_epochs(prior_epochs)
+    settings, config = _check_arguments(settings, config)
     distributed.init_from_env()
     data = load_dataset(data)
     _check_data(data)
     source, data = data, _with_copies(data, settings)
-    model = _build_model(model, data, per_class, mix_in, settings.seed, config)
+    model = _build_model(model, data, settings.seed, config)
     staged = trains_in_stages(model)
-    if prior_epochs is not None and not staged:
+    if settings.prior_epochs is not None and not staged:
         raise ValueError(
             f"prior_epochs is for a generator trained in two stages (a VQ-VAE at its "
             f"autoencoder stage), got {type(model).__name__}; leave it None"
@@ -210,14 +180,13 @@ def fit(
         data=data,
         source=source,
         device=device,
-        amp=amp,
         resume=resume,
         overwrite=overwrite,
         progress=progress,
         hooks=list(hooks),
     )
-    if staged and prior_epochs != 0:
-        return fit_in_stages(train, model, settings, out, prior_epochs)
+    if staged and settings.prior_epochs != 0:
+        return fit_in_stages(train, model, settings, out)
     return train(model, settings, out)
 
 
@@ -229,7 +198,6 @@ def _train(
     data: LabelledData,
     source: LabelledData,
     device: str | torch.device,
-    amp: bool | None,
     resume: bool,
     overwrite: bool,
     progress: bool,
@@ -241,7 +209,7 @@ def _train(
         run_dir = ckpt.prepare_out(out, resume=resume, overwrite=overwrite)
     distributed.barrier()  # the other processes read a checkpoint only once out is prepared
     dev = distributed.rank_device(resolve_device(device))
-    use_amp = _choose_amp(amp, dev, model, data, settings.batch_size)
+    use_amp = _choose_amp(settings.amp, dev, model, data, settings.batch_size)
     # Only rank 0 writes the run folder; every process reads the checkpoint to resume.
     written = run_dir if distributed.is_main() else None
     trainer = _Trainer(model, data, settings, dev, use_amp, written, hooks, source)
@@ -249,16 +217,6 @@ def _train(
         state = ckpt.load_checkpoint(run_dir / ckpt.CHECKPOINT_NAME, dev)
         trainer.restore(state, run_dir)
     return trainer.train(progress)
-
-
-def _check_prior_epochs(prior_epochs: int | None) -> None:
-    if prior_epochs is None:
-        return
-    if isinstance(prior_epochs, bool) or not isinstance(prior_epochs, int) or prior_epochs < 0:
-        raise ValueError(
-            f"prior_epochs must be None (as many as epochs), 0 (no prior stage) or a positive "
-            f"int, got {prior_epochs!r}"
-        )
 
 
 def _with_copies(data: LabelledData, settings: FitSettings) -> LabelledData:
@@ -271,21 +229,6 @@ def _with_copies(data: LabelledData, settings: FitSettings) -> LabelledData:
             f"{tuple(data.x.shape)}; pass augment=None for tabular data"
         )
     return augmented_copies(data, settings.augment, settings.augment_copies, seed=settings.seed)
-
-
-def _one_settings(given: FitSettings, settings: FitSettings | None) -> FitSettings:
-    """``settings`` when given (then the keyword arguments must be left alone), else ``given``."""
-    if settings is None:
-        return given
-    if not isinstance(settings, FitSettings):
-        raise TypeError(f"settings must be a FitSettings or None, got {type(settings).__name__}")
-    clash = given.changed_from_defaults()
-    if clash:
-        raise TypeError(
-            f"fit got settings= and the keyword arguments {clash}; pass the training settings "
-            "one way: inside settings=FitSettings(...) or as keyword arguments"
-        )
-    return settings
 
 
 def _choose_amp(amp, device: torch.device, model, data: LabelledData, batch_size: int) -> bool:

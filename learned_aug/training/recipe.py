@@ -14,6 +14,7 @@ generator of 50 small images with nothing learned.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,17 @@ from typing import Any
 
 from learned_aug.data import LabelledData, load_dataset
 from learned_aug.training.loop import FitResult, fit
+from learned_aug.training.settings import FitSettings
+
+SETTING_NAMES = tuple(f.name for f in dataclasses.fields(FitSettings))
+"""What :meth:`Recipe.fit` hands to its ``FitSettings``."""
+RUN_NAMES = tuple(
+    name
+    for name, p in inspect.signature(fit).parameters.items()
+    if p.kind is p.KEYWORD_ONLY and name != "config"
+)
+"""What :meth:`Recipe.fit` hands to ``fit`` itself (``out``, ``device``, ...); the config is
+the recipe's."""
 
 
 def step_budget(
@@ -53,7 +65,8 @@ class Recipe:
 
     Args:
         model: a registered model name (``"vae"``, ``"tabular-vae"``, ...).
-        config: the model's config fields and ``fit`` keywords (``conditional``, ``latent_dim``).
+        config: ``fit``'s ``config``: the model's config fields (``conditional``,
+            ``latent_dim``) and ``per_class`` / ``mix_in``.
         augment: train on the images plus ``augment_copies`` copies under this conventional
             augmentation (a key of ``learned_aug.conventional.CONVENTIONAL``); None: the images.
         augment_copies: augmented copies of every image.
@@ -116,30 +129,60 @@ class Recipe:
             scale=scale,
         )
 
-    def fit_kwargs(self, data: LabelledData, scale: float = 1.0, **overrides: Any) -> dict:
-        """The keyword arguments of ``fit`` this recipe trains ``data`` with; ``overrides`` win
-        (``epochs=None`` / ``patience=None`` keep the budget's)."""
+    def fit_settings(self, data: LabelledData, scale: float = 1.0, **changes: Any) -> FitSettings:
+        """The ``FitSettings`` this recipe trains ``data`` with: the step budget's epochs and
+        patience (for the ``batch_size`` and ``val_fraction`` of ``changes``), its augmentation;
+        ``changes`` are FitSettings fields and win (``None`` keeps the recipe's value, except
+        for ``augment``, where it means no copies).
+
+        Example:
+            >>> from learned_aug import DEFAULT_RECIPE, load_dataset
+            >>> settings = DEFAULT_RECIPE.fit_settings(load_dataset("digits"), seed=3)
+            >>> settings.epochs, settings.patience, settings.augment, settings.seed
+            (7, 10, 'randaugment', 3)
+        """
+        unknown = sorted(set(changes) - set(SETTING_NAMES))
+        if unknown:
+            raise TypeError(
+                f"fit_settings got {unknown}, which are not FitSettings fields; it takes "
+                f"{list(SETTING_NAMES)}"
+            )
         recipe = self.for_data(data)
-        batch_size = overrides.get("batch_size") or 64
-        val_fraction = overrides.get("val_fraction", 0.15)
+        batch_size = changes.get("batch_size") or FitSettings.batch_size
+        val_fraction = changes.get("val_fraction")
+        val_fraction = FitSettings.val_fraction if val_fraction is None else val_fraction
         epochs, patience = recipe.budget(len(data), batch_size, val_fraction, scale)
-        kwargs = {
-            **dict(recipe.config),
+        fields = {
             "epochs": epochs,
             "patience": patience,
             "augment": recipe.augment,
             "augment_copies": recipe.augment_copies,
         }
-        kwargs.update({k: v for k, v in overrides.items() if v is not None or k == "augment"})
-        return kwargs
+        fields.update({k: v for k, v in changes.items() if v is not None or k == "augment"})
+        return FitSettings(**fields)
 
-    def fit(self, data: Any, *, scale: float = 1.0, **overrides: Any) -> FitResult:
-        """Train this recipe's generator on ``data`` with ``learned_aug.fit``; ``overrides`` are
-        its keyword arguments (``out=``, ``seed=``, ``epochs=``, ``latent_dim=``, ...), and
-        ``scale`` multiplies the step budget."""
+    def fit(self, data: Any, *, scale: float = 1.0, **options: Any) -> FitResult:
+        """Train this recipe's generator on ``data`` with ``learned_aug.fit``.
+
+        ``options`` are changes to its settings (FitSettings fields: ``seed=``, ``epochs=``, ...,
+        as in :meth:`fit_settings`) and ``fit``'s own keywords (``out=``, ``resume=``,
+        ``device=``, ``progress=``, ...); ``scale`` multiplies the step budget. Its model config
+        is the recipe's (the part ``for_data`` picks): change it with ``replace(config={...})``.
+        """
+        settings = {k: v for k, v in options.items() if k in SETTING_NAMES}
+        run = {k: v for k, v in options.items() if k not in SETTING_NAMES}
+        unknown = sorted(set(run) - set(RUN_NAMES))
+        if unknown:
+            raise TypeError(
+                f"Recipe.fit got {unknown}: it takes FitSettings fields {list(SETTING_NAMES)} "
+                f"and fit's keywords {list(RUN_NAMES)}; a model config field belongs to the "
+                "recipe: part = recipe.for_data(data); part.replace(config={**part.config, "
+                "name: value}).fit(data)"
+            )
         data = load_dataset(data)
         recipe = self.for_data(data)
-        return fit(recipe.model, data, **recipe.fit_kwargs(data, scale, **overrides))
+        chosen = recipe.fit_settings(data, scale, **settings)
+        return fit(recipe.model, data, chosen, config=dict(recipe.config), **run)
 
 
 COLOUR_RECIPE = Recipe(

@@ -25,9 +25,6 @@ SCHEDULES = ("constant", "cosine")
 MUST_MATCH = {"must_match_to_resume": True}
 # These may change on resume: more epochs extend a run, another patience stops it elsewhere.
 MAY_CHANGE = {"must_match_to_resume": False}
-# Settings added after the first checkpoints were written: a checkpoint without them was
-# trained with their default.
-ADDED_LATER = {"must_match_to_resume": True, "missing_means_default": True}
 
 
 def _is_int(value: Any) -> bool:
@@ -40,11 +37,13 @@ def _is_real(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class FitSettings:
-    """The training settings of one ``fit`` run (its arguments, less the data and the model).
+    """The training settings of one ``fit`` run: ``fit(model, data, FitSettings(...))``.
 
-    Every value is checked when the object is made; an error names the argument, the value
-    given and what is accepted. Fields whose metadata says ``must_match_to_resume`` are saved in
-    the run's checkpoint and compared when the run is resumed.
+    Everything a run trains with besides the model, the data and where it runs (``out``,
+    ``device``, ...). Every value is checked when the object is made; an error names the
+    argument, the value given and what is accepted. All are saved in the run's checkpoint, and
+    those whose metadata says ``must_match_to_resume`` are compared when the run is resumed.
+    ``dataclasses.replace(settings, epochs=10)`` makes a changed copy.
 
     Args:
         epochs: the most epochs to train (may grow on resume: the run is extended; under the
@@ -64,6 +63,13 @@ class FitSettings:
             ``"randaugment"``, ...), so the generator learns that variety too; None: the
             images alone. Images only.
         augment_copies: how many augmented copies of every image ``augment`` adds.
+        prior_epochs: the most epochs of a VQ-VAE's second stage, its prior (trained at
+            ``learned_aug.training.stages.PRIOR_LR``); None: ``epochs``; 0: the autoencoder
+            alone (a one-stage run). Only for a VQ-VAE (or per-class VQ-VAEs) at its first
+            stage.
+        amp: mixed precision (float16 on CUDA, bfloat16 on the CPU); None turns it on where
+            it is faster: on CUDA, and on CPUs whose bf16 units make a timed step faster
+            (``learned_aug.speed``; never on a CPU without AVX512-BF16/AMX).
 
     Example:
         >>> from learned_aug.training.settings import FitSettings
@@ -83,8 +89,10 @@ class FitSettings:
     warmup_steps: int = field(default=0, metadata=MUST_MATCH)
     schedule: str = field(default="constant", metadata=MUST_MATCH)
     seed: int = field(default=0, metadata=MUST_MATCH)
-    augment: str | None = field(default=None, metadata=ADDED_LATER)
-    augment_copies: int = field(default=4, metadata=ADDED_LATER)
+    augment: str | None = field(default=None, metadata=MUST_MATCH)
+    augment_copies: int = field(default=4, metadata=MUST_MATCH)
+    prior_epochs: int | None = field(default=None, metadata=MAY_CHANGE)
+    amp: bool | None = field(default=None, metadata=MAY_CHANGE)
 
     def __post_init__(self) -> None:
         self._check_ints()
@@ -99,6 +107,10 @@ class FitSettings:
             )
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {self.schedule!r}")
+        if self.amp is not None and not isinstance(self.amp, bool):
+            raise ValueError(
+                f"amp must be True, False or None (on where it is faster), got {self.amp!r}"
+            )
 
     def _check_ints(self) -> None:
         for name, low, what in (
@@ -118,6 +130,12 @@ class FitSettings:
             )
         if not _is_int(self.seed):
             raise ValueError(f"seed must be an int, got {self.seed!r}")
+        prior = self.prior_epochs
+        if prior is not None and (not _is_int(prior) or prior < 0):
+            raise ValueError(
+                "prior_epochs must be None (as many as epochs), 0 (no prior stage) or a positive "
+                f"int, got {prior!r}"
+            )
 
     def _check_reals(self) -> None:
         checks = (
@@ -143,20 +161,11 @@ class FitSettings:
     def differences(self, saved: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
         """``{name: (saved value, this value)}`` for every must-match setting that differs.
 
-        ``saved`` is a checkpoint's settings dict (also the ``args`` dict that checkpoints
-        written before ``FitSettings`` hold: the same keys); a setting it lacks differs, unless
-        the setting was added later (``augment``): then the run had its default.
+        ``saved`` is a checkpoint's settings dict; a setting it lacks differs (saved as None).
         """
         found = {}
-        for f in dataclasses.fields(self):
-            if not f.metadata["must_match_to_resume"]:
-                continue
-            missing = f.default if f.metadata.get("missing_means_default") else None
-            before, now = saved.get(f.name, missing), getattr(self, f.name)
+        for name in self.resume_fields():
+            before, now = saved.get(name), getattr(self, name)
             if before != now:
-                found[f.name] = (before, now)
+                found[name] = (before, now)
         return found
-
-    def changed_from_defaults(self) -> list[str]:
-        """The names of the settings that differ from their defaults."""
-        return [f.name for f in dataclasses.fields(self) if getattr(self, f.name) != f.default]

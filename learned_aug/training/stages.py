@@ -48,7 +48,6 @@ def fit_in_stages(
     model: Generator,
     settings: FitSettings,
     out: str | Path | None,
-    prior_epochs: int | None = None,
 ) -> FitResult:
     """Train a VQ-VAE, then its prior on the frozen codes: both stages of van den Oord et al.
 
@@ -60,18 +59,18 @@ def fit_in_stages(
     Args:
         train: runs one stage, ``(model, settings, out) -> FitResult``.
         model: a VQ-VAE (or per-class container of them) at its autoencoder stage.
-        settings: the autoencoder's settings; the prior's are the same with ``prior_epochs``
-            epochs and ``PRIOR_LR``.
+        settings: the autoencoder's settings; the prior's are the same with
+            ``settings.prior_epochs`` epochs (None: ``settings.epochs``) and ``PRIOR_LR``.
         out: the run folder, or None to keep nothing on disk.
-        prior_epochs: the most epochs of the prior stage; None: ``settings.epochs``.
 
     Returns:
         A ``FitResult`` with the generator and both stages' history (each row has ``stage``).
 
     Example:
-        >>> from learned_aug import fit
-        >>> r = fit("vqvae", "digits", epochs=1, prior_epochs=1, hidden_channels=(8,),
-        ...         codebook_size=16, prior_dim=16, prior_layers=1, progress=False)
+        >>> from learned_aug import FitSettings, fit
+        >>> tiny = dict(hidden_channels=(8,), codebook_size=16, prior_dim=16, prior_layers=1)
+        >>> r = fit("vqvae", "digits", FitSettings(epochs=1, prior_epochs=1), config=tiny,
+        ...         progress=False)
         >>> [row["stage"] for row in r.history], r.model.sample(2).shape
         (['autoencoder', 'prior'], torch.Size([2, 1, 8, 8]))
     """
@@ -80,7 +79,7 @@ def fit_in_stages(
         warnings.simplefilter("ignore", UntrainedPriorWarning)
         first = train(model, settings, first_out)
     set_stage(first.model, "prior")
-    epochs = settings.epochs if prior_epochs is None else prior_epochs
+    epochs = settings.epochs if settings.prior_epochs is None else settings.prior_epochs
     second = train(first.model, dataclasses.replace(settings, epochs=epochs, lr=PRIOR_LR), out)
     set_stage(second.model, "autoencoder")
     second.history = [{"stage": "autoencoder", **r} for r in first.history] + [

@@ -37,8 +37,9 @@ class FitResult:
     """What ``fit`` returns: the generator with its best weights, and the history.
 
     Example:
-        >>> from learned_aug import fit
-        >>> result = fit("vae", "digits", epochs=1, latent_dim=2, progress=False)
+        >>> from learned_aug import FitSettings, fit
+        >>> result = fit("vae", "digits", FitSettings(epochs=1), config={"latent_dim": 2},
+        ...              progress=False)
         >>> result.model.sample(2).shape
         torch.Size([2, 1, 8, 8])
     """

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from learned_aug.speed import cpu_model
+from learned_aug.precision import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"

@@ -49,8 +49,8 @@ from learned_aug import (
     load_generator,
 )
 from learned_aug.data import balanced_subset
-from learned_aug.sampling import encode_mean
-from learned_aug.speed import cpu_model
+from learned_aug.kernels import encode_mean
+from learned_aug.precision import cpu_model
 
 SECTION = "LearnedAugment and SyntheticDataset"
 DEFAULT_SECTION = "LearnedAugment with the generator learned-aug fit trains by default"

@@ -29,7 +29,7 @@ from torch import Tensor
 
 from learned_aug import bundled_names, load_dataset, load_generator
 from learned_aug.data import LabelledData, stratified_split
-from learned_aug.speed import cpu_model
+from learned_aug.precision import cpu_model
 
 SECTION = "Generative classifier"
 DATA = {3: "mnist-5k", 1: "wine"}  # by the rank of a generator's sample shape

@@ -18,7 +18,7 @@ from pathlib import Path
 from _docs import bench_args, markdown_table, parse, publish
 from _timing import run_cli
 
-from learned_aug.speed import cpu_model, native_bf16
+from learned_aug.precision import cpu_model, native_bf16
 
 COMMAND = ["evaluate", "--data", "mnist-5k", "--quick", "--no-progress"]
 LIMIT_S = 300  # issue 14: under five minutes on a plain 2-core AVX2 CPU

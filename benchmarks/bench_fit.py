@@ -39,7 +39,7 @@ from bench_main_job import JOBS
 from learned_aug import DEFAULT_RECIPE, FitSettings, create_generator, fit, load_dataset
 from learned_aug.data import balanced_subset, stratified_split
 from learned_aug.models.stacked import StackedVAEs
-from learned_aug.speed import cpu_model
+from learned_aug.precision import cpu_model
 from learned_aug.training.recipe import COLOUR_RECIPE
 
 # The previous README main job (one VAE per class); bench_main_job.py times today's.

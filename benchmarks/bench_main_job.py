@@ -21,7 +21,7 @@ import torch
 from _docs import bench_args, markdown_table, parse, publish
 from _timing import run_cli
 
-from learned_aug.speed import choose_autocast, cpu_model
+from learned_aug.precision import choose_autocast, cpu_model
 from learned_aug.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
 JOBS = {

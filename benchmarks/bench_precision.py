@@ -3,7 +3,7 @@
 Times training steps of the evaluation classifier (``ConvNet`` at three widths, batch 64 of
 28x28 digits, Adam) and of the generators ``fit`` trains (the VAE and the 10-member per-class
 VAE of the README's main job, batch 64): float32 and bf16 autocast alternate round by round
-and each keeps its best round (``learned_aug.speed.autocast_speedup``), so load from other
+and each keeps its best round (``learned_aug.precision.autocast_speedup``), so load from other
 processes hits both alike.
 
     python benchmarks/bench_precision.py            # a table; --write updates docs/benchmarks.md
@@ -19,7 +19,7 @@ from _docs import bench_args, markdown_table, parse, publish
 
 from learned_aug import create_generator, load_dataset
 from learned_aug.evaluation import ConvNet
-from learned_aug.speed import choose_autocast, cpu_model, native_bf16
+from learned_aug.precision import choose_autocast, cpu_model, native_bf16
 
 
 def classifier_steps(width: int, x, y):
@@ -109,7 +109,7 @@ def table(rows, batch: int) -> str:
             f"Training steps per second, batch {batch} of 28x28 MNIST digits, Adam; best round "
             "of each.",
             markdown_table(header, cells),
-            "Default chosen here (`learned_aug.speed.choose_autocast`): "
+            "Default chosen here (`learned_aug.precision.choose_autocast`): "
             f"{'bf16 autocast' if choice.enabled else 'float32'} ({choice.reason}).",
         ]
     )

@@ -25,7 +25,7 @@ from learned_aug.data import LabelledData
 from learned_aug.evaluation.probe import linear_probe
 from learned_aug.models import create_generator
 from learned_aug.models.dvae import DVAEConfig
-from learned_aug.speed import cpu_model
+from learned_aug.precision import cpu_model
 from learned_aug.training.diagnostics import classification_scores
 
 PAPERS = Path(__file__).resolve().parents[1] / "docs" / "papers"

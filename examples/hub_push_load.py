@@ -1,8 +1,8 @@
 """Push a generator to the Hugging Face Hub, and load it back by its repo id.
 
 Shows: ``learned-aug push FOLDER user/name`` uploads, in one commit, what ``save_pretrained``
-writes (``config.json`` and ``model.safetensors``: never a pickle), a model card, the sample
-grid and the latent bank; ``--dry-run DIR`` writes exactly those files into DIR and uploads
+writes (``config.json`` and ``model.safetensors``: never a pickle; the latent bank and the
+quality report), a model card and the sample grid; ``--dry-run DIR`` writes exactly those files into DIR and uploads
 nothing. Anyone then loads the generator by its repo id, the way a bundled name or a folder
 loads: ``load_generator``, ``LearnedAugment.from_pretrained`` and ``SyntheticDataset`` all take
 it, and the latent bank comes along. Downloads go to huggingface_hub's cache; with

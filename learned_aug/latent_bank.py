@@ -7,19 +7,15 @@ its k nearest neighbours *of the same class*; ``SyntheticDataset`` starts from b
 per-class generator each class is encoded by its own member, so every row lives in the latent
 space of the member that decodes it, and neighbours never cross classes.
 
-The bank is saved next to the generator as ``latent_bank.safetensors`` (``fit`` writes it with
-every run); every way of loading a generator (``Generator.from_pretrained``, which
-``load_generator`` calls) finds it there and attaches it to the generator it loads
-(:func:`attach_saved`, :func:`attach_bank`), where the strategies that need one take it
-(:func:`bank_of`). The quality report ``fit`` measures (``quality.json``) travels with the
-generator the same way (:func:`attach_quality`, :func:`quality_of`): it says whether the classes a
-sample inherits from the bank code it starts from still name what the sample shows.
+The bank is saved next to the generator as ``latent_bank.safetensors`` (``fit`` and
+``save_pretrained`` write it); every way of loading a generator (``Generator.from_pretrained``,
+which ``load_generator`` calls) finds it there and attaches it to the generator it loads
+(:func:`attach_bank`), where the strategies that need one take it (:func:`bank_of`).
 
-This module sits below ``models`` (the model base reads a checkpoint's bank and report as it
-loads its weights), so it never imports a model: a generator is taken by what it offers
-(``encode``, ``sample_shape``, ``classes``, ``conditional``, ``device``), as
-``io.save_sample_grid`` takes it. It reads local files, or a Hub repo's through huggingface_hub's
-cache.
+This module sits below ``models`` (the model base reads a checkpoint's bank as it loads its
+weights), so it never imports a model: a generator is taken by what it offers (``encode``,
+``sample_shape``, ``classes``, ``conditional``, ``device``), as
+``sample_grid.save_sample_grid`` takes it.
 """
 
 from __future__ import annotations
@@ -29,20 +25,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
-from huggingface_hub import hf_hub_download
-from huggingface_hub.errors import EntryNotFoundError, HFValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
+from learned_aug.checkpoint import CheckpointError
 from learned_aug.data import load_dataset, resize_batch
-from learned_aug.io import BANK_NAME, QUALITY_JSON, CheckpointError, atomic_write
+from learned_aug.files import BANK_NAME, atomic_write
 from learned_aug.rng import RandomSource, uniform
 
 BANK_VERSION = 2  # 2 added the posterior standard deviations ("stds"); version 1 reads as before
 _TENSORS = ({"codes", "labels"}, {"codes", "labels", "stds"})
-M = TypeVar("M", bound=nn.Module)  # a generator: attach_* return the one they were given
+M = TypeVar("M", bound=nn.Module)  # a generator: attach_bank returns the one it was given
 # Codes closer than this to the query are the query itself (it is in the bank when it is a
 # training example): it is never its own neighbour.
 SELF_DISTANCE = 1e-4
@@ -305,89 +300,3 @@ def bank_of(generator: nn.Module) -> LatentBank | None:
         True
     """
     return generator.__dict__.get("latent_bank")
-
-
-def attach_quality(generator: M, report: dict[str, Any] | None) -> M:
-    """Give ``generator`` the quality report measured on it (``fit`` attaches the one it writes
-    to ``quality.json``, loading the one saved beside the generator); returns the generator.
-    ``None`` removes it.
-
-    Like the bank, a plain attribute outside the weights. ``SyntheticDataset`` reads it before
-    it hands out the classes an unconditional generator's samples inherit from the bank.
-
-    Example:
-        >>> from learned_aug import VAE, VAEConfig
-        >>> vae = attach_quality(VAE(VAEConfig(image_size=(8, 8), latent_dim=2)), {"cas": 0.9})
-        >>> quality_of(vae)
-        {'cas': 0.9}
-    """
-    if report is not None and not isinstance(report, dict):
-        raise TypeError(
-            f"report must be a dict (the quality report fit writes) or None, "
-            f"got {type(report).__name__}"
-        )
-    generator.__dict__["quality"] = None if report is None else dict(report)
-    return generator
-
-
-def quality_of(generator: nn.Module) -> dict[str, Any] | None:
-    """The quality report attached to ``generator``, or ``None`` (none was measured or saved).
-
-    Example:
-        >>> from learned_aug import VAE, VAEConfig
-        >>> quality_of(VAE(VAEConfig(image_size=(8, 8), latent_dim=2))) is None
-        True
-    """
-    return generator.__dict__.get("quality")
-
-
-# ---------------------------------------------------------------------------- beside a checkpoint
-def saved_file(location: str | Path, filename: str, **hub_kwargs: Any) -> Path | None:
-    """The file ``filename`` saved beside the generator at ``location`` (a local folder, or a
-    Hub repo id through huggingface_hub's cache; ``hub_kwargs`` go to ``hf_hub_download``), or
-    ``None`` when there is none.
-
-    Example:
-        >>> import tempfile
-        >>> saved_file(tempfile.mkdtemp(), BANK_NAME) is None
-        True
-    """
-    if Path(location).is_dir():
-        file = Path(location) / filename
-        return file if file.is_file() else None
-    try:
-        return Path(hf_hub_download(str(location), filename, **hub_kwargs))
-    except (EntryNotFoundError, HFValidationError, OSError):
-        return None  # no such file in the repo, not in the offline cache, or no such repo
-
-
-def read_quality(file: str | Path) -> dict[str, Any]:
-    """The quality report in ``file`` (a ``quality.json`` that ``fit`` wrote)."""
-    try:
-        report = json.loads(Path(file).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{file} is not valid JSON: {err}") from err
-    if not isinstance(report, dict):
-        raise CheckpointError(
-            f"{file} must hold a JSON object (the quality report fit writes), got "
-            f"{type(report).__name__}; delete it or run fit again"
-        )
-    return report
-
-
-def attach_saved(
-    generator: M, location: str | Path, *, device: str | torch.device = "cpu", **hub_kwargs: Any
-) -> M:
-    """Attach the bank and the quality report saved beside the generator at ``location`` (a
-    local folder or a Hub repo id; ``hub_kwargs`` go to ``hf_hub_download``), the bank on
-    ``device``; what is not there is attached as ``None``. Returns the generator.
-
-    ``Generator.from_pretrained`` calls it, so every way of loading a generator
-    (``load_generator``, ``VAE.from_pretrained``, ``LearnedAugment.from_pretrained``) gives it
-    the same bank and report.
-    """
-    bank_file = saved_file(location, BANK_NAME, **hub_kwargs)
-    bank = None if bank_file is None else LatentBank.load(bank_file).to(device)
-    quality_file = saved_file(location, QUALITY_JSON, **hub_kwargs)
-    attach_quality(generator, None if quality_file is None else read_quality(quality_file))
-    return attach_bank(generator, bank)

@@ -21,8 +21,9 @@ from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
 from learned_aug.bundled import PRETRAINED_DIR
-from learned_aug.io import BANK_NAME, CONFIG_NAME, CheckpointError
-from learned_aug.latent_bank import LatentBank, attach_bank, saved_file
+from learned_aug.checkpoint import CheckpointError, saved_file
+from learned_aug.files import BANK_NAME, CONFIG_NAME
+from learned_aug.latent_bank import LatentBank, attach_bank
 from learned_aug.models import Generator, model_class
 
 
@@ -33,14 +34,14 @@ def bundled_names() -> list[str]:
     return sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / CONFIG_NAME).is_file())
 
 
-def resolve(name_or_path: str | Path, *, revision: str | None = None) -> str:
+def resolve(name: str | Path, *, revision: str | None = None) -> str:
     """Where a generator lives: a bundled folder, a local folder, or a Hub repo id.
 
     The order is fixed: a bundled name wins over a local folder of the same name, and a local
     folder over a Hub repo id.
 
     Args:
-        name_or_path: a bundled name, a local folder, or a Hub repo id (``"user/repo"``).
+        name: a bundled name, a local folder, or a Hub repo id (``"user/repo"``).
         revision: a Hub branch, tag or commit; only meaningful for a Hub repo id.
 
     Raises:
@@ -51,7 +52,7 @@ def resolve(name_or_path: str | Path, *, revision: str | None = None) -> str:
         >>> resolve("user/my-vae")
         'user/my-vae'
     """
-    text = str(name_or_path)
+    text = str(name)
     if not text.strip():
         raise ValueError(_not_found(text, "an empty name is not a Hub repo id"))
     path = Path(text).expanduser()
@@ -106,7 +107,7 @@ def read_config(location: str, **hub_kwargs: Any) -> dict[str, Any]:
 
 
 def load_generator(
-    name_or_path: str | Path,
+    name: str | Path,
     *,
     revision: str | None = None,
     device: str = "cpu",
@@ -118,13 +119,13 @@ def load_generator(
     (``learned_aug.latent_bank.bank_of(generator)``): the strategies that start from or search
     the training codes (``SyntheticDataset``'s default ``Posterior``, ``Interpolate``, ...) take
     it from there. So does the quality report ``fit`` saved (``quality.json``,
-    ``learned_aug.latent_bank.quality_of(generator)``), which ``SyntheticDataset`` reads before
+    ``learned_aug.quality.quality_of(generator)``), which ``SyntheticDataset`` reads before
     it labels an unconditional generator's samples with the classes of their bank codes.
     ``Generator.from_pretrained(folder_or_repo_id)``, which this calls once the name is
     resolved, gives the same generator.
 
     Args:
-        name_or_path: a bundled name (see ``bundled_names()``), a local folder, or a Hub repo id.
+        name: a bundled name (see ``bundled_names()``), a local folder, or a Hub repo id.
         revision: Hub branch, tag or commit.
         device: where the weights and the bank are loaded (``map_location``).
         **hub_kwargs: passed to huggingface_hub (``cache_dir``, ``token``, ``local_files_only``).
@@ -137,12 +138,12 @@ def load_generator(
         >>> type(load_generator(folder)).__name__
         'VAE'
     """
-    location = resolve(name_or_path, revision=revision)
+    location = resolve(name, revision=revision)
     if revision is not None:
         hub_kwargs["revision"] = revision
     # Read first, so that a name that leads nowhere is an error naming it (with the bundled
     # names), and a config of an unknown kind one naming what was asked for.
-    cls = model_class(read_config(location, **hub_kwargs), str(name_or_path))
+    cls = model_class(read_config(location, **hub_kwargs), str(name))
     return cls.from_pretrained(location, map_location=device, **hub_kwargs)
 
 

@@ -5,7 +5,7 @@
 everything the strategy needs: its strength (a number, or a ``(low, high)`` range drawn per
 example), its options and, for the strategies that search the training codes, the latent bank.
 A name (``"interpolate"``) is the shorthand for the class with its defaults. The work is done by
-the pure kernels of :mod:`learned_aug.sampling`.
+the pure kernels of :mod:`learned_aug.kernels`.
 
 :data:`STRATEGIES` maps each name to its class; :func:`register_strategy` adds a kernel function
 (or a ``Strategy`` subclass) under a new name.
@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
-from learned_aug import sampling as S
+from learned_aug import kernels as K
 from learned_aug.latent_bank import LatentBank, bank_of
 from learned_aug.models import Generator
 from learned_aug.rng import RandomSource, check_alpha
@@ -27,7 +27,7 @@ from learned_aug.rng import RandomSource, check_alpha
 Alpha = float | tuple[float, float]
 StrategyFn = Callable[..., Tensor]
 """A kernel: ``fn(model, images, labels, alpha, rng, bank, **options) -> images`` (see
-:mod:`learned_aug.sampling`)."""
+:mod:`learned_aug.kernels`)."""
 
 
 class Strategy:
@@ -78,7 +78,7 @@ class Strategy:
     def __call__(
         self,
         model: Generator,
-        images: Tensor | S.Latents,
+        images: Tensor | K.Latents,
         labels: Tensor | None,
         alpha: Tensor,
         rng: RandomSource,
@@ -143,14 +143,14 @@ def register_strategy(
 
     On a ``Strategy`` subclass (``@register_strategy``): registers it under its ``name``. With a
     name (``@register_strategy("mine", default_strength=0.2)``) on a kernel function of the
-    signature of :mod:`learned_aug.sampling`: makes a ``Strategy`` class around it (its keyword
+    signature of :mod:`learned_aug.kernels`: makes a ``Strategy`` class around it (its keyword
     options become the instance's ``options``) and registers that; the function is returned
     unchanged.
 
     Example:
         >>> @register_strategy("halfway", default_strength=0.5, needs_bank=True)
         ... def halfway(model, images, labels, alpha, rng, bank, *, k=5):
-        ...     return S.interpolate(model, images, labels, alpha, rng, bank, k=k)
+        ...     return K.interpolate(model, images, labels, alpha, rng, bank, k=k)
         >>> STRATEGIES["halfway"](k=2)
         Halfway(strength=(0.5, 0.5), k=2)
         >>> del STRATEGIES["halfway"]
@@ -205,7 +205,7 @@ class Reconstruct(Strategy):
     """
 
     name = "reconstruct"
-    fn = staticmethod(S.reconstruct)
+    fn = staticmethod(K.reconstruct)
 
     def __init__(self, strength: None = None, *, bank: LatentBank | None = None):
         super().__init__(strength, bank=bank)  # a strength is refused, by name
@@ -225,7 +225,7 @@ class Noise(Strategy):
     """
 
     name = "noise"
-    fn = staticmethod(S.noise)
+    fn = staticmethod(K.noise)
     default_strength = (0.0, 0.3)
 
     def __init__(self, strength: Alpha | None = None, *, bank: LatentBank | None = None):
@@ -248,7 +248,7 @@ class Interpolate(Strategy):
     """
 
     name = "interpolate"
-    fn = staticmethod(S.interpolate)
+    fn = staticmethod(K.interpolate)
     default_strength = (0.0, 0.5)
     needs_bank = True
 
@@ -273,7 +273,7 @@ class Extrapolate(Interpolate):
     """
 
     name = "extrapolate"
-    fn = staticmethod(S.extrapolate)
+    fn = staticmethod(K.extrapolate)
 
 
 @register_strategy
@@ -286,7 +286,7 @@ class Prior(Strategy):
     """
 
     name = "prior"
-    fn = staticmethod(S.prior)
+    fn = staticmethod(K.prior)
     needs_source = False
 
     def __init__(self, strength: None = None) -> None:
@@ -310,7 +310,7 @@ class Posterior(Strategy):
     """
 
     name = "posterior"
-    fn = staticmethod(S.posterior)
+    fn = staticmethod(K.posterior)
     default_strength = 1.0
 
     def __init__(self, strength: Alpha | None = None, *, bank: LatentBank | None = None):
@@ -333,7 +333,7 @@ class GMM(Strategy):
     """
 
     name = "gmm"
-    fn = staticmethod(S.gmm)
+    fn = staticmethod(K.gmm)
     default_strength = 1.0
     needs_source = False
     needs_bank = True
@@ -363,7 +363,7 @@ class VQResample(Strategy):
     """
 
     name = "vq-resample"
-    fn = staticmethod(S.vq_resample)
+    fn = staticmethod(K.vq_resample)
     default_strength = (0.0, 1.0)
     reads_labels = False
 

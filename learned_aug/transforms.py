@@ -186,7 +186,7 @@ class LearnedAugment(Transform):
 
     @classmethod
     def from_pretrained(
-        cls, name_or_path: str | Path, *, device: str = "cpu", **kwargs: Any
+        cls, name: str | Path, *, device: str = "cpu", **kwargs: Any
     ) -> LearnedAugment:
         """A ``LearnedAugment`` of the generator ``load_generator`` loads (a bundled name, a
         folder or a Hub id, with the latent bank saved beside it).
@@ -197,7 +197,7 @@ class LearnedAugment(Transform):
             >>> LearnedAugment.from_pretrained("mnist-vae", strategy="interpolate").strategy
             Interpolate(strength=(0.0, 0.5), k=5, bank=<5000 codes>)
         """
-        return cls(load_generator(name_or_path, device=device), **kwargs)
+        return cls(load_generator(name, device=device), **kwargs)
 
     def train(self, mode: bool = True) -> LearnedAugment:
         # A transform is never trained: keep the generator in eval mode whatever the caller's mode.

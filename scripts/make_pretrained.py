@@ -32,8 +32,7 @@ import torch
 
 from learned_aug import FitSettings, fit, load_dataset
 from learned_aug.data import LabelledData, stratified_split
-from learned_aug.hub import write_model_card
-from learned_aug.io import (
+from learned_aug.files import (
     BANK_NAME,
     CONFIG_NAME,
     QUALITY_JSON,
@@ -41,6 +40,7 @@ from learned_aug.io import (
     TRAINING_JSON,
     WEIGHTS_NAME,
 )
+from learned_aug.hub import write_model_card
 from learned_aug.loading import build_latent_bank, load_generator
 from learned_aug.models import MODELS, Generator
 from learned_aug.training.diagnostics import diagnose

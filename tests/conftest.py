@@ -22,7 +22,7 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
-# The precision choice (learned_aug.speed) caches timings: never in the user's real cache.
+# The precision choice (learned_aug.precision) caches timings: never in the user's real cache.
 os.environ.setdefault("LEARNED_AUG_CACHE", tempfile.mkdtemp(prefix="learned-aug-cache-"))
 
 TINY = {"latent_dim": 3, "hidden_channels": (8, 16), "hidden_dim": 32}
@@ -30,7 +30,7 @@ TINY = {"latent_dim": 3, "hidden_channels": (8, 16), "hidden_dim": 32}
 DIGITS = list("0123456789")
 QUICK = FitSettings(epochs=1, amp=False)
 """Training settings of a test fixture; ``amp=False`` skips timing bfloat16 against float32
-(learned_aug.speed), which no fixture needs."""
+(learned_aug.precision), which no fixture needs."""
 RUN = {"progress": False, "device": "cpu"}
 """``fit``'s run keywords in tests: no progress bar, on the CPU."""
 

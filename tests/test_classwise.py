@@ -18,8 +18,9 @@ from learned_aug import (
     load_generator,
 )
 from learned_aug.bundled import PRETRAINED_DIR
+from learned_aug.checkpoint import CheckpointError
 from learned_aug.data import stratified_split
-from learned_aug.io import WEIGHTS_NAME, CheckpointError
+from learned_aug.files import WEIGHTS_NAME
 from learned_aug.models.classwise import elbo_at_mean
 from learned_aug.models.routing import Plan
 from learned_aug.models.stacked import StackedVAEs

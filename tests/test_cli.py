@@ -126,7 +126,7 @@ def test_the_names_the_cli_offers_equal_the_registries():
     from learned_aug.evaluation import CONDITIONS, protocol
     from learned_aug.models import MODELS
     from learned_aug.models.vae import LIKELIHOODS
-    from learned_aug.training.loop import OPTIMIZERS
+    from learned_aug.training.fitting import OPTIMIZERS
 
     assert tuple(sorted(MODELS)) == names.MODEL_NAMES
     assert tuple(sorted(CONVENTIONAL)) == names.CONVENTIONAL_NAMES

@@ -9,7 +9,7 @@ from types import SimpleNamespace as Namespace
 import pytest
 import torch
 
-from learned_aug import DEFAULT_RECIPE, Recipe, speed
+from learned_aug import DEFAULT_RECIPE, Recipe, precision
 from learned_aug.cli import main
 from learned_aug.conventional import get_conventional
 from learned_aug.data import balanced_subset
@@ -68,14 +68,14 @@ def few_digits(request):
 
 # ------------------------------------------------------------------ precision
 def test_protocol_precision_is_asked_or_chosen(digits, monkeypatch):
-    monkeypatch.delenv(speed.ENV_VAR, raising=False)
+    monkeypatch.delenv(precision.ENV_VAR, raising=False)
     asked = classifier_precision(EvaluationConfig(bf16=True), digits)
     assert asked.enabled and asked.reason == "asked for autocast"
-    monkeypatch.setenv(speed.ENV_VAR, "0")
+    monkeypatch.setenv(precision.ENV_VAR, "0")
     chosen = classifier_precision(EvaluationConfig(), digits)
-    assert not chosen.enabled and chosen.reason == f"{speed.ENV_VAR}=0"
-    monkeypatch.delenv(speed.ENV_VAR)
-    if not speed.native_bf16():  # a CPU without bf16 units: float32, and nothing timed
+    assert not chosen.enabled and chosen.reason == f"{precision.ENV_VAR}=0"
+    monkeypatch.delenv(precision.ENV_VAR)
+    if not precision.native_bf16():  # a CPU without bf16 units: float32, and nothing timed
         assert not classifier_precision(EvaluationConfig(), digits).enabled
 
 

@@ -17,8 +17,8 @@ from safetensors.torch import load_file
 
 from learned_aug import FitSettings, TrainingError, create_generator, fit, load_generator
 from learned_aug.cli import main
-from learned_aug.io import atomic_write
-from learned_aug.training import checkpoint, loop, trainer
+from learned_aug.files import atomic_write
+from learned_aug.training import checkpoint, trainer
 from learned_aug.training.checkpoint import (
     CHECKPOINT_NAME,
     HISTORY_JSON,
@@ -86,9 +86,9 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_weights(tmp_path,
 
     # Resume must continue from the checkpoint, not start over (which would end the same).
     epochs_run = []
-    run_epoch = loop._Trainer._run_epoch
+    run_epoch = trainer._Trainer._run_epoch
     monkeypatch.setattr(
-        loop._Trainer, "_run_epoch", lambda self: epochs_run.append(self.epoch) or run_epoch(self)
+        trainer._Trainer, "_run_epoch", lambda self: epochs_run.append(self.epoch) or run_epoch(self)
     )
     assert main([*FIT, "--out", str(run), "--resume"]) == 0
     assert epochs_run == list(range(int(state["epoch"]), 4))

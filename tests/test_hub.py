@@ -35,11 +35,12 @@ from learned_aug import (
     load_generator,
 )
 from learned_aug.bundled import PRETRAINED_DIR
+from learned_aug.card_template import CARD_MARKER
 from learned_aug.cli import main
 from learned_aug.hub import stage_upload, write_model_card
 from learned_aug.hub.card import is_generated, model_card
-from learned_aug.io import CARD_MARKER, sample_grid_seed, save_sample_grid
 from learned_aug.loading import resolve
+from learned_aug.sample_grid import sample_grid_seed, save_sample_grid
 
 REPO = "learned-aug-tests/tiny-vae"
 CONFIG = {"image_size": (8, 8), "latent_dim": 2, "hidden_channels": (4,), "hidden_dim": 8}

@@ -21,13 +21,13 @@ from learned_aug import (
     SyntheticDataset,
     VAEConfig,
 )
-from learned_aug.io import BANK_NAME
+from learned_aug.files import BANK_NAME
 
 # An untrained unconditional VAE: the classes its samples take from the bank codes they start
 # from are unchecked (no quality report; tests/test_synthetic_trust.py), and warned about. These
 # tests check which code a sample decodes, not whether it still looks like its class.
 pytestmark = pytest.mark.filterwarnings(
-    "ignore::learned_aug.synthetic.items.UncheckedLabelsWarning"
+    "ignore::learned_aug.synthetic.trust.UncheckedLabelsWarning"
 )
 
 

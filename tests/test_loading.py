@@ -30,8 +30,9 @@ from learned_aug import (
     load_generator,
 )
 from learned_aug.bundled import PRETRAINED_DIR
-from learned_aug.io import BANK_NAME, CONFIG_NAME, QUALITY_JSON
-from learned_aug.latent_bank import bank_of, quality_of, read_quality
+from learned_aug.files import BANK_NAME, CONFIG_NAME, QUALITY_JSON
+from learned_aug.latent_bank import bank_of
+from learned_aug.quality import quality_of, read_quality
 
 NAMES = bundled_names()
 
@@ -105,6 +106,22 @@ def test_every_door_gives_the_same_generator_bank_and_report(name, hub_repo):
         samples, labels, strategy = _samples(generator)
         assert strategy == expected[2], door
         assert torch.equal(samples, expected[0]) and torch.equal(labels, expected[1]), door
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_save_pretrained_keeps_the_bank_and_report_through_a_round_trip(name, tmp_path):
+    # load -> save_pretrained -> load: the bank and the quality report come back with it.
+    loaded = load_generator(name)
+    loaded.save_pretrained(tmp_path)
+    again = load_generator(tmp_path)
+    assert quality_of(again) == quality_of(loaded)
+    if bank_of(loaded) is None:
+        assert bank_of(again) is None and not (tmp_path / BANK_NAME).exists()
+    else:
+        assert torch.equal(bank_of(again).codes, bank_of(loaded).codes)
+        assert torch.equal(bank_of(again).labels, bank_of(loaded).labels)
+        assert bank_of(again).classes == bank_of(loaded).classes
+    assert _samples(again)[0].equal(_samples(loaded)[0])
 
 
 def test_the_bundled_generators_carry_their_bank():

@@ -16,9 +16,10 @@ import torch
 from torch.distributions import Distribution
 
 from learned_aug import MODELS, LatentBank, create_generator, load_dataset, load_generator
-from learned_aug.io import QUALITY_JSON
-from learned_aug.latent_bank import bank_of, quality_of
+from learned_aug.files import QUALITY_JSON
+from learned_aug.latent_bank import bank_of
 from learned_aug.models.base import Generator
+from learned_aug.quality import quality_of
 
 
 def _data_for(kind: str):

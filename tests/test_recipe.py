@@ -20,7 +20,8 @@ from learned_aug.cli.names import DEFAULT_CONDITIONS, TABULAR_CONDITIONS
 from learned_aug.data import balanced_subset, load_dataset
 from learned_aug.evaluation import CONDITIONS, GENERATORS, LEARNED
 from learned_aug.evaluation.report import quality_table, read_csv, write_csv
-from learned_aug.latent_bank import LatentBank, bank_of, quality_of
+from learned_aug.latent_bank import LatentBank, bank_of
+from learned_aug.quality import quality_of
 from learned_aug.training.recipe import TABULAR_RECIPE, step_budget
 from learned_aug.training.settings import FitSettings
 

@@ -1,4 +1,4 @@
-"""The strategy kernels of learned_aug.sampling, the latent bank and the classifier filter, on
+"""The strategy kernels of learned_aug.kernels, the latent bank and the classifier filter, on
 real digits."""
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from learned_aug import (
     build_latent_bank,
     find_bank,
 )
-from learned_aug import sampling as S
-from learned_aug.io import BANK_NAME
+from learned_aug import kernels as K
+from learned_aug.files import BANK_NAME
+from learned_aug.kernels import Latents, encode_mean
 from learned_aug.rng import ItemStreams
-from learned_aug.sampling import Latents, encode_mean
 
 DIGITS = list("0123456789")
 
@@ -43,10 +43,10 @@ def bank(vae, digits) -> LatentBank:
 
 
 def run(name, model, x, labels, alpha, seed=0, bank=None, **options):
-    """The kernel ``name`` of learned_aug.sampling on a batch, one strength for all."""
+    """The kernel ``name`` of learned_aug.kernels on a batch, one strength for all."""
     rng = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        kernel = getattr(S, name.replace("-", "_"))
+        kernel = getattr(K, name.replace("-", "_"))
         return kernel(model, x, labels, torch.full((len(x),), alpha), rng, bank, **options)
 
 
@@ -97,7 +97,7 @@ def test_prior_keeps_the_class_of_a_per_class_generator(classwise, digits):
     y = torch.tensor([3, 3, 7])
     gens = [torch.Generator().manual_seed(s) for s in range(3)]
     with torch.no_grad():
-        out = S.prior(classwise, digits.x[:3], y, torch.zeros(3), gens, None)
+        out = K.prior(classwise, digits.x[:3], y, torch.zeros(3), gens, None)
         member = classwise.members[7].sample(1, rng=[torch.Generator().manual_seed(2)])
     assert out.shape == (3, 1, 8, 8)
     # member 7 decodes in one batched pass with member 3: equal up to float rounding

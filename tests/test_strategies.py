@@ -26,7 +26,7 @@ from learned_aug import (
     load_generator,
     register_strategy,
 )
-from learned_aug import sampling as S
+from learned_aug import kernels as K
 from learned_aug.latent_bank import attach_bank
 from learned_aug.strategies import as_strategy, augment_strategy, dataset_strategy
 
@@ -132,9 +132,9 @@ def test_as_strategy_takes_a_name_a_class_an_object_or_a_kernel():
     mine = Interpolate(0.2, k=2)
     assert as_strategy(mine) is mine
     assert as_strategy("noise") == Noise() and as_strategy(Prior) == Prior()
-    kernel = as_strategy(S.reconstruct)
+    kernel = as_strategy(K.reconstruct)
     assert isinstance(kernel, Strategy) and kernel.name == "reconstruct"
-    assert kernel.strength == (0.0, 0.0) and type(kernel).fn is S.reconstruct
+    assert kernel.strength == (0.0, 0.0) and type(kernel).fn is K.reconstruct
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,8 @@ from learned_aug import (
 )
 from learned_aug.latent_bank import attach_bank, bank_of
 from learned_aug.synthetic import UNLABELLED, to_folder
-from learned_aug.synthetic.items import UncheckedLabelsWarning, draw_items
+from learned_aug.synthetic.items import draw_items
+from learned_aug.synthetic.trust import UncheckedLabelsWarning
 
 GRAY = v2.Compose([v2.Grayscale(), v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
 

@@ -23,10 +23,11 @@ from learned_aug import (
     fit,
     load_generator,
 )
-from learned_aug.io import CheckpointError
-from learned_aug.latent_bank import attach_bank, attach_quality, bank_of, quality_of
+from learned_aug.checkpoint import CheckpointError
+from learned_aug.latent_bank import attach_bank, bank_of
 from learned_aug.models import VAE
-from learned_aug.synthetic.items import LABEL_TRUST, UncheckedLabelsWarning, label_bar
+from learned_aug.quality import attach_quality, quality_of
+from learned_aug.synthetic.trust import LABEL_TRUST, UncheckedLabelsWarning, label_bar
 from learned_aug.training.diagnostics import GeneratorWarning
 from learned_aug.training.publish import default_sampler
 
@@ -94,7 +95,7 @@ def test_fit_without_a_run_folder_measures_nothing_and_drops_an_old_report(few):
 
 def test_load_generator_refuses_a_quality_report_that_is_not_one(collapsed, tmp_path):
     model, _ = collapsed
-    model.save_pretrained(tmp_path)
+    model.save_weights(tmp_path)  # the weights alone: no quality.json beside them
     assert quality_of(load_generator(tmp_path)) is None  # no quality.json: none attached
     (tmp_path / "quality.json").write_text("[0.1]")
     with pytest.raises(CheckpointError, match=r"quality\.json must hold a JSON object.*list"):

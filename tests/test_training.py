@@ -12,7 +12,7 @@ import torch
 from conftest import TINY
 from safetensors.torch import load_file
 
-from learned_aug import TrainingError, create_generator, fit, load_generator, speed
+from learned_aug import TrainingError, create_generator, fit, load_generator, precision
 from learned_aug.training import kl_at, lr_at, trainer
 from learned_aug.training.checkpoint import (
     CHECKPOINT_FORMAT,
@@ -317,9 +317,9 @@ def _step_factory(slow: bool):
 
 
 def test_no_autocast_on_a_cpu_without_native_bf16_and_nothing_is_timed(monkeypatch):
-    monkeypatch.delenv(speed.ENV_VAR, raising=False)
+    monkeypatch.delenv(precision.ENV_VAR, raising=False)
     make, calls = _step_factory(slow=False)
-    choice = speed.choose_autocast(
+    choice = precision.choose_autocast(
         "cpu", workload="w", make_step=make, flags=frozenset({"avx2", "fma"})
     )
     assert not choice.enabled and "no native bf16" in choice.reason and calls == []
@@ -327,33 +327,35 @@ def test_no_autocast_on_a_cpu_without_native_bf16_and_nothing_is_timed(monkeypat
 
 def test_an_explicit_choice_wins_argument_first_then_environment(monkeypatch):
     flags = frozenset({"avx2"})
-    monkeypatch.setenv(speed.ENV_VAR, "1")
-    assert speed.choose_autocast("cpu", flags=flags).enabled
-    assert speed.choose_autocast("cpu", flags=flags).reason == f"{speed.ENV_VAR}=1"
-    assert not speed.choose_autocast("cpu", override=False, flags=flags).enabled
-    monkeypatch.setenv(speed.ENV_VAR, "0")
-    assert not speed.choose_autocast("cpu", flags=frozenset({"amx_bf16"})).enabled
-    monkeypatch.setenv(speed.ENV_VAR, "maybe")
+    monkeypatch.setenv(precision.ENV_VAR, "1")
+    assert precision.choose_autocast("cpu", flags=flags).enabled
+    assert precision.choose_autocast("cpu", flags=flags).reason == f"{precision.ENV_VAR}=1"
+    assert not precision.choose_autocast("cpu", override=False, flags=flags).enabled
+    monkeypatch.setenv(precision.ENV_VAR, "0")
+    assert not precision.choose_autocast("cpu", flags=frozenset({"amx_bf16"})).enabled
+    monkeypatch.setenv(precision.ENV_VAR, "maybe")
     with pytest.raises(ValueError, match=r"LEARNED_AUG_BF16='maybe' is not understood.*1, true"):
-        speed.choose_autocast("cpu", flags=flags)
+        precision.choose_autocast("cpu", flags=flags)
 
 
 @pytest.mark.parametrize("bf16_slow", [True, False])
 def test_native_bf16_is_timed_once_then_the_verdict_is_cached(tmp_path, monkeypatch, bf16_slow):
-    monkeypatch.delenv(speed.ENV_VAR, raising=False)
-    monkeypatch.setenv(speed.CACHE_ENV_VAR, str(tmp_path))
-    monkeypatch.setattr(speed, "_decided", {})
+    monkeypatch.delenv(precision.ENV_VAR, raising=False)
+    monkeypatch.setenv(precision.CACHE_ENV_VAR, str(tmp_path))
+    monkeypatch.setattr(precision, "_decided", {})
     flags = frozenset({"avx512_bf16"})
     make, calls = _step_factory(slow=bf16_slow)
-    first = speed.choose_autocast("cpu", workload="w", make_step=make, flags=flags)
+    first = precision.choose_autocast("cpu", workload="w", make_step=make, flags=flags)
     assert first.enabled is not bf16_slow and calls == [False, True]
-    again = speed.choose_autocast("cpu", workload="w", make_step=make, flags=flags)
-    monkeypatch.setattr(speed, "_decided", {})  # a new process reads the cache file
-    later = speed.choose_autocast("cpu", workload="w", make_step=make, flags=flags)
+    again = precision.choose_autocast("cpu", workload="w", make_step=make, flags=flags)
+    monkeypatch.setattr(precision, "_decided", {})  # a new process reads the cache file
+    later = precision.choose_autocast("cpu", workload="w", make_step=make, flags=flags)
     assert first == again == later and calls == [False, True]
     cached = json.loads((tmp_path / "precision.json").read_text())
-    assert cached == {speed.cache_key("w"): not bf16_slow}
-    assert speed.cpu_model() in speed.cache_key("w") and torch.__version__ in speed.cache_key("w")
+    assert cached == {precision.cache_key("w"): not bf16_slow}
+    assert precision.cpu_model() in precision.cache_key(
+        "w"
+    ) and torch.__version__ in precision.cache_key("w")
 
 
 def test_timing_steps_leave_the_model_and_the_random_state_alone(digits):
@@ -361,8 +363,8 @@ def test_timing_steps_leave_the_model_and_the_random_state_alone(digits):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     x, y = digits.x[:16], digits.y[:16]
     rng = torch.get_rng_state()
-    make = speed.training_steps(model, lambda m: m.loss(x, y)["loss"], "cpu")
-    assert speed.autocast_speedup(make, rounds=1, steps=1) > 0
+    make = precision.training_steps(model, lambda m: m.loss(x, y)["loss"], "cpu")
+    assert precision.autocast_speedup(make, rounds=1, steps=1) > 0
     assert torch.equal(torch.get_rng_state(), rng)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 

@@ -313,7 +313,7 @@ def evaluate_args(p: argparse.ArgumentParser) -> None:
         "--bf16",
         action="store_true",
         help="train the classifier under bfloat16 autocast (default: where it is faster: "
-        "CUDA, CPUs with AVX512-BF16/AMX; see learned_aug.speed)",
+        "CUDA, CPUs with AVX512-BF16/AMX; see learned_aug.precision)",
     )
     p.add_argument(
         "--out", required=True, help="folder for results.md, results.csv, results_f1.png"

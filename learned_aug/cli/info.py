@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from learned_aug.io import QUALITY_JSON
+from learned_aug.files import QUALITY_JSON
 from learned_aug.loading import load_generator, resolve
 
 

@@ -252,7 +252,7 @@ def train_classifier(
         views: augmented views of each real image per batch (``augment`` required above 1).
         seed: seeds the batches (one ``torch.Generator``) and dropout (torch's global one).
         bf16: bfloat16 autocast: faster only on hardware with bf16 units
-            (``learned_aug.speed.choose_autocast`` tells which).
+            (``learned_aug.precision.choose_autocast`` tells which).
 
     Returns:
         A ``TrainResult`` whose ``model`` holds the final weights, in eval mode.

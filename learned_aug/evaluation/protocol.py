@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
-from learned_aug import speed
+from learned_aug import precision
 from learned_aug.data import LabelledData, balanced_indices, load_dataset
 from learned_aug.evaluation.augment import get_augment
 from learned_aug.evaluation.classifier import (
@@ -266,9 +266,9 @@ def _builder(config: EvaluationConfig) -> Callable[[LabelledData], nn.Module]:
     return config.classifier or default_classifier
 
 
-def classifier_precision(config: EvaluationConfig, data: LabelledData) -> speed.PrecisionChoice:
+def classifier_precision(config: EvaluationConfig, data: LabelledData) -> precision.PrecisionChoice:
     """Whether the protocol's classifier trains under bf16 autocast: ``config.bf16`` when set,
-    else where a few timed steps of that classifier say it is faster (``learned_aug.speed``)."""
+    else where a few timed steps of that classifier say it is faster (``learned_aug.precision``)."""
     model = _builder(config)(data)
     device = next(model.parameters()).device
     batch = config.recipe.batch_size
@@ -278,11 +278,11 @@ def classifier_precision(config: EvaluationConfig, data: LabelledData) -> speed.
         x = x.contiguous(memory_format=torch.channels_last)
     shape = "x".join(map(str, data.sample_shape))
     size = sum(p.numel() for p in model.parameters())
-    return speed.choose_autocast(
+    return precision.choose_autocast(
         device,
         override=config.bf16,
         workload=f"classifier {type(model).__name__} ({size} parameters) {shape} batch {batch}",
-        make_step=speed.training_steps(
+        make_step=precision.training_steps(
             model, lambda m: F.cross_entropy(m(x.to(device)).float(), y.to(device)), device.type
         ),
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from learned_aug.evaluation.conditions import CONDITIONS, CONTROL
-from learned_aug.io import atomic_write, atomic_write_text
+from learned_aug.files import atomic_write, atomic_write_text
 
 Record = dict[str, Any]
 # Columns of the CSV, in order; numbers are parsed back by ``read_csv``.

@@ -6,10 +6,9 @@ Loading (bundled name -> local folder -> Hub repo id, with the latent bank) is
 """
 
 from learned_aug.hub.card import model_card, write_model_card
-from learned_aug.hub.push import UPLOAD_EXTRAS, check_repo_id, push_folder, stage_upload
+from learned_aug.hub.push import check_repo_id, push_folder, stage_upload
 
 __all__ = [
-    "UPLOAD_EXTRAS",
     "check_repo_id",
     "model_card",
     "push_folder",

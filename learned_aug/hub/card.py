@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from huggingface_hub import ModelCard, ModelCardData
 
-from learned_aug.io import (
+from learned_aug.card_template import CARD_MARKER
+from learned_aug.files import (
     BANK_NAME,
-    CARD_MARKER,
     CARD_NAME,
     CONFIG_NAME,
     HISTORY_JSON,
@@ -33,11 +33,10 @@ from learned_aug.io import (
     TRAINING_JSON,
     WEIGHTS_NAME,
     atomic_write_text,
-    sample_grid_seed,
-    save_sample_grid,
 )
 from learned_aug.loading import load_generator
 from learned_aug.models import Generator
+from learned_aug.sample_grid import sample_grid_seed, save_sample_grid
 
 TAGS = ("learned-aug", "data-augmentation", "generative-autoencoder", "pytorch", "safetensors")
 # Keys of training.json that are descriptions, not metrics.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -11,13 +10,9 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
+from learned_aug.files import CONFIG_NAME
 from learned_aug.hub.card import write_model_card
-from learned_aug.io import BANK_NAME, CONFIG_NAME, QUALITY_JSON
 from learned_aug.loading import load_generator
-
-# Files of a generator folder that go to the Hub besides what save_pretrained writes. Training
-# state (checkpoint.pt, a pickle) and logs never do.
-UPLOAD_EXTRAS = (BANK_NAME, QUALITY_JSON)
 
 
 def check_repo_id(repo_id: str) -> str:
@@ -33,9 +28,10 @@ def stage_upload(folder: str | Path, target: str | Path, repo_id: str | None = N
     """Write into ``target`` exactly the files :func:`push_folder` uploads for ``folder``.
 
     The generator is loaded strictly first (a damaged or pickled checkpoint stops here), then
-    saved: ``config.json``, ``model.safetensors``, ``README.md`` (the model card, with the
-    command and metrics ``folder`` records; a hand-written one is kept), ``samples.png``, and
-    the latent bank when the folder has one.
+    saved by ``save_pretrained``: ``config.json``, ``model.safetensors``, the latent bank and the
+    quality report when the folder has them; then ``README.md`` (the model card, with the command
+    and metrics ``folder`` records; a hand-written one is kept) and ``samples.png``. Training
+    state (``checkpoint.pt``, a pickle) and logs never go.
 
     Returns:
         The names of the staged files.
@@ -45,9 +41,6 @@ def stage_upload(folder: str | Path, target: str | Path, repo_id: str | None = N
         raise ValueError(f"folder {str(folder)!r} is not a folder; push a generator folder")
     generator = load_generator(folder)
     generator.save_pretrained(target)
-    for name in UPLOAD_EXTRAS:
-        if (folder / name).is_file():
-            shutil.copyfile(folder / name, Path(target) / name)
     write_model_card(target, generator, run_dir=folder, repo_id=repo_id)
     return sorted(p.name for p in Path(target).iterdir() if p.is_file())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from learned_aug.io import CheckpointError
+from learned_aug.checkpoint import CheckpointError
 from learned_aug.models.base import MODELS, Generator, model_class, register
 from learned_aug.models.classwise import ClasswiseConfig, ClasswiseGenerator
 from learned_aug.models.config import GeneratorConfig

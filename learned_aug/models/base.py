@@ -1,13 +1,13 @@
 """The Generator surface every learned-aug model offers, and the registry of models.
 
 A generator is saved as a folder with ``config.json`` (its config dataclass, see
-:mod:`learned_aug.models.config`) and ``model.safetensors`` (its weights); ``fit`` leaves the
-latent bank and the quality report it measured beside them (:mod:`learned_aug.latent_bank`).
-Saving, loading and pushing go through ``huggingface_hub.PyTorchModelHubMixin``, whose file
-hooks call :mod:`learned_aug.io`, and on loading :mod:`learned_aug.latent_bank`; loading is
-strict and never unpickles anything. ``from_pretrained`` is the one loader: ``load_generator``
-(which resolves names) and ``LearnedAugment.from_pretrained`` end in it, so every way in gives
-the same generator, with the same bank and report attached.
+:mod:`learned_aug.models.config`) and ``model.safetensors`` (its weights), with the latent bank
+and the quality report attached to it beside them (:mod:`learned_aug.latent_bank`,
+:mod:`learned_aug.quality`). Saving, loading and pushing go through
+``huggingface_hub.PyTorchModelHubMixin``, whose file hooks call :mod:`learned_aug.checkpoint`;
+loading is strict and never unpickles anything. ``from_pretrained`` is the one loader:
+``load_generator`` (which resolves names) and ``LearnedAugment.from_pretrained`` end in it, so
+every way in gives the same generator, with the same bank and report attached.
 """
 
 from __future__ import annotations
@@ -20,16 +20,18 @@ import torch
 from huggingface_hub import PyTorchModelHubMixin
 from torch import Tensor, nn
 
-from learned_aug.io import (
-    BASIC_CARD,
-    CONFIG_NAME,
+from learned_aug.card_template import BASIC_CARD
+from learned_aug.checkpoint import (
     CheckpointError,
     load_weights,
     save_checkpoint,
+    saved_file,
     weights_file,
 )
-from learned_aug.latent_bank import attach_saved
+from learned_aug.files import BANK_NAME, CONFIG_NAME, QUALITY_JSON
+from learned_aug.latent_bank import LatentBank, attach_bank, bank_of
 from learned_aug.models.config import GeneratorConfig
+from learned_aug.quality import attach_quality, quality_of, read_quality, write_quality
 from learned_aug.rng import RandomSource, normal
 
 
@@ -224,13 +226,20 @@ class Generator(
     # ----------------------------------------------------------------- checkpoints
     def save_weights(self, save_directory: str | Path) -> None:
         """Write ``config.json`` and ``model.safetensors`` (atomically) and nothing else: what
-        training saves at each better epoch. ``save_pretrained`` adds a model card."""
-        self._save_pretrained(Path(save_directory))
+        training saves at each better epoch. ``save_pretrained`` adds the latent bank, the
+        quality report and a model card."""
+        target = self.module if hasattr(self, "module") else self
+        save_checkpoint(Path(save_directory), target, self.config.to_dict())
 
     def _save_pretrained(self, save_directory: Path) -> None:
-        """The Hub mixin's hook: write ``model.safetensors`` and ``config.json``."""
-        target = self.module if hasattr(self, "module") else self
-        save_checkpoint(save_directory, target, self.config.to_dict())
+        """The Hub mixin's hook: the weights and config, and the latent bank and quality report
+        attached to the generator, so that ``from_pretrained`` gives it back whole."""
+        self.save_weights(save_directory)
+        bank, report = bank_of(self), quality_of(self)
+        if bank is not None:
+            bank.save(save_directory)
+        if report is not None:
+            write_quality(save_directory, report)
 
     @classmethod
     def _from_pretrained(
@@ -268,8 +277,21 @@ class Generator(
             "token": token,
         }
         load_weights(model, weights_file(model_id, **hub), device=map_location)
-        attach_saved(model, model_id, device=map_location, **hub)
+        _attach_saved(model, model_id, device=map_location, **hub)
         return model.eval()
+
+
+def _attach_saved(
+    generator: Generator, location: str, *, device: str | torch.device, **hub_kwargs: Any
+) -> None:
+    """Attach the bank and the quality report saved beside the generator at ``location`` (a
+    local folder or a Hub repo id; ``hub_kwargs`` go to ``hf_hub_download``), the bank on
+    ``device``; what is not there is attached as ``None``."""
+    bank_file = saved_file(location, BANK_NAME, **hub_kwargs)
+    bank = None if bank_file is None else LatentBank.load(bank_file).to(device)
+    quality_file = saved_file(location, QUALITY_JSON, **hub_kwargs)
+    attach_quality(generator, None if quality_file is None else read_quality(quality_file))
+    attach_bank(generator, bank)
 
 
 MODELS: dict[str, type[Generator]] = {}

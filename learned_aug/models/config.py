@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from learned_aug.io import FORMAT_VERSION, CheckpointError
+from learned_aug.checkpoint import FORMAT_VERSION, CheckpointError
 
 
 def _coerce(tp: Any, value: Any) -> Any:

@@ -6,9 +6,10 @@ at a fixed share of every batch (``mix``), and a teacher's soft labels for them 
 from learned_aug.synthetic.dataset import SyntheticDataset
 from learned_aug.synthetic.export import to_csv, to_folder
 from learned_aug.synthetic.filter import ClassifierFilter
-from learned_aug.synthetic.items import UNLABELLED, UncheckedLabelsWarning
+from learned_aug.synthetic.labels import UNLABELLED
 from learned_aug.synthetic.mix import MixSampler
 from learned_aug.synthetic.teacher import OneHot, Teacher
+from learned_aug.synthetic.trust import UncheckedLabelsWarning
 
 __all__ = [
     "UNLABELLED",

@@ -15,21 +15,18 @@ from learned_aug.latent_bank import bank_of
 from learned_aug.models import Generator
 from learned_aug.strategies import Strategy, as_strategy, dataset_strategy
 from learned_aug.synthetic.filter import ClassifierFilter
-from learned_aug.synthetic.items import (
+from learned_aug.synthetic.items import as_index, draw_items
+from learned_aug.synthetic.labels import (
     UNLABELLED,
     ConstantLabels,
     CyclicLabels,
-    as_index,
-    check_inherited_labels,
-    check_like_classes,
-    convert,
-    draw_items,
     label_source,
-    match_like,
     no_class_message,
     resolve_labels,
 )
+from learned_aug.synthetic.output import check_like_classes, convert, match_like
 from learned_aug.synthetic.teacher import Teacher
+from learned_aug.synthetic.trust import check_inherited_labels
 
 
 def _check_generator(generator: Any) -> Generator:
@@ -100,7 +97,7 @@ class SyntheticDataset(Dataset):
     from labelled bank codes (``Posterior``, its default with a bank) labels each sample with
     the class of the real example it starts from, which is right only while the sample still
     looks like it: the generator's quality report (``fit`` measures it, ``load_generator`` reads
-    the ``quality.json`` beside it) must say so (``learned_aug.synthetic.items.LABEL_TRUST``),
+    the ``quality.json`` beside it) must say so (``learned_aug.synthetic.trust.LABEL_TRUST``),
     else the dataset is refused, and without a report it warns that the labels are unchecked.
     Class-conditional and per-class generators draw the class they are asked for and are never
     checked. With a :class:`Teacher` (a classifier of the real images) as ``target_transform``

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from learned_aug.data import write_csv
 from learned_aug.models import Generator
 from learned_aug.synthetic.dataset import SyntheticDataset
-from learned_aug.synthetic.items import UNLABELLED
+from learned_aug.synthetic.labels import UNLABELLED
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]")
 

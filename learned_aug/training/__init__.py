@@ -1,6 +1,6 @@
 """Training: ``fit`` and its pieces."""
 
-from learned_aug.training.loop import OPTIMIZERS, FitResult, TrainingError, fit, kl_at, lr_at
+from learned_aug.training.fitting import OPTIMIZERS, FitResult, TrainingError, fit, kl_at, lr_at
 from learned_aug.training.recipe import DEFAULT_RECIPE, TABULAR_RECIPE, Recipe
 from learned_aug.training.settings import FitSettings
 

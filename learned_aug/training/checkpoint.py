@@ -29,19 +29,18 @@ from typing import Any
 
 import torch
 
-from learned_aug.io import (
+from learned_aug.checkpoint import CheckpointError, load_weights
+from learned_aug.files import (
     CHECKPOINT_NAME,
     CONFIG_NAME,
     HISTORY_CSV,
     HISTORY_JSON,
     SAMPLES_NAME,
     WEIGHTS_NAME,
-    CheckpointError,
     atomic_write,
     atomic_write_text,
-    load_weights,
-    save_sample_grid,
 )
+from learned_aug.sample_grid import save_sample_grid
 
 __all__ = [
     "CHECKPOINT_FORMAT",

@@ -10,7 +10,7 @@ Three figures, each with a plain-words warning when it is bad:
   chance: the samples carry no class, and a classifier trained on them learns noise. For an
   unconditional generator whose samples start from the codes of labelled real examples (its
   latent bank), the class is that example's: ``SyntheticDataset`` hands it out as the label only
-  where this accuracy reaches ``learned_aug.synthetic.items.LABEL_TRUST``'s bar.
+  where this accuracy reaches ``learned_aug.synthetic.trust.LABEL_TRUST``'s bar.
 - **Classification Accuracy Score** (Ravuri & Vinyals 2019): the same logistic regression
   trained on the samples alone, scored on the held-out real images, beside its score when
   trained on the real training images (``classifier_accuracy_real_val``). A CAS at or above
@@ -37,7 +37,8 @@ from torch.distributions import Distribution
 from learned_aug.data import LabelledData, stratified_split
 from learned_aug.models import Generator
 from learned_aug.strategies import dataset_strategy
-from learned_aug.synthetic.items import label_bar, label_source
+from learned_aug.synthetic.labels import label_source
+from learned_aug.synthetic.trust import label_bar
 
 ACTIVE_VARIANCE = 0.01
 """A latent unit is active when its posterior mean varies more than this across the data."""

@@ -11,13 +11,15 @@ from typing import Any
 import torch
 
 from learned_aug.data import LabelledData
+from learned_aug.files import QUALITY_JSON, SAMPLES_NAME, atomic_write_text
 from learned_aug.functional import for_inference
 from learned_aug.hub import write_model_card
-from learned_aug.io import QUALITY_JSON, SAMPLES_NAME, atomic_write_text, save_sample_grid
 from learned_aug.latent_bank import bank_of
 from learned_aug.models import Generator
+from learned_aug.sample_grid import save_sample_grid
 from learned_aug.strategies import dataset_strategy
-from learned_aug.synthetic.items import draw_items, label_source
+from learned_aug.synthetic.items import draw_items
+from learned_aug.synthetic.labels import label_source
 from learned_aug.training.diagnostics import diagnose
 
 

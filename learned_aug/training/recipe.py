@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from learned_aug.data import LabelledData, load_dataset
-from learned_aug.training.loop import FitResult, fit
+from learned_aug.training.fitting import FitResult, fit
 from learned_aug.training.settings import FitSettings
 
 SETTING_NAMES = tuple(f.name for f in dataclasses.fields(FitSettings))

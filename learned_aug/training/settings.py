@@ -69,7 +69,7 @@ class FitSettings:
             stage.
         amp: mixed precision (float16 on CUDA, bfloat16 on the CPU); None turns it on where
             it is faster: on CUDA, and on CPUs whose bf16 units make a timed step faster
-            (``learned_aug.speed``; never on a CPU without AVX512-BF16/AMX).
+            (``learned_aug.precision``; never on a CPU without AVX512-BF16/AMX).
 
     Example:
         >>> from learned_aug.training.settings import FitSettings

@@ -20,8 +20,9 @@ import torch
 from tqdm.auto import tqdm
 
 from learned_aug.data import stratified_split
-from learned_aug.latent_bank import LatentBank, attach_bank, attach_quality
+from learned_aug.latent_bank import LatentBank, attach_bank
 from learned_aug.models import Generator
+from learned_aug.quality import attach_quality
 from learned_aug.training import checkpoint as ckpt
 from learned_aug.training import distributed
 from learned_aug.training.publish import publish_run
@@ -281,7 +282,6 @@ class _Trainer:
         if self.run_dir is not None:
             report = publish_run(self.run_dir, self.model, self.source, self.settings.seed)
             attach_quality(self.model, report)
-            self.model.name_or_path = str(self.run_dir)
         return FitResult(
             self.model, self.history, self.best_epoch, self.best_val, stopped_early, self.run_dir
         )

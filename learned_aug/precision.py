@@ -47,7 +47,7 @@ class PrecisionChoice:
     """Whether to train under autocast, and why (commands print the reason).
 
     Example:
-        >>> from learned_aug.speed import choose_autocast
+        >>> from learned_aug.precision import choose_autocast
         >>> choice = choose_autocast("cpu", override=False)
         >>> choice.enabled, choice.reason
         (False, 'asked for float32')

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from learned_aug import speed
+from learned_aug import precision
 from learned_aug.conventional import augmented_copies
 from learned_aug.data import LabelledData, load_dataset
 from learned_aug.models import Generator, create_generator
@@ -232,7 +232,7 @@ def _with_copies(data: LabelledData, settings: FitSettings) -> LabelledData:
 
 
 def _choose_amp(amp, device: torch.device, model, data: LabelledData, batch_size: int) -> bool:
-    """Autocast on where it is faster (``learned_aug.speed``); rank 0 decides for every process
+    """Autocast on where it is faster (``learned_aug.precision``); rank 0 decides for every process
     (it alone measures and writes the verdict to the cache: every rank runs the same precision)."""
     if not distributed.is_main():
         return distributed.broadcast_flag(False)  # the value is rank 0's
@@ -240,11 +240,11 @@ def _choose_amp(amp, device: torch.device, model, data: LabelledData, batch_size
     y = data.y[:batch_size].to(device)
     shape = "x".join(map(str, data.sample_shape))
     size = sum(p.numel() for p in model.parameters())
-    choice = speed.choose_autocast(
+    choice = precision.choose_autocast(
         device,
         override=amp,
         dtype=torch.float16 if device.type == "cuda" else torch.bfloat16,
         workload=f"fit {type(model).__name__} ({size} parameters) {shape} batch {batch_size}",
-        make_step=speed.training_steps(model, lambda m: m.loss(x, y)["loss"], device.type),
+        make_step=precision.training_steps(model, lambda m: m.loss(x, y)["loss"], device.type),
     )
     return distributed.broadcast_flag(choice.enabled)

@@ -90,7 +90,7 @@ def main() -> None:
             "with LearnedAugment(p=0.5)": DataLoader(augmented, batch_size=32, shuffle=True),
             # half of every batch synthetic: 32 real and 32 generated images
             "real + SyntheticDataset": DataLoader(
-                joined, batch_sampler=MixSampler(joined, batch_size=64, share=0.5, seed=0)
+                joined, batch_sampler=MixSampler(joined, batch_size=64, share=0.5, rng=0)
             ),
         }
         for name, loader in loaders.items():

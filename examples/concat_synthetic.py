@@ -80,7 +80,7 @@ def main() -> None:
         "real only": DataLoader(real, batch_size=32, shuffle=True),
         # 32 real and 32 synthetic images a batch; an epoch is one pass over the real ones
         "real + synthetic": DataLoader(
-            train, batch_sampler=MixSampler(train, batch_size=64, share=0.5, seed=0)
+            train, batch_sampler=MixSampler(train, batch_size=64, share=0.5, rng=0)
         ),
     }
     for name, loader in loaders.items():

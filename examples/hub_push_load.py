@@ -2,11 +2,12 @@
 
 Shows: ``learned-aug push FOLDER user/name`` uploads, in one commit, what ``save_pretrained``
 writes (``config.json`` and ``model.safetensors``: never a pickle; the latent bank and the
-quality report), a model card and the sample grid; ``--dry-run DIR`` writes exactly those files into DIR and uploads
-nothing. Anyone then loads the generator by its repo id, the way a bundled name or a folder
-loads: ``load_generator``, ``LearnedAugment.from_pretrained`` and ``SyntheticDataset`` all take
-it, and the latent bank comes along. Downloads go to huggingface_hub's cache; with
-``HF_HUB_OFFLINE=1`` the cache alone answers (CI fills the cache and runs this offline).
+quality report), a model card and the sample grid; ``--dry-run DIR`` writes exactly those files
+into DIR and uploads nothing. Anyone then loads the generator by its repo id, the way a bundled
+name or a folder loads: ``load_generator``, ``LearnedAugment.from_pretrained`` and
+``SyntheticDataset`` all take it, and the latent bank comes along. Downloads go to
+huggingface_hub's cache; with ``HF_HUB_OFFLINE=1`` the cache alone answers (CI fills the cache
+and runs this offline).
 
 Run (about 25 seconds of CPU time measured on 2 AMD EPYC cores, plus the transfer):
 

@@ -27,7 +27,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import Transform
 
 from learned_aug.data import LabelledData
-from learned_aug.rng import as_generator
+from learned_aug.rng import as_rng
 
 
 def rotate_shift(x: Tensor, angle: Tensor, shift: Tensor) -> Tensor:
@@ -91,7 +91,7 @@ class RandomRotateShift(Transform):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
         self.degrees, self.translate = float(degrees), float(translate)
-        self._rng = as_generator(rng)
+        self._rng = as_rng(rng)
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
         # One draw per image, keyed by the input: several images of a sample each get their own.
@@ -164,7 +164,7 @@ class EachImage(Transform):
         if not callable(transform):
             raise TypeError(f"transform must be callable, got {type(transform).__name__}")
         self.each = transform
-        self._rng = as_generator(rng)
+        self._rng = as_rng(rng)
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
         if self._rng is None:

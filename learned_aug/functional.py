@@ -174,7 +174,7 @@ def learned_augment(
     strategy: Callable[..., Tensor],
     *,
     labels: Tensor | None,
-    alpha: Tensor,
+    strength: Tensor,
     apply: Tensor | None,
     rng: RandomSource,
     resize: bool = True,
@@ -192,11 +192,11 @@ def learned_augment(
             a ``tv_tensors.Image`` or a ``tv_tensors.Video``.
         model: the generator.
         strategy: the strategy object to apply (``learned_aug.strategies``), bound to the
-            model (it holds its bank and options): ``strategy(model, images, labels, alpha,
+            model (it holds its bank and options): ``strategy(model, images, labels, strength,
             rng) -> images``.
         labels: ``(n,)`` class indices, ``n`` the number of images (leading dimensions
             flattened), or ``None``.
-        alpha: ``(n,)`` strengths.
+        strength: ``(n,)`` strengths.
         apply: ``(n,)`` bools: the images to augment; the others come back unchanged.
             ``None`` augments every image.
         rng: randomness of the strategy (a ``torch.Generator``).
@@ -214,9 +214,9 @@ def learned_augment(
             return inpt
         if not bool(apply.all()):
             idx = apply.nonzero().squeeze(1)
-    source, sub_labels, sub_alpha = xb, labels, alpha
+    source, sub_labels, sub_strength = xb, labels, strength
     if idx is not None:
-        source, sub_alpha = xb[idx.to(xb.device)], alpha[idx]
+        source, sub_strength = xb[idx.to(xb.device)], strength[idx]
         sub_labels = None if labels is None else labels[idx]
     device = model.device
     images = to_model(
@@ -226,7 +226,7 @@ def learned_augment(
         sub_labels = sub_labels.to(device)
     elif infers_labels(model, strategy):
         sub_labels = model.infer_labels(images)
-    out = strategy(model, images, sub_labels, sub_alpha, rng)
+    out = strategy(model, images, sub_labels, sub_strength, rng)
     out = from_model(out, x.dtype, tuple(x.shape[-2:])).to(x.device)
     if idx is not None:
         out = _index_copy(xb.clone(), idx.to(xb.device), out)

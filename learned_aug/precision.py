@@ -1,14 +1,14 @@
-"""Speed switches that pay only on some hardware: is bfloat16 autocast faster on this machine?
+"""Mixed precision (``amp``): is autocast faster on this machine?
 
 bf16 autocast halves the arithmetic of convolutions and matrix products where the hardware has
 bf16 units: CUDA GPUs of compute capability 8.0 and later, x86 CPUs with AVX512-BF16 or AMX,
-Arm CPUs with the BF16 extension. A CPU without them (a plain AVX2 machine) emulates bf16, and
-a training step of the paper's CNN then runs 3-12x *slower* than in float32
-(docs/benchmarks.md). So ``fit`` and ``learned-aug evaluate`` turn autocast on by default only
-where it pays, decided in this order:
+Arm CPUs with the BF16 extension. A CPU without them (a plain AVX2 machine) emulates bf16, and a
+training step then runs several times *slower* than in float32 (docs/benchmarks.md measures
+it). So ``fit`` and ``learned-aug evaluate`` turn autocast on by default only where it pays,
+decided in this order:
 
-1. an explicit choice: the caller's argument (``amp=``, ``bf16=``, ``--fp32``/``--bf16``), then
-   the environment variable ``LEARNED_AUG_BF16`` (``1``/``0``);
+1. an explicit choice: the caller's ``amp=`` (``--fp32`` / ``--bf16`` on the command line),
+   then the environment variable ``LEARNED_AUG_BF16`` (``1``/``0``);
 2. CUDA: on (for bf16, where the GPU has bf16 units); other accelerators: off;
 3. a CPU without native bf16 (none of the flags in ``NATIVE_BF16_FLAGS``): off, at no cost;
 4. a CPU with them: a few timed steps of the real workload in both precisions, once per CPU
@@ -38,7 +38,7 @@ NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _decided: dict[str, bool] = {}  # this process's verdicts, by cache key
 
-# Builds one training step in float32 (False) or under bf16 autocast (True).
+# Builds one training step in float32 (amp=False) or under bf16 autocast (amp=True).
 StepFactory = Callable[[bool], Callable[[], object]]
 
 
@@ -119,14 +119,14 @@ def autocast_speedup(make_step: StepFactory, *, rounds: int = 3, steps: int = 3)
     other processes hits both alike. Each round starts with one untimed warm-up step.
     """
     best = {False: float("inf"), True: float("inf")}
-    runs = {bf16: make_step(bf16) for bf16 in (False, True)}
+    runs = {amp: make_step(amp) for amp in (False, True)}
     for _ in range(rounds):
-        for bf16, step in runs.items():
+        for amp, step in runs.items():
             step()  # warm-up: oneDNN picks its kernels on the first call of a shape
             start = time.perf_counter()
             for _ in range(steps):
                 step()
-            best[bf16] = min(best[bf16], (time.perf_counter() - start) / steps)
+            best[amp] = min(best[amp], (time.perf_counter() - start) / steps)
     return best[False] / best[True]
 
 
@@ -212,13 +212,13 @@ def training_steps(
     """A ``StepFactory`` of Adam steps on ``loss_of(copy)``, for a fresh copy of ``model`` per
     precision: the model itself and the global random state are left as they were."""
 
-    def make(bf16: bool) -> Callable[[], None]:
+    def make(amp: bool) -> Callable[[], None]:
         twin = copy.deepcopy(model).train()
         opt = torch.optim.Adam(twin.parameters())
 
         def step() -> None:
             with torch.random.fork_rng(devices=[]):
-                with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+                with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp):
                     loss = loss_of(twin)
                 opt.zero_grad(set_to_none=True)
                 loss.float().backward()

@@ -55,10 +55,10 @@ def item_keys(seed: int, indices: Sequence[int] | Tensor, attempt: int = 0) -> n
 class ItemStreams:
     """One independent random stream per item, drawn for the whole batch in one go.
 
-    Pass it wherever a ``generator`` takes one ``torch.Generator`` per sample
-    (``Generator.sample``, ``Generator.randn``, the strategies): sample ``i`` then depends only
-    on its own stream. ``subset(rows)`` is a view on some items that shares their positions, so
-    drawing through it advances them in this object too.
+    Pass it wherever an ``rng`` takes one ``torch.Generator`` per sample (``Generator.sample``,
+    ``Generator.randn``, the strategies): sample ``i`` then depends only on its own stream.
+    ``subset(rows)`` is a view on some items that shares their positions, so drawing through it
+    advances them in this object too.
 
     Args:
         keys: ``(n,)`` uint64 stream keys (see :func:`item_keys`).
@@ -122,12 +122,12 @@ RandomSource = torch.Generator | Sequence[torch.Generator] | ItemStreams | None
 :class:`ItemStreams`), so that example ``i`` depends on its own stream alone."""
 
 
-def as_generator(rng: int | torch.Generator | None) -> torch.Generator | None:
-    """What a transform draws from: a new ``torch.Generator`` seeded with an int ``rng``; a
-    generator itself; or None, torch's global RNG.
+def as_rng(rng: int | torch.Generator | None) -> torch.Generator | None:
+    """What an ``rng`` argument draws from: a new ``torch.Generator`` seeded with an int; a
+    ``torch.Generator`` itself; or None, torch's global RNG.
 
     Example:
-        >>> a, b = as_generator(3), as_generator(3)
+        >>> a, b = as_rng(3), as_rng(3)
         >>> torch.equal(torch.rand(2, generator=a), torch.rand(2, generator=b))
         True
     """
@@ -175,31 +175,33 @@ def normal(
     return torch.stack(draws) if draws else torch.empty(0, *shape)
 
 
-def check_alpha(alpha: object, name: str = "alpha") -> tuple[float, float]:
-    """``alpha`` as a ``(low, high)`` range: a number ``a`` is ``(a, a)``; both must be >= 0.
+def check_strength(strength: object, name: str = "strength") -> tuple[float, float]:
+    """``strength`` as a ``(low, high)`` range: a number ``s`` is ``(s, s)``; both must be >= 0.
 
     Example:
-        >>> check_alpha(0.3), check_alpha((0.0, 0.5))
+        >>> check_strength(0.3), check_strength((0.0, 0.5))
         ((0.3, 0.3), (0.0, 0.5))
     """
-    if isinstance(alpha, (int, float)) and not isinstance(alpha, bool):
-        low = high = float(alpha)
+    if isinstance(strength, (int, float)) and not isinstance(strength, bool):
+        low = high = float(strength)
     elif (
-        isinstance(alpha, Sequence)
-        and len(alpha) == 2
-        and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in alpha)
+        isinstance(strength, Sequence)
+        and len(strength) == 2
+        and all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in strength)
     ):
-        low, high = float(alpha[0]), float(alpha[1])
+        low, high = float(strength[0]), float(strength[1])
     else:
-        raise TypeError(f"{name} must be a number or a (low, high) pair of numbers, got {alpha!r}")
+        raise TypeError(
+            f"{name} must be a number or a (low, high) pair of numbers, got {strength!r}"
+        )
     if not (math.isfinite(low) and math.isfinite(high)) or not 0.0 <= low <= high:
-        raise ValueError(f"{name} must satisfy 0 <= low <= high (finite), got {alpha!r}")
+        raise ValueError(f"{name} must satisfy 0 <= low <= high (finite), got {strength!r}")
     return low, high
 
 
-def draw_alpha(alpha: tuple[float, float], n: int, rng: RandomSource) -> Tensor:
-    """``n`` strengths from the range ``alpha``; a fixed alpha consumes no randomness."""
-    low, high = alpha
+def draw_strength(strength: tuple[float, float], n: int, rng: RandomSource) -> Tensor:
+    """``n`` strengths from the range ``strength``; a fixed strength consumes no randomness."""
+    low, high = strength
     if low == high:
         return torch.full((n,), low)
     if rng is None or isinstance(rng, torch.Generator):

@@ -17,21 +17,21 @@ SEED_KEY = "learned-aug:seed"
 
 
 @torch.no_grad()
-def save_sample_grid(model: Any, path: str | Path, *, per_class: int = 8, seed: int = 0):
-    """A PNG grid of ``model``'s samples (one row per class for a class-aware generator).
+def save_sample_grid(generator: Any, path: str | Path, *, per_class: int = 8, seed: int = 0):
+    """A PNG grid of ``generator``'s samples (one row per class for a class-aware generator).
 
-    ``model`` is any generator (``sample``, ``sample_shape``, ``conditional``, ``classes``,
-    ``device``). The seed is recorded in the PNG (:data:`SEED_KEY`), so a model card can say
-    which seed drew it. Returns the path, or ``None`` for tabular generators (no picture).
+    ``generator`` is taken by what it offers (``sample``, ``sample_shape``, ``conditional``,
+    ``classes``, ``device``). The seed is recorded in the PNG (:data:`SEED_KEY`), so a model card
+    can say which seed drew it. Returns the path, or ``None`` for tabular generators (no picture).
     """
-    if len(model.sample_shape) != 3:
+    if len(generator.sample_shape) != 3:
         return None
-    rng = torch.Generator(device=model.device).manual_seed(seed)
-    if model.conditional:
-        labels = torch.arange(len(model.classes)).repeat_interleave(per_class)
-        images = model.sample(len(labels), labels=labels, rng=rng)
+    rng = torch.Generator(device=generator.device).manual_seed(seed)
+    if generator.conditional:
+        labels = torch.arange(len(generator.classes)).repeat_interleave(per_class)
+        images = generator.sample(len(labels), labels=labels, rng=rng)
     else:
-        images = model.sample(8 * per_class, rng=rng)
+        images = generator.sample(8 * per_class, rng=rng)
     grid = make_grid(images.float().cpu(), nrow=per_class, padding=2, pad_value=0.5)
     array = grid.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
     image = Image.fromarray(array[..., 0] if array.shape[2] == 1 else array)

@@ -22,11 +22,11 @@ from torch import Tensor
 from learned_aug import kernels as K
 from learned_aug.latent_bank import LatentBank, bank_of
 from learned_aug.models import Generator
-from learned_aug.rng import RandomSource, check_alpha
+from learned_aug.rng import RandomSource, check_strength
 
-Alpha = float | tuple[float, float]
+Strength = float | tuple[float, float]
 StrategyFn = Callable[..., Tensor]
-"""A kernel: ``fn(model, images, labels, alpha, rng, bank, **options) -> images`` (see
+"""A kernel: ``fn(generator, images, labels, strength, rng, bank, **options) -> images`` (see
 :mod:`learned_aug.kernels`)."""
 
 
@@ -37,9 +37,9 @@ class Strategy:
     holds the settings. Calling it runs the kernel on a batch.
 
     Args:
-        strength: the kernel's alpha: a number, or a ``(low, high)`` range drawn per example;
-            ``None``: the class's ``default_strength``. Strategies without a strength
-            (``Reconstruct``, ``Prior``) refuse one.
+        strength: how far the kernel moves from the example: a number, or a ``(low, high)``
+            range drawn per example; ``None``: the class's ``default_strength``. Strategies
+            without a strength (``Reconstruct``, ``Prior``) refuse one.
         bank: the latent bank of the training codes, for the strategies that read it;
             ``None``: the bank ``load_generator`` (or ``fit``) attached to the generator.
         **options: the kernel's keyword options (only for strategies registered from a function).
@@ -54,7 +54,7 @@ class Strategy:
 
     name: ClassVar[str] = ""
     fn: ClassVar[StrategyFn]
-    default_strength: ClassVar[Alpha | None] = None
+    default_strength: ClassVar[Strength | None] = None
     """``None``: the strategy takes no strength."""
     needs_source: ClassVar[bool] = True
     """It starts from the example it is given (``False`` for ``Prior``, which draws afresh)."""
@@ -64,12 +64,12 @@ class Strategy:
     """It reads the labels (images without one are then classified by the generator)."""
 
     def __init__(
-        self, strength: Alpha | None = None, *, bank: LatentBank | None = None, **options: Any
+        self, strength: Strength | None = None, *, bank: LatentBank | None = None, **options: Any
     ):
         if strength is not None and self.default_strength is None:
             raise ValueError(f"strategy {self.name!r} takes no strength, got strength={strength!r}")
         chosen = self.default_strength if strength is None else strength
-        self.strength = check_alpha(0.0 if chosen is None else chosen, "strength")
+        self.strength = check_strength(0.0 if chosen is None else chosen, "strength")
         if bank is not None and not isinstance(bank, LatentBank):
             raise TypeError(f"bank must be a LatentBank or None, got {type(bank).__name__}")
         self.bank = bank
@@ -77,14 +77,14 @@ class Strategy:
 
     def __call__(
         self,
-        model: Generator,
+        generator: Generator,
         images: Tensor | K.Latents,
         labels: Tensor | None,
-        alpha: Tensor,
+        strength: Tensor,
         rng: RandomSource,
     ) -> Tensor:
-        """Run the kernel on a batch (``alpha``: one drawn strength per example)."""
-        return type(self).fn(model, images, labels, alpha, rng, self.bank, **self.options)
+        """Run the kernel on a batch (``strength``: one drawn strength per example)."""
+        return type(self).fn(generator, images, labels, strength, rng, self.bank, **self.options)
 
     def uses_bank(self, from_bank: bool) -> bool:
         """Whether it needs a bank: to search it, or (``from_bank``) to start from its rows."""
@@ -134,7 +134,7 @@ STRATEGIES: dict[str, type[Strategy]] = {}
 def register_strategy(
     name: str | type[Strategy],
     *,
-    default_strength: Alpha | None = None,
+    default_strength: Strength | None = None,
     needs_source: bool = True,
     needs_bank: bool = False,
     reads_labels: bool = True,
@@ -149,8 +149,8 @@ def register_strategy(
 
     Example:
         >>> @register_strategy("halfway", default_strength=0.5, needs_bank=True)
-        ... def halfway(model, images, labels, alpha, rng, bank, *, k=5):
-        ...     return K.interpolate(model, images, labels, alpha, rng, bank, k=k)
+        ... def halfway(generator, images, labels, strength, rng, bank, *, k=5):
+        ...     return K.interpolate(generator, images, labels, strength, rng, bank, k=k)
         >>> STRATEGIES["halfway"](k=2)
         Halfway(strength=(0.5, 0.5), k=2)
         >>> del STRATEGIES["halfway"]
@@ -228,7 +228,7 @@ class Noise(Strategy):
     fn = staticmethod(K.noise)
     default_strength = (0.0, 0.3)
 
-    def __init__(self, strength: Alpha | None = None, *, bank: LatentBank | None = None):
+    def __init__(self, strength: Strength | None = None, *, bank: LatentBank | None = None):
         super().__init__(strength, bank=bank)
 
 
@@ -253,7 +253,7 @@ class Interpolate(Strategy):
     needs_bank = True
 
     def __init__(
-        self, strength: Alpha | None = None, *, k: int = 5, bank: LatentBank | None = None
+        self, strength: Strength | None = None, *, k: int = 5, bank: LatentBank | None = None
     ):
         super().__init__(strength, bank=bank, k=_positive_int(k, "k"))
 
@@ -313,7 +313,7 @@ class Posterior(Strategy):
     fn = staticmethod(K.posterior)
     default_strength = 1.0
 
-    def __init__(self, strength: Alpha | None = None, *, bank: LatentBank | None = None):
+    def __init__(self, strength: Strength | None = None, *, bank: LatentBank | None = None):
         super().__init__(strength, bank=bank)
 
 
@@ -340,7 +340,7 @@ class GMM(Strategy):
 
     def __init__(
         self,
-        strength: Alpha | None = None,
+        strength: Strength | None = None,
         *,
         components: int = 10,
         bank: LatentBank | None = None,
@@ -350,16 +350,16 @@ class GMM(Strategy):
 
 @register_strategy
 class VQResample(Strategy):
-    """A VQ-VAE's reconstruction with variation: each code drawn among its ``top_k`` nearest
+    """A VQ-VAE's reconstruction with variation: each code drawn among its ``k`` nearest
     codebook entries at temperature strength (0: the plain reconstruction).
 
     Args:
         strength: the temperature; by default drawn in [0, 1] per example.
-        top_k: codebook entries each code is drawn among.
+        k: the number of nearest codebook entries each code is drawn among.
 
     Example:
-        >>> VQResample(top_k=2)
-        VQResample(strength=(0.0, 1.0), top_k=2)
+        >>> VQResample(k=2)
+        VQResample(strength=(0.0, 1.0), k=2)
     """
 
     name = "vq-resample"
@@ -367,8 +367,8 @@ class VQResample(Strategy):
     default_strength = (0.0, 1.0)
     reads_labels = False
 
-    def __init__(self, strength: Alpha | None = None, *, top_k: int = 4):
-        super().__init__(strength, top_k=_positive_int(top_k, "top_k"))
+    def __init__(self, strength: Strength | None = None, *, k: int = 4):
+        super().__init__(strength, k=_positive_int(k, "k"))
 
 
 # ------------------------------------------------------------------------ choosing one

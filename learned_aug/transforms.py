@@ -16,7 +16,7 @@ from torchvision.transforms.v2 import Transform
 from learned_aug import functional as LF
 from learned_aug.loading import load_generator
 from learned_aug.models import Generator
-from learned_aug.rng import as_generator, draw_alpha
+from learned_aug.rng import as_rng, draw_strength
 from learned_aug.strategies import Strategy, as_strategy, augment_strategy
 
 LabelsGetter = Callable[[Any], Any]
@@ -182,7 +182,7 @@ class LearnedAugment(Transform):
         self.labels_getter = labels_getter
         self.generator = LF.for_inference(generator)
         self._num_classes = len(generator.classes)
-        self._rng = as_generator(rng)
+        self._rng = as_rng(rng)
 
     @classmethod
     def from_pretrained(
@@ -237,11 +237,11 @@ class LearnedAugment(Transform):
         n = math.prod(leading)
         # p = 1, the common case, draws nothing and augments every image (apply None).
         apply = None if self.p >= 1.0 else torch.rand(n, generator=self._rng) < self.p
-        alpha = draw_alpha(self.strategy.strength, n, self._rng)
+        strength = draw_strength(self.strategy.strength, n, self._rng)
         # The strategy's own draws (noise, neighbour choice) replay from this seed.
         seed = int(torch.randint(2**62, (), generator=self._rng))
         labels = None if label is None else LF.fit_labels(label, leading, self._num_classes)
-        return {"labels": labels, "apply": apply, "alpha": alpha, "seed": seed}
+        return {"labels": labels, "apply": apply, "strength": strength, "seed": seed}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         draw = params.get(id(inpt))
@@ -252,7 +252,7 @@ class LearnedAugment(Transform):
             self.generator,
             self.strategy,
             labels=draw["labels"],
-            alpha=draw["alpha"],
+            strength=draw["strength"],
             apply=draw["apply"],
             rng=torch.Generator().manual_seed(draw["seed"]),
             resize=self.resize,

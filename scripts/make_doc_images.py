@@ -24,11 +24,14 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "img"
 # strategy -> (bundled generator, rows as (row label, strategy kwargs, seed)).
 ROWS: dict[str, tuple[str, list[tuple[str, dict]]]] = {
     "reconstruct": ("mnist-vae", [("reconstruct", {}, 0)]),
-    "noise": ("mnist-vae", [(f"alpha={a}", {"strength": a}, 0) for a in (0.3, 1.0, 2.0)]),
-    "interpolate": ("mnist-vae", [(f"alpha={a}", {"strength": a}, 0) for a in (0.25, 0.5, 1.0)]),
-    "extrapolate": ("mnist-vae", [(f"alpha={a}", {"strength": a}, 0) for a in (0.25, 0.5, 1.0)]),
+    "noise": ("mnist-vae", [(f"strength={a}", {"strength": a}, 0) for a in (0.3, 1.0, 2.0)]),
+    "interpolate": ("mnist-vae", [(f"strength={a}", {"strength": a}, 0) for a in (0.25, 0.5, 1.0)]),
+    "extrapolate": ("mnist-vae", [(f"strength={a}", {"strength": a}, 0) for a in (0.25, 0.5, 1.0)]),
     "prior": ("mnist-vae", [(f"draw {s}", {}, s) for s in (1, 2, 3)]),
-    "vq-resample": ("mnist-vqvae", [(f"alpha={a}", {"strength": a}, 0) for a in (0.5, 1.0, 2.0)]),
+    "vq-resample": (
+        "mnist-vqvae",
+        [(f"strength={a}", {"strength": a}, 0) for a in (0.5, 1.0, 2.0)],
+    ),
 }
 
 

@@ -16,7 +16,7 @@ from learned_aug.transforms import default_labels_getter
 @pytest.fixture(scope="module")
 def cvae() -> VAE:
     torch.manual_seed(0)
-    return VAE(VAEConfig(image_size=(28, 28), classes=DIGITS, num_classes=10, **TINY)).eval()
+    return VAE(VAEConfig(image_size=(28, 28), classes=DIGITS, conditional=True, **TINY)).eval()
 
 
 @pytest.fixture(scope="module")

@@ -182,7 +182,7 @@ def test_labels_out_of_range_name_the_range():
         gen.sample(2, labels=[0, 9])
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 1\]"):
         SyntheticDataset(gen, n=2, labels=[3, 0])
-    cvae = VAE(VAEConfig(image_size=(8, 8), classes=["a", "b"], num_classes=2, **TINY))
+    cvae = VAE(VAEConfig(image_size=(8, 8), classes=["a", "b"], conditional=True, **TINY))
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 1\]"):
         cvae.loss(x, torch.tensor([0, 1, 2]))
 

@@ -27,22 +27,22 @@ TINY_VQ |= {"prior_layers": 1, "prior_heads": 2}
 
 
 def cvae(**kw) -> VAE:
-    return VAE(VAEConfig(image_size=(8, 8), classes=CLASSES, num_classes=3, **{**TINY, **kw}))
+    return VAE(VAEConfig(image_size=(8, 8), classes=CLASSES, conditional=True, **{**TINY, **kw}))
 
 
 def cdvae() -> DenoisingVAE:
-    return DenoisingVAE(DVAEConfig(image_size=(8, 8), classes=CLASSES, num_classes=3, **TINY))
+    return DenoisingVAE(DVAEConfig(image_size=(8, 8), classes=CLASSES, conditional=True, **TINY))
 
 
 def cvq(trained: bool = True) -> VQVAE:
-    vq = VQVAE(VQVAEConfig(image_size=(8, 8), classes=CLASSES, num_classes=3, **TINY_VQ))
+    vq = VQVAE(VQVAEConfig(image_size=(8, 8), classes=CLASSES, conditional=True, **TINY_VQ))
     if trained:  # as fit does: one prior step per class seen marks the prior trained
         vq.prior.count(torch.arange(3), 3)
     return vq
 
 
 def ctab() -> TabularVAE:
-    return TabularVAE(TabularVAEConfig(features=5, classes=CLASSES, num_classes=3, latent_dim=2))
+    return TabularVAE(TabularVAEConfig(features=5, classes=CLASSES, conditional=True, latent_dim=2))
 
 
 MODELS = {"cvae": cvae, "gaussian-cvae": lambda: cvae(likelihood="gaussian"), "cdvae": cdvae}

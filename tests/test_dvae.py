@@ -128,7 +128,7 @@ def test_probe_reads_vq_codes_one_hot(digits):
 
 
 def test_probe_refuses_label_aware_encoders_and_mismatched_splits(digits):
-    conditional = tiny_dvae(num_classes=10, classes=list("0123456789"))
+    conditional = tiny_dvae(conditional=True, classes=list("0123456789"))
     with pytest.raises(ValueError, match="does not see the label"):
         linear_probe(conditional, digits.subset(range(100)), digits.subset(range(100, 200)))
     model = tiny_dvae()

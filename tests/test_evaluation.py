@@ -18,8 +18,8 @@ from learned_aug.evaluation import (
     CONDITIONS,
     CONTROL,
     DEFAULT_CONDITIONS,
-    GENERATORS,
     LEARNED,
+    RECIPES,
     ClassifierRecipe,
     Condition,
     ConvNet,
@@ -57,7 +57,7 @@ SHORT = ClassifierRecipe(min_steps=6, max_steps=6)
 @pytest.fixture
 def tiny_generators(monkeypatch):
     """The default generator, shrunk so a protocol run takes seconds."""
-    monkeypatch.setitem(GENERATORS, "learned", TINY_CVAE)
+    monkeypatch.setitem(RECIPES, "learned", TINY_CVAE)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def few_digits(request):
 # ------------------------------------------------------------------ precision
 def test_protocol_precision_is_asked_or_chosen(digits, monkeypatch):
     monkeypatch.delenv(precision.ENV_VAR, raising=False)
-    asked = classifier_precision(EvaluationConfig(bf16=True), digits)
+    asked = classifier_precision(EvaluationConfig(amp=True), digits)
     assert asked.enabled and asked.reason == "asked for autocast"
     monkeypatch.setenv(precision.ENV_VAR, "0")
     chosen = classifier_precision(EvaluationConfig(), digits)
@@ -110,7 +110,7 @@ CONDITIONS_RUN = ("none", "randaugment", "randaugment-views", "learned", "randau
 @pytest.fixture(scope="module")
 def records(digits):
     mp = pytest.MonkeyPatch()
-    mp.setitem(GENERATORS, "learned", TINY_CVAE)
+    mp.setitem(RECIPES, "learned", TINY_CVAE)
     config = EvaluationConfig(
         sizes=(50,), seeds=2, conditions=CONDITIONS_RUN, recipe=SHORT, max_test=200
     )
@@ -147,7 +147,7 @@ def test_no_generator_sees_an_image_that_is_not_a_training_image(digits, monkeyp
     from learned_aug.evaluation import conditions, protocol
 
     fitted, trained = [], []
-    real_fit, real_train = conditions.fit_generator, protocol.train_classifier
+    real_fit, real_train = conditions.fit_recipe, protocol.train_classifier
 
     def spy_fit(name, train, seed, scale=1.0):
         fitted.append(train)
@@ -157,8 +157,8 @@ def test_no_generator_sees_an_image_that_is_not_a_training_image(digits, monkeyp
         trained.append(train)
         return real_train(model, train, *args, **kwargs)
 
-    monkeypatch.setitem(GENERATORS, "learned", TINY_CVAE)
-    monkeypatch.setattr(protocol, "fit_generator", spy_fit)
+    monkeypatch.setitem(RECIPES, "learned", TINY_CVAE)
+    monkeypatch.setattr(protocol, "fit_recipe", spy_fit)
     monkeypatch.setattr(protocol, "train_classifier", spy_train)
     config = EvaluationConfig(sizes=(50,), seeds=1, conditions=CONDITIONS_RUN, recipe=SHORT)
     cell = protocol.Cell(digits, 50, 0, config)
@@ -203,7 +203,7 @@ def test_protocol_refuses_what_cannot_apply():
 
 def test_protocol_on_tabular_data(monkeypatch):
     tabular = Recipe("tabular-vae", {"conditional": True}, steps=20)
-    monkeypatch.setitem(GENERATORS, "learned", DEFAULT_RECIPE.replace(tabular=tabular))
+    monkeypatch.setitem(RECIPES, "learned", DEFAULT_RECIPE.replace(tabular=tabular))
     config = EvaluationConfig(sizes=(30,), seeds=1, conditions=("none", "learned"), recipe=SHORT)
     none, learned = run_protocol("wine", config, progress=False)
     assert none["n_test"] == learned["n_test"] == 178 - 30
@@ -253,7 +253,7 @@ def test_wilcoxon_pairs_by_size_and_seed(records, tmp_path):
 def test_research_variants_register_their_conditions(digits, monkeypatch):
     # a LearnedAugment strategy (online, with the latent bank) joins as one registry entry
     saved = dict(LEARNED), dict(CONDITIONS)
-    monkeypatch.setitem(GENERATORS, "learned", TINY_CVAE)
+    monkeypatch.setitem(RECIPES, "learned", TINY_CVAE)
     try:
         register_learned("learned-noise", LearnedSpec("learned", "noise", mode="transform"))
         assert CONDITIONS["aug+learned-noise"] == Condition("aug", "learned-noise")
@@ -263,7 +263,7 @@ def test_research_variants_register_their_conditions(digits, monkeypatch):
         )  # fmt: skip
         records = run_protocol(digits, config, progress=False)
         assert [r["synthetic_per_step"] for r in records] == [0, 0]
-        with pytest.raises(ValueError, match="uses generator 'gan', which is not in GENERATORS"):
+        with pytest.raises(ValueError, match="uses recipe 'gan', which is not in RECIPES"):
             register_learned("gan", LearnedSpec("gan", None))
     finally:
         LEARNED.clear(), LEARNED.update(saved[0])
@@ -271,7 +271,7 @@ def test_research_variants_register_their_conditions(digits, monkeypatch):
 
 
 def test_generators_train_as_fit_trains_a_recipe(few_digits, monkeypatch):
-    from learned_aug.evaluation.conditions import fit_generator
+    from learned_aug.evaluation.conditions import fit_recipe
     from learned_aug.training import recipe
 
     seen = []
@@ -282,7 +282,7 @@ def test_generators_train_as_fit_trains_a_recipe(few_digits, monkeypatch):
 
     monkeypatch.setattr(recipe, "fit", fit)
     train = few_digits[0]
-    kwargs = fit_generator("learned", train, seed=3, scale=0.5)
+    kwargs = fit_recipe("learned", train, seed=3, scale=0.5)
     settings = kwargs["settings"]
     assert seen[-1][0] == DEFAULT_RECIPE.model and seen[-1][1] is train
     assert (settings.augment, settings.augment_copies) == ("randaugment", 4)

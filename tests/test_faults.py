@@ -88,7 +88,9 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_weights(tmp_path,
     epochs_run = []
     run_epoch = trainer._Trainer._run_epoch
     monkeypatch.setattr(
-        trainer._Trainer, "_run_epoch", lambda self: epochs_run.append(self.epoch) or run_epoch(self)
+        trainer._Trainer,
+        "_run_epoch",
+        lambda self: epochs_run.append(self.epoch) or run_epoch(self),
     )
     assert main([*FIT, "--out", str(run), "--resume"]) == 0
     assert epochs_run == list(range(int(state["epoch"]), 4))

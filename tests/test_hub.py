@@ -48,7 +48,7 @@ CONFIG = {"image_size": (8, 8), "latent_dim": 2, "hidden_channels": (4,), "hidde
 
 def tiny_vae(seed: int = 0) -> VAE:
     torch.manual_seed(seed)
-    return VAE(VAEConfig(classes=["a", "b"], num_classes=2, **CONFIG)).eval()
+    return VAE(VAEConfig(classes=["a", "b"], conditional=True, **CONFIG)).eval()
 
 
 def git_blob_sha1(data: bytes) -> str:
@@ -316,7 +316,7 @@ def test_a_tabular_generator_card_shows_sample_rows():
         def sample(self, n, labels=None, rng=None):
             return super().sample(n, labels, rng).flatten(1)
 
-    card = model_card(Rows(VAEConfig(classes=["a", "b"], num_classes=2, **CONFIG)))
+    card = model_card(Rows(VAEConfig(classes=["a", "b"], conditional=True, **CONFIG)))
     assert "Generated rows, seed 0 (first columns)" in card.text and "| a |" in card.text
 
 

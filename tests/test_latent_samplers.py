@@ -93,7 +93,7 @@ def test_gmm_draws_from_the_mixture_of_the_requested_class(vae, bank, monkeypatc
     GMM(0.0, bank=bank)(vae, torch.empty(10, 0), torch.full((10,), 3), torch.zeros(10), None)
     _, means, _ = bank.mixture(3)
     z = seen[0]
-    assert all(bool((means - row).abs().amax(1).min() < 1e-6) for row in z)  # alpha 0: a mean
+    assert all(bool((means - row).abs().amax(1).min() < 1e-6) for row in z)  # strength 0: a mean
     codes3 = bank.codes[bank.labels == 3]
     assert float((means.mean(0) - codes3.mean(0)).abs().max()) < float(codes3.std(0).max())
 

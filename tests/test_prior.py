@@ -160,7 +160,7 @@ def test_a_class_the_prior_never_saw_is_refused(digits):
 def test_untrained_prior_warns_and_labels_need_a_conditional_prior():
     from test_vqvae import tiny_vq
 
-    model = tiny_vq(num_classes=2, classes=["a", "b"]).eval()
+    model = tiny_vq(conditional=True, classes=["a", "b"]).eval()
     with pytest.warns(UntrainedPriorWarning, match="prior is not trained"):
         assert model.sample(3).shape == (3, 1, 8, 8)
     unconditional = tiny_vq().eval()

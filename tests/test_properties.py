@@ -83,17 +83,19 @@ def _generator_for(inpt):
     inpt=images(),
     strategy=st.sampled_from(["noise", "reconstruct", "prior"]),
     p=st.sampled_from([0.0, 0.5, 1.0]),
-    alpha=st.one_of(st.none(), st.floats(0.0, 1.0), st.tuples(st.just(0.0), st.floats(0.0, 1.0))),
+    strength=st.one_of(
+        st.none(), st.floats(0.0, 1.0), st.tuples(st.just(0.0), st.floats(0.0, 1.0))
+    ),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_any_image_keeps_its_type_shape_dtype_and_range(inpt, strategy, p, alpha, seed):
+def test_any_image_keeps_its_type_shape_dtype_and_range(inpt, strategy, p, strength, seed):
     # strategy and p positionally: LearnedAugment(generator, strategy, p)
-    aug = LearnedAugment(_generator_for(inpt), _strategy(strategy, alpha), p, rng=seed)
+    aug = LearnedAugment(_generator_for(inpt), _strategy(strategy, strength), p, rng=seed)
     out = aug(inpt)
     _check_like(out, inpt)
     if p == 0.0:
         assert out is inpt
-    again = LearnedAugment(_generator_for(inpt), _strategy(strategy, alpha), p, rng=seed)(inpt)
+    again = LearnedAugment(_generator_for(inpt), _strategy(strategy, strength), p, rng=seed)(inpt)
     same = out.tobytes() == again.tobytes() if isinstance(out, PIL.Image.Image) else None
     assert same if same is not None else torch.equal(out, again)  # a seed replays exactly
 

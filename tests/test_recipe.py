@@ -18,7 +18,7 @@ from learned_aug import (
 from learned_aug.cli import main
 from learned_aug.cli.names import DEFAULT_CONDITIONS, TABULAR_CONDITIONS
 from learned_aug.data import balanced_subset, load_dataset
-from learned_aug.evaluation import CONDITIONS, GENERATORS, LEARNED
+from learned_aug.evaluation import CONDITIONS, LEARNED, RECIPES
 from learned_aug.evaluation.report import quality_table, read_csv, write_csv
 from learned_aug.latent_bank import LatentBank, bank_of
 from learned_aug.quality import quality_of
@@ -67,7 +67,8 @@ def test_cli_fit_without_model_flags_trains_the_recipe(tmp_path, digits, capsys)
     assert record["recipe"] == "default" and record["augment"] == "randaugment"
     assert record["trained_on"] == 5 * len(digits)
     config = json.loads((run / "config.json").read_text())
-    assert config["num_classes"] == 10 and config["latent_dim"] == 8  # class-conditional
+    assert config["conditional"] is True and len(config["classes"]) == 10  # class-conditional
+    assert config["latent_dim"] == 8
     bank = LatentBank.load(run)
     assert len(bank) == len(digits) and bank.stds is not None  # the images, with their spread
     generator = load_generator(run)
@@ -88,7 +89,7 @@ def test_cli_flags_override_parts_of_the_recipe(tmp_path, capsys):
     record = json.loads((run / "training.json").read_text())
     assert record["augment"] is None and record["trained_on"] == record["examples"]
     config = json.loads((run / "config.json").read_text())
-    assert config["num_classes"] == 0 and config["latent_dim"] == 4
+    assert config["conditional"] is False and config["latent_dim"] == 4
 
 
 def test_model_flag_keeps_the_plain_generator(tmp_path):
@@ -97,7 +98,7 @@ def test_model_flag_keeps_the_plain_generator(tmp_path):
     assert main([*argv, "--epochs", "1"]) == 0
     record = json.loads((run / "training.json").read_text())
     assert record["recipe"] is None and record["augment"] is None
-    assert json.loads((run / "config.json").read_text())["num_classes"] == 0
+    assert json.loads((run / "config.json").read_text())["conditional"] is False
 
 
 def test_the_recipe_does_not_collapse_on_few_small_images(digits):
@@ -123,7 +124,7 @@ def test_fit_settings_check_augment():
 
 
 def test_evaluate_measures_the_default_path():
-    assert GENERATORS["learned"] is DEFAULT_RECIPE
+    assert RECIPES["learned"] is DEFAULT_RECIPE
     assert LEARNED["learned"].strategy is None  # SyntheticDataset's own default
     assert DEFAULT_CONDITIONS == (
         "none", "trivialaugment", "randaugment", "randaugment-views", "learned",

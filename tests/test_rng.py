@@ -13,8 +13,8 @@ from learned_aug.models.classwise import ClasswiseGenerator
 from learned_aug.rng import (
     GAMMA,
     ItemStreams,
-    check_alpha,
-    draw_alpha,
+    check_strength,
+    draw_strength,
     item_keys,
     mix,
     mix_int,
@@ -107,24 +107,24 @@ def test_randn_checks_the_number_of_streams():
 
 # ------------------------------------------------------------------------ strength
 @pytest.mark.parametrize(
-    ("alpha", "expected"), [(0.2, (0.2, 0.2)), ((0.1, 0.5), (0.1, 0.5)), (0, (0.0, 0.0))]
+    ("strength", "expected"), [(0.2, (0.2, 0.2)), ((0.1, 0.5), (0.1, 0.5)), (0, (0.0, 0.0))]
 )
-def test_alpha_is_a_number_or_a_range(alpha, expected):
-    assert check_alpha(alpha) == expected
+def test_alpha_is_a_number_or_a_range(strength, expected):
+    assert check_strength(strength) == expected
 
 
-@pytest.mark.parametrize("alpha", [-0.1, (0.5, 0.1), (0.1,), "big", True, float("nan")])
-def test_bad_alpha_is_refused(alpha):
-    with pytest.raises((TypeError, ValueError), match="alpha"):
-        check_alpha(alpha)
+@pytest.mark.parametrize("strength", [-0.1, (0.5, 0.1), (0.1,), "big", True, float("nan")])
+def test_bad_alpha_is_refused(strength):
+    with pytest.raises((TypeError, ValueError), match="strength"):
+        check_strength(strength)
 
 
 def test_a_range_is_drawn_per_example_and_a_number_draws_nothing():
     rng = torch.Generator().manual_seed(0)
-    drawn = draw_alpha((0.1, 0.5), 1000, rng)
+    drawn = draw_strength((0.1, 0.5), 1000, rng)
     assert drawn.min() >= 0.1 and drawn.max() < 0.5 and drawn.std() > 0.05
     state = rng.get_state()
-    assert torch.equal(draw_alpha((0.3, 0.3), 4, rng), torch.full((4,), 0.3))
+    assert torch.equal(draw_strength((0.3, 0.3), 4, rng), torch.full((4,), 0.3))
     assert torch.equal(rng.get_state(), state)
 
 

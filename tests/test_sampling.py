@@ -42,12 +42,12 @@ def bank(vae, digits) -> LatentBank:
     return LatentBank.build(vae, digits.subset(range(300)))
 
 
-def run(name, model, x, labels, alpha, seed=0, bank=None, **options):
+def run(name, model, x, labels, strength, seed=0, bank=None, **options):
     """The kernel ``name`` of learned_aug.kernels on a batch, one strength for all."""
     rng = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         kernel = getattr(K, name.replace("-", "_"))
-        return kernel(model, x, labels, torch.full((len(x),), alpha), rng, bank, **options)
+        return kernel(model, x, labels, torch.full((len(x),), strength), rng, bank, **options)
 
 
 @pytest.mark.parametrize("name", ["reconstruct", "noise", "interpolate", "extrapolate"])
@@ -71,7 +71,7 @@ def test_interpolation_moves_toward_a_same_class_neighbour(vae, bank, digits, mo
     z = encode_mean(vae, x, y)
     decoded = []
     monkeypatch.setattr(vae, "decode", lambda code, labels=None: decoded.append(code) or code)
-    run("interpolate", vae, x, y, 1.0, bank=bank, k=3)  # alpha = 1 decodes the neighbour
+    run("interpolate", vae, x, y, 1.0, bank=bank, k=3)  # strength = 1 decodes the neighbour
     rows = torch.cdist(decoded[0], bank.codes).argmin(dim=1)
     torch.testing.assert_close(decoded[0], bank.codes[rows])
     assert torch.equal(bank.labels[rows], y)

@@ -50,7 +50,7 @@ DEFAULTS = {
     Prior: ((0.0, 0.0), {}, "Prior()"),
     Posterior: ((1.0, 1.0), {}, "Posterior(strength=(1.0, 1.0))"),
     GMM: ((1.0, 1.0), {"components": 10}, "GMM(strength=(1.0, 1.0), components=10)"),
-    VQResample: ((0.0, 1.0), {"top_k": 4}, "VQResample(strength=(0.0, 1.0), top_k=4)"),
+    VQResample: ((0.0, 1.0), {"k": 4}, "VQResample(strength=(0.0, 1.0), k=4)"),
 }
 
 
@@ -74,7 +74,7 @@ def test_settings_are_kept_and_a_number_is_a_range():
     assert Noise(0.2).strength == (0.2, 0.2) and Noise(strength=(0.1, 0.4)).strength == (0.1, 0.4)
     assert Interpolate(0.3, k=3).options == {"k": 3}
     assert GMM(0.5, components=4).options == {"components": 4}
-    assert VQResample(top_k=2).options == {"top_k": 2}
+    assert VQResample(k=2).options == {"k": 2}
     assert repr(Interpolate(0.3, k=3)) == "Interpolate(strength=(0.3, 0.3), k=3)"
 
 
@@ -94,7 +94,7 @@ def test_equality_compares_class_settings_and_bank(bank):
         (lambda: Interpolate(k=0), ValueError, "k must be a positive int, got 0"),
         (lambda: Extrapolate(k=2.5), ValueError, "k must be a positive int, got 2.5"),
         (lambda: Interpolate(k=True), ValueError, "k must be a positive int, got True"),
-        (lambda: VQResample(top_k=-1), ValueError, "top_k must be a positive int, got -1"),
+        (lambda: VQResample(k=-1), ValueError, "k must be a positive int, got -1"),
         (lambda: GMM(components=0), ValueError, "components must be a positive int, got 0"),
         (lambda: Noise(strength=-1), ValueError, r"strength must .*got -1"),
         (lambda: Posterior((0.5, 0.1)), ValueError, r"strength must .*got \(0.5, 0.1\)"),
@@ -160,7 +160,7 @@ def registry():
 
 
 def test_register_strategy_makes_a_class_of_a_kernel_function(registry, digits):
-    def flip(model, images, labels, alpha, rng, bank, *, axis=-1):
+    def flip(generator, images, labels, strength, rng, bank, *, axis=-1):
         """Mirror the images."""
         return images.flip(axis)
 
@@ -183,7 +183,7 @@ def test_register_strategy_registers_a_strategy_subclass(registry, digits):
     @register_strategy
     class Identity(Strategy):
         name = "test-identity"
-        fn = staticmethod(lambda model, images, labels, alpha, rng, bank: images)
+        fn = staticmethod(lambda generator, images, labels, strength, rng, bank: images)
 
     assert registry["test-identity"] is Identity and as_strategy("test-identity") == Identity()
     assert register_strategy(Identity) is Identity  # registering it again is harmless

@@ -184,7 +184,7 @@ def test_labels_no_report_can_judge_are_served_with_a_warning(few, report, why):
 
 
 def test_a_class_conditional_generator_is_never_checked(few):
-    generator = hand_built(few, BAD, classes=DIGITS, num_classes=10)
+    generator = hand_built(few, BAD, classes=DIGITS, conditional=True)
     assert no_warning(lambda: SyntheticDataset(generator, 10)).targets[:2] == [0, 1]
     no_warning(lambda: SyntheticDataset(attach_quality(generator, None), 10))
 

@@ -42,7 +42,7 @@ def generator(conditional: bool) -> VAE:
         latent_dim=2,
         hidden_channels=(4,),
         classes=["dark", "bright"],
-        num_classes=2 if conditional else 0,
+        conditional=conditional,
     )
     return VAE(config)
 
@@ -157,7 +157,7 @@ def test_soft_targets_collate_with_one_hot_real_data_under_mix_sampler():
     real_hot = [(x, OneHot(k)(y)) for x, y in real]
     synthetic = SyntheticDataset(generator(True), n=20, target_transform=Teacher(brightness))
     joined = ConcatDataset([real_hot, synthetic])
-    loader = DataLoader(joined, batch_sampler=MixSampler(joined, batch_size=8, share=0.5, seed=0))
+    loader = DataLoader(joined, batch_sampler=MixSampler(joined, batch_size=8, share=0.5, rng=0))
     x, y = next(iter(loader))
     assert x.shape == (8, 1, 8, 8) and y.shape == (8, k) and y.dtype == torch.float32
     assert torch.equal(y[:4].sum(1), torch.ones(4)) and set(y[:4].flatten().tolist()) <= {0, 1}

@@ -183,9 +183,9 @@ def test_resample_at_temperature_zero_is_the_reconstruction(trained, digits):
 def test_resample_varies_codes_and_each_sample_uses_its_own_generator(trained, digits):
     x = digits.x[:4]
     gens = [torch.Generator().manual_seed(i) for i in range(4)]
-    varied = trained.resample(x, 2.0, top_k=4, rng=gens)
+    varied = trained.resample(x, 2.0, k=4, rng=gens)
     assert not torch.equal(varied, trained.reconstruct(x))
-    alone = trained.resample(x[2:3], 2.0, top_k=4, rng=[torch.Generator().manual_seed(2)])
+    alone = trained.resample(x[2:3], 2.0, k=4, rng=[torch.Generator().manual_seed(2)])
     torch.testing.assert_close(varied[2:3], alone)
     # from codes (a latent bank's rows) as well as from images
     codes = trained.encode(x)

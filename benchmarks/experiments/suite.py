@@ -68,7 +68,7 @@ def run_cell(dataset: str, per_class: int, seed: int, done: set) -> list[dict]:
         sizes=(per_class * len(data.classes),),
         seeds=[seed],
         conditions=conditions_for(dataset),
-        bf16=False,
+        amp=False,
     )
     rows = run_protocol(data, config, progress=False, skip=done)
     return [{"dataset": dataset, "per_class": per_class, **r} for r in rows]

@@ -71,7 +71,7 @@ def _run(setting: dict, per_class: int, seed: int) -> list[dict]:
         seeds=[seed],
         conditions=CONDITIONS,
         recipe=recipe,
-        bf16=False,
+        amp=False,
         classifier=functools.partial(network, kind),
     )
     rows = run_protocol(data, config, progress=False)

@@ -56,7 +56,7 @@ def _config(args: argparse.Namespace, is_image: bool) -> EvaluationConfig:
         conditions=args.conditions or (DEFAULT_CONDITIONS if is_image else TABULAR_CONDITIONS),
         recipe=recipe,
         generator_scale=args.generator_scale if args.generator_scale is not None else 1.0,
-        bf16=True if args.bf16 else False if args.fp32 else None,
+        amp=True if args.bf16 else False if args.fp32 else None,
         classifier=classifier,
     )
 
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_dataset(args.data, image_size=args.image_size)
     config = _config(args, data.is_image)
     precision = classifier_precision(config, data)
-    config = dataclasses.replace(config, bf16=precision.enabled)
+    config = dataclasses.replace(config, amp=precision.enabled)
     out = Path(args.out)
     records: list[dict] = []
     name = str(args.data)

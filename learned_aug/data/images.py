@@ -53,7 +53,8 @@ def check_channels(channels: int | None) -> None:
 
 
 def convert_channels(x: Tensor, channels: int) -> Tensor:
-    """Convert ``(..., C, H, W)`` images to ``channels`` channels (alpha is dropped)."""
+    """Convert ``(..., C, H, W)`` images to ``channels`` channels (a transparency channel is
+    dropped)."""
     c = x.shape[-3]
     if c in (2, 4):
         x, c = x[..., : c - 1, :, :], c - 1

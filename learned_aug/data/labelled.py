@@ -115,11 +115,11 @@ def stratified_split(y: Tensor, val_fraction: float, seed: int) -> tuple[Tensor,
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
     y = torch.as_tensor(y).reshape(-1)
-    generator = torch.Generator().manual_seed(seed)
+    rng = torch.Generator().manual_seed(seed)
     train, val = [torch.empty(0, dtype=torch.int64)], [torch.empty(0, dtype=torch.int64)]
     for label in torch.unique(y, sorted=True):
         idx = torch.nonzero(y == label).reshape(-1)
-        idx = idx[torch.randperm(len(idx), generator=generator)]
+        idx = idx[torch.randperm(len(idx), generator=rng)]
         n_val = min(int(val_fraction * len(idx) + 0.5), len(idx) - 1)
         val.append(idx[:n_val])
         train.append(idx[n_val:])
@@ -139,11 +139,11 @@ def balanced_indices(
     """
     if per_class < 1:
         raise ValueError(f"per_class must be >= 1, got {per_class}")
-    generator = torch.Generator().manual_seed(seed)
+    rng = torch.Generator().manual_seed(seed)
     mask = torch.zeros(len(y), dtype=torch.bool)
     for label in range(num_classes):
         idx = torch.nonzero(y == label).reshape(-1)
-        mask[idx[torch.randperm(len(idx), generator=generator)[:per_class]]] = True
+        mask[idx[torch.randperm(len(idx), generator=rng)[:per_class]]] = True
     return torch.nonzero(mask).reshape(-1), torch.nonzero(~mask).reshape(-1)
 
 

@@ -10,11 +10,11 @@ from learned_aug.evaluation.classifier import (
 from learned_aug.evaluation.conditions import (
     CONDITIONS,
     CONTROL,
-    GENERATORS,
     LEARNED,
+    RECIPES,
     Condition,
     LearnedSpec,
-    fit_generator,
+    fit_recipe,
     register_learned,
 )
 from learned_aug.evaluation.metrics import pixel_baseline, scores
@@ -32,8 +32,8 @@ __all__ = [
     "CONDITIONS",
     "CONTROL",
     "DEFAULT_CONDITIONS",
-    "GENERATORS",
     "LEARNED",
+    "RECIPES",
     "ClassifierRecipe",
     "Condition",
     "ConvNet",
@@ -43,7 +43,7 @@ __all__ = [
     "TabularMLP",
     "TrainResult",
     "default_classifier",
-    "fit_generator",
+    "fit_recipe",
     "fit_teacher",
     "gain_interval",
     "get_augment",

@@ -129,19 +129,19 @@ def _to_model_layout(x: Tensor) -> Tensor:
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
-def _autocast(model: nn.Module, bf16: bool):
+def _autocast(model: nn.Module, amp: bool):
     device = next(model.parameters()).device.type
-    return torch.autocast(device, dtype=torch.bfloat16, enabled=bf16)
+    return torch.autocast(device, dtype=torch.bfloat16, enabled=amp)
 
 
 @torch.no_grad()
 def predict_logits(
-    model: nn.Module, x: Tensor, batch_size: int = 500, *, bf16: bool = False
+    model: nn.Module, x: Tensor, batch_size: int = 500, *, amp: bool = False
 ) -> Tensor:
     """Logits of ``model`` (in eval mode) for every row of ``x``, as float32."""
     model.eval()
     device = next(model.parameters()).device
-    with _autocast(model, bf16):
+    with _autocast(model, amp):
         out = [model(_to_model_layout(xb.to(device))).float().cpu() for xb in x.split(batch_size)]
     return torch.cat(out) if out else torch.empty(0)
 
@@ -182,12 +182,12 @@ class _Batches:
     ``MixSampler`` draws them, from one ``torch.Generator``."""
 
     def __init__(self, train, synthetic, targets, images, synthetic_rows, views, seed):
-        gen = torch.Generator().manual_seed(seed)
+        rng = torch.Generator().manual_seed(seed)
         self.train, self.synthetic, self.targets, self.views = train, synthetic, targets, views
         sizes = (len(train), len(synthetic) if synthetic is not None else 0)
         # MixSampler's passes, without its shrinking of a batch larger than the real set:
         # every condition keeps the same batch size.
-        self._real, self._syn = Passes(sizes[0], gen), Passes(max(sizes[1], 1), gen)
+        self._real, self._syn = Passes(sizes[0], rng), Passes(max(sizes[1], 1), rng)
         self.images, self.synthetic_rows = images, synthetic_rows
 
     def next(self) -> tuple[Tensor, Tensor, Tensor | None]:
@@ -225,7 +225,7 @@ def train_classifier(
     share: float = 0.5,
     views: int = 1,
     seed: int = 0,
-    bf16: bool = False,
+    amp: bool = False,
 ) -> TrainResult:
     """Train ``model`` on ``train`` for ``recipe.steps(len(train))`` steps; keep the final weights.
 
@@ -251,7 +251,7 @@ def train_classifier(
         share: the synthetic fraction of each batch when ``synthetic`` is given, in [0, 1).
         views: augmented views of each real image per batch (``augment`` required above 1).
         seed: seeds the batches (one ``torch.Generator``) and dropout (torch's global one).
-        bf16: bfloat16 autocast: faster only on hardware with bf16 units
+        amp: bfloat16 autocast: faster only on hardware with bf16 units
             (``learned_aug.precision.choose_autocast`` tells which).
 
     Returns:
@@ -296,7 +296,7 @@ def train_classifier(
                 x, y = augment(x, y)
         for group in opt.param_groups:
             group["lr"] = recipe.lr_at(step, total)
-        with _autocast(model, bf16):
+        with _autocast(model, amp):
             logits = model(_to_model_layout(x)).float()
         loss = _loss(logits, y, soft, recipe.label_smoothing)
         opt.zero_grad(set_to_none=True)

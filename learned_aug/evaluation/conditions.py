@@ -1,13 +1,13 @@
 """The conditions the protocol compares, in dict registries, and how each builds its batches.
 
 A condition pairs an optional conventional augmentation (``AUGMENTS``) with an optional learned
-one (``LEARNED``). A learned augmentation names a generator (``GENERATORS``: a ``Recipe``,
-trained on the training set alone) and how it is used: ``"pool"`` mixes synthetic samples into
-every batch, ``"transform"`` replaces real images by the generator's variations of them
-(``LearnedAugment``). ``randaugment-views`` is the compute-matched control of a learned pool:
-its batch holds as many real images as a half-synthetic batch, and the other half are more
-RandAugment views of them. ``register_learned`` adds a learned augmentation and its conditions
-(research variants live in benchmarks/, which registers them).
+one (``LEARNED``). A learned augmentation names the recipe of its generator (``RECIPES``: a
+``Recipe``, trained on the training set alone) and how the generator is used: ``"pool"`` mixes
+synthetic samples into every batch, ``"transform"`` replaces real images by the generator's
+variations of them (``LearnedAugment``). ``randaugment-views`` is the compute-matched control of
+a learned pool: its batch holds as many real images as a half-synthetic batch, and the other
+half are more RandAugment views of them. ``register_learned`` adds a learned augmentation and
+its conditions (research variants live in benchmarks/, which registers them).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class LearnedSpec:
     """A learned augmentation: which generator, how its latents are drawn, how they are mixed.
 
     Args:
-        generator: a key of ``GENERATORS``.
+        recipe: a key of ``RECIPES``, the recipe the generator is trained with.
         strategy: a ``Strategy`` with its strength (or a name in ``STRATEGIES`` for its
             defaults): for ``"pool"`` how ``SyntheticDataset`` draws (``Prior()``: the
             generator's own ``sample``; ``Posterior()``: the aggregate posterior; ``GMM()``,
@@ -57,7 +57,7 @@ class LearnedSpec:
         0.5
     """
 
-    generator: str
+    recipe: str
     strategy: str | Strategy | None = "prior"
     pool: int = 5000
     share: float = 0.5
@@ -96,19 +96,19 @@ class Condition:
     views: int = 1
 
 
-GENERATORS: dict[str, Recipe] = {
+RECIPES: dict[str, Recipe] = {
     # The default path: what `learned-aug fit --data D --out R` trains (learned_aug.training
     # .recipe.DEFAULT_RECIPE; its tabular recipe on feature vectors).
     "learned": DEFAULT_RECIPE,
 }
-"""Generators by name, each a ``Recipe``: a model, its settings and a step budget, trained on
-a training set alone as ``learned-aug fit`` trains a recipe (``Recipe.fit``).
+"""The recipes of the generators by name, each a ``Recipe``: a model, its settings and a step
+budget, trained on a training set alone as ``learned-aug fit`` trains a recipe (``Recipe.fit``).
 
 Example:
     >>> from learned_aug import Recipe
-    >>> from learned_aug.evaluation import GENERATORS
-    >>> GENERATORS["vae-b4"] = Recipe("vae", {"per_class": True, "beta": 4.0})
-    >>> GENERATORS.pop("vae-b4").config["beta"]
+    >>> from learned_aug.evaluation import RECIPES
+    >>> RECIPES["vae-b4"] = Recipe("vae", {"per_class": True, "beta": 4.0})
+    >>> RECIPES.pop("vae-b4").config["beta"]
     4.0
 """
 LEARNED: dict[str, LearnedSpec] = {
@@ -130,7 +130,7 @@ each conventional one (``randaugment+learned``, ...)."""
 
 
 def register_learned(name: str, spec: LearnedSpec, recipe: Recipe | None = None) -> None:
-    """Add the learned augmentation ``name`` (and its generator ``spec.generator``, if
+    """Add the learned augmentation ``name`` (and its recipe under ``spec.recipe``, if
     ``recipe`` is given) with its conditions: ``name`` alone and ``<augment>+name`` for each
     conventional augmentation.
 
@@ -145,11 +145,11 @@ def register_learned(name: str, spec: LearnedSpec, recipe: Recipe | None = None)
         >>> _ = LEARNED.pop("learned-prior")
     """
     if recipe is not None:
-        GENERATORS[spec.generator] = recipe
-    if spec.generator not in GENERATORS:
+        RECIPES[spec.recipe] = recipe
+    if spec.recipe not in RECIPES:
         raise ValueError(
-            f"{name!r} uses generator {spec.generator!r}, which is not in GENERATORS "
-            f"({sorted(GENERATORS)}); pass its recipe"
+            f"{name!r} uses recipe {spec.recipe!r}, which is not in RECIPES "
+            f"({sorted(RECIPES)}); pass it as recipe="
         )
     LEARNED[name] = spec
     CONDITIONS[name] = Condition(None, name)
@@ -160,10 +160,10 @@ def register_learned(name: str, spec: LearnedSpec, recipe: Recipe | None = None)
 register_learned("learned", LEARNED["learned"])
 
 
-def fit_generator(name: str, train: LabelledData, seed: int, scale: float = 1.0) -> Generator:
-    """Train the generator ``GENERATORS[name]`` on ``train`` alone, exactly as
+def fit_recipe(name: str, train: LabelledData, seed: int, scale: float = 1.0) -> Generator:
+    """The generator of the recipe ``RECIPES[name]``, trained on ``train`` alone exactly as
     ``learned-aug fit`` trains a recipe, with its step budget times ``scale``."""
-    recipe = GENERATORS[name]
+    recipe = RECIPES[name]
     return recipe.fit(train, scale=scale, seed=seed, device="cpu", progress=False).model
 
 

@@ -36,7 +36,7 @@ from learned_aug.evaluation.classifier import (
 from learned_aug.evaluation.conditions import (
     CONDITIONS,
     LEARNED,
-    fit_generator,
+    fit_recipe,
     online_augment,
     synthetic_pool,
 )
@@ -84,7 +84,7 @@ class EvaluationConfig:
         recipe: how every classifier trains (steps, batch, optimizer), the same for every
             condition.
         generator_scale: multiplies every generator's step budget (quick runs use less).
-        bf16: train and test the classifier under bfloat16 autocast; None (default) turns it
+        amp: train and test the classifier under bfloat16 autocast; None (default) turns it
             on where it is faster (``classifier_precision``): never on a CPU without
             AVX512-BF16/AMX, where it is several times slower.
         max_test: test on a class-balanced draw of at most this many of the examples left out
@@ -106,7 +106,7 @@ class EvaluationConfig:
     conditions: Sequence[str] = DEFAULT_CONDITIONS
     recipe: ClassifierRecipe = field(default_factory=ClassifierRecipe)
     generator_scale: float = 1.0
-    bf16: bool | None = None
+    amp: bool | None = None
     max_test: int | None = None
     classifier: Callable[[LabelledData], nn.Module] | None = None
 
@@ -167,21 +167,22 @@ class Cell:
                 augment="randaugment" if self.train.is_image else None,
                 seed=self.seed,
                 recipe=self.config.recipe,
-                bf16=bool(self.config.bf16),
+                amp=bool(self.config.amp),
             )
         return self._teacher
 
-    def generator(self, name: str) -> Generator:
-        if name not in self._generators:
+    def generator(self, recipe: str) -> Generator:
+        """The generator of ``RECIPES[recipe]`` trained on this cell's training set (once)."""
+        if recipe not in self._generators:
             scale = self.config.generator_scale
-            self._generators[name] = fit_generator(name, self.train, self.seed, scale)
-        return self._generators[name]
+            self._generators[recipe] = fit_recipe(recipe, self.train, self.seed, scale)
+        return self._generators[recipe]
 
     def pool(self, learned: str) -> tuple[LabelledData, Tensor | None]:
         """The learned condition's synthetic pool and, with a teacher, its soft targets."""
         if learned not in self._pools:
             spec = LEARNED[learned]
-            gen = self.generator(spec.generator)
+            gen = self.generator(spec.recipe)
             teacher = self.teacher() if spec.teacher else None
             pool, targets = synthetic_pool(spec, gen, self.train, self.seed, teacher)
             self._pools[learned] = pool, targets
@@ -217,7 +218,7 @@ class Cell:
         parts = []
         spec = LEARNED[cond.learned] if cond.learned else None
         if spec is not None and spec.mode == "transform":
-            gen = self.generator(spec.generator)
+            gen = self.generator(spec.recipe)
             parts.append(online_augment(spec, gen, self.train, self.seed))
         if cond.augment:
             parts.append(get_augment(cond.augment, rng=_augment_rng(self.seed)))
@@ -240,9 +241,9 @@ class Cell:
             share=spec.share if pooled else 0.0,
             views=cond.views,
             seed=self.seed,
-            bf16=bool(cfg.bf16),
+            amp=bool(cfg.amp),
         )
-        pred = predict_logits(result.model, self.test.x, bf16=bool(cfg.bf16)).argmax(1)
+        pred = predict_logits(result.model, self.test.x, amp=bool(cfg.amp)).argmax(1)
         return {
             "size": self.size,
             "seed": self.seed,
@@ -257,7 +258,7 @@ class Cell:
             "final_loss": round(result.final_loss, 4),
             "n_test": len(self.test),
             "seconds": round(time.perf_counter() - start, 2),
-            "precision": "bf16" if cfg.bf16 else "float32",
+            "precision": "bf16" if cfg.amp else "float32",
             **(self._quality[cond.learned] if pooled else {}),
         }
 
@@ -267,7 +268,7 @@ def _builder(config: EvaluationConfig) -> Callable[[LabelledData], nn.Module]:
 
 
 def classifier_precision(config: EvaluationConfig, data: LabelledData) -> precision.PrecisionChoice:
-    """Whether the protocol's classifier trains under bf16 autocast: ``config.bf16`` when set,
+    """Whether the protocol's classifier trains under bf16 autocast: ``config.amp`` when set,
     else where a few timed steps of that classifier say it is faster (``learned_aug.precision``)."""
     model = _builder(config)(data)
     device = next(model.parameters()).device
@@ -280,7 +281,7 @@ def classifier_precision(config: EvaluationConfig, data: LabelledData) -> precis
     size = sum(p.numel() for p in model.parameters())
     return precision.choose_autocast(
         device,
-        override=config.bf16,
+        override=config.amp,
         workload=f"classifier {type(model).__name__} ({size} parameters) {shape} batch {batch}",
         make_step=precision.training_steps(
             model, lambda m: F.cross_entropy(m(x.to(device)).float(), y.to(device)), device.type
@@ -333,8 +334,8 @@ def run_protocol(
     data = load_dataset(data)
     _check_conditions(config.conditions, data)
     build = _builder(config)
-    if config.bf16 is None:
-        config = dataclasses.replace(config, bf16=classifier_precision(config, data).enabled)
+    if config.amp is None:
+        config = dataclasses.replace(config, amp=classifier_precision(config, data).enabled)
     total = len(config.sizes) * len(config.seed_list) * len(config.conditions)
     records: list[dict[str, Any]] = []
     with tqdm(total=total, desc="evaluate", unit="run", disable=not progress) as bar:

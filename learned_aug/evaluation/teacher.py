@@ -22,7 +22,7 @@ def fit_teacher(
     hard_weight: float = 0.5,
     seed: int = 0,
     recipe: ClassifierRecipe | None = None,
-    bf16: bool = False,
+    amp: bool = False,
 ) -> Teacher:
     """Train a teacher on real labelled data: the default classifier, trained with ``augment``
     (RandAugment by default) on all of ``data`` under the protocol's ``ClassifierRecipe``, as
@@ -35,7 +35,7 @@ def fit_teacher(
         hard_weight: the one-hot label's share of each target (see ``Teacher``).
         seed: seeds the weights, the batches and the augmentation.
         recipe: the classifier's training settings (default ``ClassifierRecipe()``).
-        bf16: bfloat16 autocast while training (faster only on CPUs with AVX512-BF16/AMX).
+        amp: bfloat16 autocast while training (faster only on CPUs with AVX512-BF16/AMX).
 
     Returns:
         A ``Teacher`` holding the trained classifier (in eval mode, float32).
@@ -45,8 +45,9 @@ def fit_teacher(
         >>> from learned_aug.evaluation import ClassifierRecipe, fit_teacher
         >>> recipe = ClassifierRecipe(min_steps=20, max_steps=20)
         >>> teacher = fit_teacher("wine", augment=None, recipe=recipe)
-        >>> teacher.targets(load_dataset("wine").x[:2], None, 3).sum(1)
-        tensor([1., 1.])
+        >>> soft = teacher.targets(load_dataset("wine").x[:2], None, 3)
+        >>> soft.shape, torch.allclose(soft.sum(1), torch.ones(2))
+        (torch.Size([2, 3]), True)
     """
     data = load_dataset(data)
     if len(data.classes) < 2:
@@ -60,7 +61,7 @@ def fit_teacher(
     transform = None if augment is None else get_augment(augment, rng=rng)
     torch.manual_seed(seed)
     result = train_classifier(
-        default_classifier(data), data, recipe, augment=transform, seed=seed, bf16=bf16
+        default_classifier(data), data, recipe, augment=transform, seed=seed, amp=amp
     )
     model = result.model.float().to(memory_format=torch.contiguous_format)
     return Teacher(model, temperature=temperature, hard_weight=hard_weight)

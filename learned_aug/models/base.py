@@ -216,7 +216,7 @@ class Generator(
         if labels is not None and not self.conditional:
             raise ValueError(
                 f"labels were given, but this {type(self).__name__} is unconditional: train it "
-                "class-conditional (num_classes=K / --conditional) or per class (--per-class) "
+                "class-conditional (conditional=True / --conditional) or per class (--per-class) "
                 "to sample given classes"
             )
         if self.conditional and labels is None:

@@ -120,7 +120,7 @@ class ClasswiseGenerator(Generator):
             raise ValueError("a ClasswiseGenerator needs a member config: config.member is empty")
         member_cls = MODELS[self.config.member["model_type"]]
         member = {**self.config.member, "classes": []}
-        if member_cls is VAE and not member.get("num_classes"):
+        if member_cls is VAE and not member.get("conditional"):
             self.members = StackedVAEs(VAEConfig.from_dict(member), self.config.classes)
         else:
             self.members = nn.ModuleList(

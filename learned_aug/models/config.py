@@ -45,6 +45,22 @@ def check_pair(value: Any, name: str) -> tuple[int, int]:
     return value  # type: ignore[return-value]
 
 
+def check_conditional(conditional: Any, classes: Sequence[str]) -> None:
+    """A ``conditional`` config field: a bool, and True only with the class names to condition
+    on; a ValueError naming it otherwise.
+
+    Example:
+        >>> check_conditional(True, ["cat", "dog"])
+    """
+    if not isinstance(conditional, bool):
+        raise ValueError(f"conditional must be True or False, got {conditional!r}")
+    if conditional and not classes:
+        raise ValueError(
+            "conditional=True conditions on the classes, but classes is empty: pass the class "
+            "names, e.g. classes=['cat', 'dog']"
+        )
+
+
 def check_widths(value: Sequence[int], name: str) -> tuple[int, ...]:
     """Layer widths (``hidden_channels``, ``hidden_dims``): a non-empty tuple of positive ints.
 

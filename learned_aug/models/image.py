@@ -1,6 +1,7 @@
 """What the image generators (VAE, VQ-VAE, denoising VAE) share: input checks and a mixin.
 
-An image generator's config has ``channels``, ``image_size`` and ``num_classes``; from them
+An image generator's config has ``channels``, ``image_size``, ``classes`` and ``conditional``;
+from them
 :class:`ImageGenerator` gives the model its ``sample_shape``, ``conditional`` and ``config_for``.
 """
 
@@ -59,14 +60,14 @@ def image_config_fields(
         "channels": c,
         "image_size": (h, w),
         "classes": list(classes),
-        "num_classes": len(classes) if conditional else 0,
+        "conditional": bool(conditional and classes),  # no classes: nothing to condition on
     }
 
 
 class ImageGenerator:
     """Mixin of a :class:`~learned_aug.models.base.Generator` of images ``(C, H, W)``.
 
-    It reads ``channels``, ``image_size`` and ``num_classes`` from the model's config. List it
+    It reads ``channels``, ``image_size`` and ``conditional`` from the model's config. List it
     before ``Generator``: ``class VAE(ImageGenerator, Generator)``.
 
     Example:
@@ -79,8 +80,8 @@ class ImageGenerator:
 
     @classmethod
     def config_for(cls, sample_shape, classes, *, conditional: bool = False, **kwargs):
-        """A config for images of ``sample_shape`` (C, H, W); ``conditional`` gives the model
-        the classes (``num_classes = len(classes)``); ``kwargs`` are further config fields."""
+        """A config for images of ``sample_shape`` (C, H, W); ``conditional`` makes the model
+        condition on ``classes`` (where there are any); ``kwargs`` are further config fields."""
         model = cls.config_class.model_type  # type: ignore[attr-defined]
         fields = image_config_fields(model, sample_shape, classes, conditional)
         return cls.config_class(**fields, **kwargs)  # type: ignore[attr-defined]
@@ -91,4 +92,4 @@ class ImageGenerator:
 
     @property
     def conditional(self) -> bool:
-        return self.config.num_classes > 0  # type: ignore[attr-defined]
+        return self.config.conditional  # type: ignore[attr-defined]

@@ -120,16 +120,16 @@ class VectorQuantizer(nn.Module):
         """Codebook vectors of ``codes`` ``(B, H, W)`` as ``(B, D, H, W)``."""
         return F.embedding(codes, self.embedding).permute(0, 3, 1, 2)
 
-    def resample(self, z_e: Tensor, gumbel: Tensor, temperature: Tensor, top_k: int) -> Tensor:
-        """Codes drawn among the ``top_k`` nearest, with probability falling with distance.
+    def resample(self, z_e: Tensor, gumbel: Tensor, temperature: Tensor, k: int) -> Tensor:
+        """Codes drawn among the ``k`` nearest, with probability falling with distance.
 
         At each position the logits are ``-(d_k - d_1) / (T * (d_2 - d_1))``: at temperature
         ``T`` the second-nearest code is ``exp(-1 / T)`` times as likely as the nearest, and
-        ``T = 0`` gives the nearest code. ``gumbel`` ``(B, H, W, top_k)`` holds the Gumbel noise
+        ``T = 0`` gives the nearest code. ``gumbel`` ``(B, H, W, k)`` holds the Gumbel noise
         (drawn by the caller, one random stream per sample) and ``temperature`` is ``(B,)``.
         """
         b, _, h, w = z_e.shape
-        k = min(max(int(top_k), 1), self.codebook_size)
+        k = min(max(int(k), 1), self.codebook_size)
         d = squared_distances(self.flatten(z_e), self.embedding).view(b, h, w, -1)
         d, idx = d.topk(k, dim=-1, largest=False)
         if k == 1:

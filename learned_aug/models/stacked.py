@@ -100,7 +100,7 @@ class StackedVAEs(nn.Module):
     reach them; train the stack, not the view).
 
     Args:
-        config: the config of every member (``num_classes`` must be 0).
+        config: the config of every member (unconditional: ``conditional=False``).
         classes: the class of each member, one member per class (K = ``len(classes)``).
 
     Example:
@@ -118,8 +118,8 @@ class StackedVAEs(nn.Module):
 
     def __init__(self, config: VAEConfig, classes: list[str]):
         super().__init__()
-        if config.num_classes:
-            raise ValueError(f"stacked members must be unconditional, got {config.num_classes=}")
+        if config.conditional:
+            raise ValueError(f"stacked members must be unconditional, got {config.conditional=}")
         self.classes, self.count = list(classes), len(classes)
         self.config = dataclasses.replace(config, classes=[])
         members = [VAE(self.config) for _ in classes]  # each initialised as a lone VAE is

@@ -22,7 +22,12 @@ from torch.distributions import Normal
 from learned_aug.data.schema import Column
 from learned_aug.models.base import Generator, register
 from learned_aug.models.collective import broadcast
-from learned_aug.models.config import GeneratorConfig, check_positive, check_widths
+from learned_aug.models.config import (
+    GeneratorConfig,
+    check_conditional,
+    check_positive,
+    check_widths,
+)
 from learned_aug.models.vae import gaussian_kl
 from learned_aug.rng import RandomSource
 
@@ -38,7 +43,8 @@ class TabularVAEConfig(GeneratorConfig):
         latent_dim: size d of the latent space.
         hidden_dims: widths of the encoder's hidden layers (mirrored by the decoder).
         beta: weight of the KL term.
-        num_classes: 0 for an unconditional VAE; K > 0 conditions on the class.
+        conditional: condition encoder and decoder on the class, one of ``classes``; False:
+            unconditional.
     """
 
     model_type: str = "tabular-vae"
@@ -47,7 +53,7 @@ class TabularVAEConfig(GeneratorConfig):
     latent_dim: int = 4
     hidden_dims: tuple[int, ...] = (64, 64)
     beta: float = 1.0
-    num_classes: int = 0
+    conditional: bool = False
 
     def __post_init__(self) -> None:
         check_positive("features", self.features)
@@ -55,8 +61,7 @@ class TabularVAEConfig(GeneratorConfig):
         self.hidden_dims = check_widths(self.hidden_dims, "hidden_dims")
         if not self.beta >= 0:
             raise ValueError(f"beta must be a number >= 0, got {self.beta!r}")
-        if self.num_classes < 0:
-            raise ValueError(f"num_classes must be >= 0, got {self.num_classes!r}")
+        check_conditional(self.conditional, self.classes)
         self.columns = [Column.from_dict(c).to_dict() for c in self.columns]
         if self.columns and len(self.columns) != self.features:
             raise ValueError(
@@ -101,7 +106,7 @@ class TabularVAE(Generator):
         self._cont = [i for i, c in enumerate(schema) if c.kind == "continuous"]
         self._cat = [(i, len(c.categories)) for i, c in enumerate(schema) if c.kind != "continuous"]
         width = len(self._cont) + sum(k for _, k in self._cat)
-        hidden, k = list(cfg.hidden_dims), cfg.num_classes
+        hidden, k = list(cfg.hidden_dims), len(cfg.classes) if cfg.conditional else 0
         self.encoder = _mlp([width + k, *hidden])
         self.to_mu = nn.Linear(hidden[-1], cfg.latent_dim)
         self.to_logvar = nn.Linear(hidden[-1], cfg.latent_dim)
@@ -127,7 +132,7 @@ class TabularVAE(Generator):
             features=sample_shape[0],
             columns=columns,
             classes=list(classes),
-            num_classes=len(classes) if conditional else 0,
+            conditional=bool(conditional and classes),
             **kwargs,
         )
 
@@ -137,7 +142,7 @@ class TabularVAE(Generator):
 
     @property
     def conditional(self) -> bool:
-        return self.config.num_classes > 0
+        return self.config.conditional
 
     @torch.no_grad()
     def init_scaling(self, x: Tensor) -> None:
@@ -187,11 +192,10 @@ class TabularVAE(Generator):
             return h
         if labels is None:
             raise ValueError(
-                f"this tabular VAE is class-conditional (num_classes={self.config.num_classes}): "
-                "pass labels"
+                f"this tabular VAE is class-conditional ({len(self.classes)} classes): pass labels"
             )
         labels = self._check_labels(labels, len(h))
-        return torch.cat([h, F.one_hot(labels, self.config.num_classes).to(h.dtype)], dim=1)
+        return torch.cat([h, F.one_hot(labels, len(self.classes)).to(h.dtype)], dim=1)
 
     def encode(self, x: Tensor, labels: Tensor | None = None) -> Normal:
         """Posterior q(z | x) over rows ``x`` ``(B, F)``."""
@@ -238,7 +242,7 @@ class TabularVAE(Generator):
         """
         if not self.conditional:
             return super().class_log_likelihood(x)
-        k, b = self.config.num_classes, len(x)
+        k, b = len(self.classes), len(x)
         rows = self._inputs(x).repeat(k, 1)  # class-major: row c * b + i
         labels = torch.arange(k, device=x.device).repeat_interleave(b)
         h = self.encoder(self._with_class(rows, labels))

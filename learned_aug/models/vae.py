@@ -13,7 +13,13 @@ from torch import Tensor, nn
 from torch.distributions import Normal
 
 from learned_aug.models.base import Generator, register
-from learned_aug.models.config import GeneratorConfig, check_pair, check_positive, check_widths
+from learned_aug.models.config import (
+    GeneratorConfig,
+    check_conditional,
+    check_pair,
+    check_positive,
+    check_widths,
+)
 from learned_aug.models.image import ImageGenerator, check_images
 from learned_aug.rng import RandomSource
 
@@ -70,8 +76,8 @@ class VAEConfig(GeneratorConfig):
             :func:`default_likelihood` (bernoulli for 1 channel, calibrated for 3).
         beta: weight of the KL term (beta-VAE; 1.0 is the plain VAE).
         beta_norm: use beta_norm = beta * d / N (N = C * H * W) as the KL weight (Higgins et al.).
-        num_classes: 0 for an unconditional VAE; K > 0 makes encoder and decoder conditional on
-            the class (a CVAE), so ``sample(labels=...)`` draws the requested classes.
+        conditional: condition encoder and decoder on the class, one of ``classes`` (a CVAE),
+            so that ``sample(labels=...)`` draws the requested classes; False: unconditional.
         refine: end the decoder with a full-resolution block and a 3x3 conv (smoother images);
             ``False`` upsamples straight to the image channels, about 3x cheaper to decode.
     """
@@ -85,7 +91,7 @@ class VAEConfig(GeneratorConfig):
     likelihood: str | None = None
     beta: float = 1.0
     beta_norm: bool = False
-    num_classes: int = 0
+    conditional: bool = False
     refine: bool = True
 
     def __post_init__(self) -> None:
@@ -103,8 +109,7 @@ class VAEConfig(GeneratorConfig):
         check_likelihood(self.likelihood)
         if not (isinstance(self.beta, (int, float)) and self.beta >= 0):
             raise ValueError(f"beta must be a number >= 0, got {self.beta!r}")
-        if self.num_classes < 0:
-            raise ValueError(f"num_classes must be >= 0, got {self.num_classes!r}")
+        check_conditional(self.conditional, self.classes)
 
     @property
     def kl_weight(self) -> float:
@@ -281,7 +286,7 @@ class VAE(ImageGenerator, Generator):
             *bottom_size(cfg.image_size, len(cfg.hidden_channels)),
         )
         flat = math.prod(self._bottom)
-        k = cfg.num_classes
+        k = len(cfg.classes) if cfg.conditional else 0
         self.encoder = conv_encoder(cfg.channels, cfg.hidden_channels)
         self.enc_fc = nn.Sequential(nn.Linear(flat + k, cfg.hidden_dim), nn.SiLU())
         self.to_mu = nn.Linear(cfg.hidden_dim, cfg.latent_dim)
@@ -299,11 +304,10 @@ class VAE(ImageGenerator, Generator):
             return None
         if labels is None:
             raise ValueError(
-                f"this VAE is class-conditional (num_classes={self.config.num_classes}): "
-                "pass labels"
+                f"this VAE is class-conditional ({len(self.classes)} classes): pass labels"
             )
         labels = self._check_labels(labels, n)
-        return F.one_hot(labels, self.config.num_classes).float()
+        return F.one_hot(labels, len(self.classes)).float()
 
     def _hidden(self, x: Tensor, labels: Tensor | None) -> Tensor:
         check_images(x, self.sample_shape)
@@ -360,7 +364,7 @@ class VAE(ImageGenerator, Generator):
         if not self.conditional:
             return super().class_log_likelihood(x)
         check_images(x, self.sample_shape)
-        k, b = self.config.num_classes, len(x)
+        k, b = len(self.classes), len(x)
         features = _chain(self.encoder, x).flatten(1).repeat(k, 1)  # class-major: row c*b + i
         labels = torch.arange(k, device=x.device).repeat_interleave(b)
         onehot = F.one_hot(labels, k).to(features.dtype)

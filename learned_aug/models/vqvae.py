@@ -19,7 +19,13 @@ import torch
 from torch import Tensor, nn
 
 from learned_aug.models.base import Generator, register
-from learned_aug.models.config import GeneratorConfig, check_pair, check_positive, check_widths
+from learned_aug.models.config import (
+    GeneratorConfig,
+    check_conditional,
+    check_pair,
+    check_positive,
+    check_widths,
+)
 from learned_aug.models.image import ImageGenerator, check_images
 from learned_aug.models.prior import CodePrior, gumbel_from_normal, pick_codes
 from learned_aug.models.quantizer import VectorQuantizer
@@ -63,7 +69,7 @@ class VQVAEConfig(GeneratorConfig):
             about even: calibrated reconstructs better after 10 epochs (test MSE 0.0094 / 0.0108
             against 0.0103 / 0.0116, benchmarks/bench_vq_likelihood.py) and slightly worse
             after 25 (0.0069 against 0.0067), with CAS within a point either way.
-        num_classes: 0 for an unconditional prior; K > 0 makes the prior class-conditional.
+        conditional: make the prior class-conditional, over ``classes``; False: unconditional.
         prior_dim: width of the prior transformer.
         prior_layers: blocks of the prior transformer.
         prior_heads: attention heads of the prior.
@@ -83,7 +89,7 @@ class VQVAEConfig(GeneratorConfig):
     ema_decay: float = 0.99
     dead_code_steps: int = 20
     likelihood: str | None = None
-    num_classes: int = 0
+    conditional: bool = False
     prior_dim: int = 64
     prior_layers: int = 2
     prior_heads: int = 4
@@ -111,7 +117,8 @@ class VQVAEConfig(GeneratorConfig):
                 f"prior_dim must be divisible by prior_heads, got {self.prior_dim} and "
                 f"{self.prior_heads}"
             )
-        for name in ("res_blocks", "dead_code_steps", "num_classes", "top_k"):
+        check_conditional(self.conditional, self.classes)
+        for name in ("res_blocks", "dead_code_steps", "top_k"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -155,7 +162,7 @@ class VQVAE(ImageGenerator, Generator):
         >>> import torch
         >>> from learned_aug.models.vqvae import VQVAE, VQVAEConfig
         >>> cfg = VQVAEConfig(image_size=(8, 8), hidden_channels=(8,), codebook_size=16,
-        ...                   prior_dim=16, prior_layers=1, num_classes=2, classes=["a", "b"])
+        ...                   prior_dim=16, prior_layers=1, conditional=True, classes=["a", "b"])
         >>> vq = VQVAE(cfg)
         >>> x = torch.rand(2, 1, 8, 8)
         >>> vq.encode(x).shape, vq.reconstruct(x).shape
@@ -191,7 +198,7 @@ class VQVAE(ImageGenerator, Generator):
         self.prior = CodePrior(
             cfg.codebook_size,
             h * w,
-            cfg.num_classes,
+            len(cfg.classes) if cfg.conditional else 0,
             dim=cfg.prior_dim,
             layers=cfg.prior_layers,
             heads=cfg.prior_heads,
@@ -292,10 +299,11 @@ class VQVAE(ImageGenerator, Generator):
         x: Tensor,
         temperature: float | Tensor = 1.0,
         *,
-        top_k: int = 4,
+        k: int = 4,
         rng: RandomSource = None,
     ) -> Tensor:
-        """Reconstruct ``x`` with each code drawn among its ``top_k`` nearest (variation).
+        """Reconstruct ``x`` with each code drawn among its ``k`` nearest codebook entries
+        (variation).
 
         Args:
             x: images ``(B, C, H, W)``, or code grids ``(B, h, w)`` (then the neighbours of
@@ -303,7 +311,8 @@ class VQVAE(ImageGenerator, Generator):
             temperature: one value or one per sample; 0 is the plain reconstruction. At
                 temperature T the second-nearest code is exp(-1/T) times as likely as the
                 nearest.
-            top_k: how many of the nearest codes are candidates.
+            k: how many of the nearest codebook entries are candidates (``top_k`` is the
+                prior's, in ``sample``).
             rng: one ``torch.Generator``, or one per sample.
         """
         if x.is_floating_point():
@@ -311,7 +320,7 @@ class VQVAE(ImageGenerator, Generator):
         else:
             z_e = self.quantizer.lookup(x)
         b, _, h, w = z_e.shape
-        k = min(max(int(top_k), 1), self.config.codebook_size)
+        k = min(max(int(k), 1), self.config.codebook_size)
         gumbel = gumbel_from_normal(self.randn(b, (h, w, k), rng))
         t = torch.as_tensor(temperature, dtype=torch.float32).expand(b)
         return self.decode(self.quantizer.resample(z_e, gumbel, t, k))
@@ -333,7 +342,7 @@ class VQVAE(ImageGenerator, Generator):
                 "fit('vqvae', ...) (or model.stage = 'prior' and fit again)"
             )
         check_images(x, self.sample_shape)
-        k, b = self.config.num_classes, len(x)
+        k, b = len(self.classes), len(x)
         codes = self.quantizer.nearest(self.encoder(x))
         recon = reconstruction_nll(
             self.decode_logits(self.quantizer.lookup(codes)), x, self.config.likelihood

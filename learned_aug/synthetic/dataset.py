@@ -143,7 +143,9 @@ class SyntheticDataset(Dataset):
     Example:
         >>> from torch.utils.data import ConcatDataset, DataLoader
         >>> from learned_aug import LabelledData, SyntheticDataset, VAE, VAEConfig
-        >>> gen = VAE(VAEConfig(image_size=(8, 8), latent_dim=2, classes=["a", "b"], num_classes=2))
+        >>> config = VAEConfig(image_size=(8, 8), latent_dim=2, classes=["a", "b"],
+        ...                    conditional=True)
+        >>> gen = VAE(config)
         >>> real = LabelledData(torch.rand(6, 1, 8, 8), torch.tensor([0, 1] * 3), ["a", "b"])
         >>> synthetic = SyntheticDataset.like(real, gen, n=10, seed=0)
         >>> image, label = synthetic[3]

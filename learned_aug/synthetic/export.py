@@ -84,7 +84,9 @@ def to_folder(
     Example:
         >>> import tempfile
         >>> from learned_aug import SyntheticDataset, VAE, VAEConfig
-        >>> gen = VAE(VAEConfig(image_size=(8, 8), latent_dim=2, classes=["a", "b"], num_classes=2))
+        >>> config = VAEConfig(image_size=(8, 8), latent_dim=2, classes=["a", "b"],
+        ...                    conditional=True)
+        >>> gen = VAE(config)
         >>> root = to_folder(SyntheticDataset(gen, n=4), tempfile.mkdtemp(), progress=False)
         >>> sorted(p.name for p in (root / "b").iterdir())
         ['1.png', '3.png']

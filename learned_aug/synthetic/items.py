@@ -15,12 +15,12 @@ from torch import Tensor
 
 from learned_aug.kernels import Latents
 from learned_aug.models import Generator
-from learned_aug.rng import ItemStreams, draw_alpha
+from learned_aug.rng import ItemStreams, draw_strength
 from learned_aug.strategies import Strategy
 
 
 def draw_items(
-    model: Generator,
+    generator: Generator,
     strategy: Strategy,
     indices: Tensor,
     labels: Tensor | None,
@@ -36,7 +36,7 @@ def draw_items(
     same whatever batch it is drawn in.
     """
     rngs = ItemStreams.for_items(seed, indices, attempt)
-    alpha = draw_alpha(strategy.strength, len(indices), rngs)
+    strength = draw_strength(strategy.strength, len(indices), rngs)
     bank = strategy.bank
     if strategy.needs_source:
         if bank is None:
@@ -45,7 +45,7 @@ def draw_items(
         source = Latents(bank.codes[rows], None if bank.stds is None else bank.stds[rows])
     else:
         source = Latents(torch.empty(len(indices), 0))
-    return strategy(model, source, labels, alpha, rngs).cpu()
+    return strategy(generator, source, labels, strength, rngs).cpu()
 
 
 def as_index(index: Any) -> int:

@@ -15,21 +15,23 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch.utils.data import ConcatDataset, Sampler
 
+from learned_aug.rng import as_rng
+
 
 class Passes:
     """Indices taken in turn from shuffled passes over ``n`` items (without replacement): each
     item is drawn once per pass; a batch that runs past the end of a pass continues in the
     next, reshuffled one."""
 
-    def __init__(self, n: int, generator: torch.Generator):
-        self.n, self.generator = n, generator
+    def __init__(self, n: int, rng: torch.Generator):
+        self.n, self.rng = n, rng
         self._left = torch.empty(0, dtype=torch.long)
 
     def take(self, k: int) -> torch.Tensor:
         parts = []
         while k:
             if not len(self._left):
-                self._left = torch.randperm(self.n, generator=self.generator)
+                self._left = torch.randperm(self.n, generator=self.rng)
             parts.append(self._left[:k])
             self._left, k = self._left[k:], k - len(parts[-1])
         return torch.cat(parts) if parts else torch.empty(0, dtype=torch.long)
@@ -58,7 +60,7 @@ class MixSampler(Sampler[list[int]]):
     synthetic sample once per pass over the synthetic part. An epoch is
     ``ceil(n_real / real_per_batch)`` batches: one pass over the real images, as a plain
     shuffled ``DataLoader`` of ``real`` with batches of ``real_per_batch``. The order depends
-    only on ``seed``; the sampler runs in the main process, so ``num_workers`` does not change
+    only on ``rng``; the sampler runs in the main process, so ``num_workers`` does not change
     it. Pass it as the ``batch_sampler`` of a ``DataLoader``.
 
     How many synthetic samples to draw: enough that a pass over them spans many epochs, so that
@@ -69,8 +71,8 @@ class MixSampler(Sampler[list[int]]):
         batch_size: examples per batch, real and synthetic together.
         share: the fraction of each batch that is synthetic, in [0, 1) (0.5: the measured
             default; 0: real images alone).
-        seed: an int or a ``torch.Generator`` for the order; None draws a seed from torch's
-            global generator (as ``RandomSampler`` does).
+        rng: an int seed or a ``torch.Generator`` for the order; None draws a seed from torch's
+            global RNG (as ``RandomSampler`` does).
 
     Example:
         >>> import torch
@@ -90,7 +92,7 @@ class MixSampler(Sampler[list[int]]):
         batch_size: int = 64,
         share: float = 0.5,
         *,
-        seed: int | torch.Generator | None = None,
+        rng: int | torch.Generator | None = None,
     ):
         self.n_real, self.n_synthetic = _sizes(data)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -112,14 +114,11 @@ class MixSampler(Sampler[list[int]]):
             self.synthetic_per_batch = round(self.n_real * self.share / (1 - self.share))
         if self.synthetic_per_batch and self.n_synthetic < 1:
             raise ValueError(f"share={share} asks for synthetic examples, but that part is empty")
-        if isinstance(seed, torch.Generator):
-            generator = seed
-        else:
-            if seed is None:
-                seed = int(torch.empty((), dtype=torch.int64).random_().item())
-            generator = torch.Generator().manual_seed(int(seed))
-        self._real = Passes(self.n_real, generator)
-        self._synthetic = Passes(max(self.n_synthetic, 1), generator)
+        if rng is None:
+            rng = int(torch.empty((), dtype=torch.int64).random_().item())
+        rng = as_rng(rng)
+        self._real = Passes(self.n_real, rng)
+        self._synthetic = Passes(max(self.n_synthetic, 1), rng)
 
     def __len__(self) -> int:
         return math.ceil(self.n_real / self.real_per_batch)

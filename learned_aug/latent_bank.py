@@ -187,8 +187,8 @@ class LatentBank(nn.Module):
         an unlabelled bank): ``(weights (M,), means (M, d), stds (M, d))``.
 
         Fitted once with scikit-learn (EM, fixed seed) and cached, so every process and worker
-        gets the same mixture. Chadebec et al. (2022) sample a VAE this way (MNIST FID 40.7 from
-        N(0, I), 13.1 from the mixture).
+        gets the same mixture. Chadebec et al. (2022) sample a VAE this way, in place of
+        N(0, I).
         """
         key = (int(label), int(components))
         if key not in self._mixtures:

@@ -111,8 +111,8 @@ class LearnedAugment(Transform):
     (``Interpolate(strength=0.3, k=5)``), as ``RandAugment`` carries its magnitude. The default
     is the generator kind's own (:func:`~learned_aug.strategies.augment_strategy`): ``Noise()``
     for a continuous latent (decode the image's code plus a small Gaussian step, strength in
-    [0, 0.3]; it needs no bank and stays near real codes, where generated samples help most)
-    and ``VQResample()`` for a VQ-VAE. Others: ``Reconstruct``, ``Interpolate`` /
+    [0, 0.3]; it needs no bank and stays near real codes) and ``VQResample()`` for a VQ-VAE.
+    Others: ``Reconstruct``, ``Interpolate`` /
     ``Extrapolate`` toward / away from a same-class neighbour in the latent bank (the one
     ``load_generator`` attaches, unless the strategy holds its own), ``Posterior``, ``Prior``
     (a fresh sample of the class).

@@ -37,7 +37,7 @@ def _config(args: argparse.Namespace, is_image: bool) -> EvaluationConfig:
     ``--quick`` runs one size and three seeds under the same classifier recipe and the
     generator ``learned-aug fit`` trains by default: the verdict is about the generator the
     user would train, judged as the results page judges it. Three seeds, not one: on a few
-    images per class the difference moves by several points from seed to seed, and the verdict
+    images per class the difference varies from seed to seed (docs/results.md), and the verdict
     calls a gain only where it clears that noise (``evaluation.report.judge``).
     """
     recipe = ClassifierRecipe()

@@ -24,9 +24,10 @@ class ConvNet(nn.Module):
     """The protocol's image classifier: three conv blocks and a linear head.
 
     Each block is a 3x3 conv, batch normalisation, ReLU and a 2x2 max-pool (the last one an
-    average pool to 2x2 instead, which keeps where in the image a feature was: a global pool
-    loses it, and scores below a logistic regression on pixels on 50 MNIST digits), with
-    ``width``, twice and four times ``width`` channels; the head is dropout and a linear layer.
+    average pool to 2x2 instead, which keeps where in the image a feature was, where a global
+    pool loses it; benchmarks/experiments/tune_classifier.py --architectures compares the two),
+    with ``width``, twice and four times ``width`` channels; the head is dropout and a linear
+    layer.
     Any image size from 8x8 up works.
 
     Args:

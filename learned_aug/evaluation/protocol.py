@@ -86,7 +86,7 @@ class EvaluationConfig:
         generator_scale: multiplies every generator's step budget (quick runs use less).
         amp: train and test the classifier under bfloat16 autocast; None (default) turns it
             on where it is faster (``classifier_precision``): never on a CPU without
-            AVX512-BF16/AMX, where it is several times slower.
+            AVX512-BF16/AMX, where it is slower.
         max_test: test on a class-balanced draw of at most this many of the examples left out
             (for quick exploration); None tests on all of them, as the protocol says.
         classifier: builds a fresh classifier for the training data; default ``ConvNet`` for

@@ -235,7 +235,7 @@ def judge(
     called only where it is at least ``margin`` on average *and* clear of the noise between
     runs (the ``gain_interval`` lies above zero: so never from one run); a loss is called
     wherever the mean is at most ``-margin``, even from one run. On a few images per class the
-    difference moves by several points from seed to seed (docs/results.md), so a single run's
+    difference varies from seed to seed (docs/results.md shows by how much), so a single run's
     gain is a hint, not a verdict.
 
     Example:

@@ -79,7 +79,8 @@ class VAEConfig(GeneratorConfig):
         conditional: condition encoder and decoder on the class, one of ``classes`` (a CVAE),
             so that ``sample(labels=...)`` draws the requested classes; False: unconditional.
         refine: end the decoder with a full-resolution block and a 3x3 conv (smoother images);
-            ``False`` upsamples straight to the image channels, about 3x cheaper to decode.
+            ``False`` upsamples straight to the image channels, cheaper to decode
+            (docs/benchmarks.md says by how much).
     """
 
     model_type: str = "vae"

@@ -65,10 +65,8 @@ class VQVAEConfig(GeneratorConfig):
         dead_code_steps: training steps a code may go unused before it is re-seeded.
         likelihood: ``"bernoulli"`` (BCE, near-binary images), ``"gaussian"`` (MSE) or
             ``"calibrated"`` (a Gaussian with each image's own variance); None (default):
-            bernoulli for 1 channel, calibrated for 3, as the VAE. On CIFAR-10 the two are
-            about even: calibrated reconstructs better after 10 epochs (test MSE 0.0094 / 0.0108
-            against 0.0103 / 0.0116, benchmarks/bench_vq_likelihood.py) and slightly worse
-            after 25 (0.0069 against 0.0067), with CAS within a point either way.
+            bernoulli for 1 channel, calibrated for 3, as the VAE. docs/benchmarks.md compares
+            gaussian and calibrated on CIFAR-10 (benchmarks/bench_vq_likelihood.py).
         conditional: make the prior class-conditional, over ``classes``; False: unconditional.
         prior_dim: width of the prior transformer.
         prior_layers: blocks of the prior transformer.

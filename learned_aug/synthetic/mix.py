@@ -4,7 +4,7 @@ A shuffled ``DataLoader`` over ``ConcatDataset([real, synthetic])`` mixes by len
 images beside 5,000 synthetic ones make batches that are 99% synthetic, and the share changes
 whenever either size does. ``MixSampler`` is a batch sampler that puts exactly
 ``round(batch_size * share)`` synthetic examples and the rest real ones in every batch, whatever
-the two sizes, so what a classifier sees is what was measured (docs/results.md).
+the two sizes, so what a classifier sees is what the evaluation protocol trains on.
 """
 
 from __future__ import annotations
@@ -64,13 +64,13 @@ class MixSampler(Sampler[list[int]]):
     it. Pass it as the ``batch_sampler`` of a ``DataLoader``.
 
     How many synthetic samples to draw: enough that a pass over them spans many epochs, so that
-    a sample is rarely seen twice; the protocol of docs/results.md draws 500 per class.
+    a sample is rarely seen twice (the evaluation protocol's pool: ``LearnedSpec.pool``).
 
     Args:
         data: ``ConcatDataset([real, synthetic])``, or the sizes ``(n_real, n_synthetic)``.
         batch_size: examples per batch, real and synthetic together.
-        share: the fraction of each batch that is synthetic, in [0, 1) (0.5: the measured
-            default; 0: real images alone).
+        share: the fraction of each batch that is synthetic, in [0, 1) (0.5, the default: as
+            many synthetic as real examples; 0: real images alone).
         rng: an int seed or a ``torch.Generator`` for the order; None draws a seed from torch's
             global RNG (as ``RandomSampler`` does).
 

@@ -33,8 +33,8 @@ half-way from guessing to the real images. Measuring against the real images, no
 100%, does not blame the generator for the classifier's own mistakes; half-way leaves room for
 samples less typical than real images (the variety augmentation is for) but not for samples
 that lost most of their class. The bar always lies above chance and below the real images:
-with 10 digit classes and 90% on real images it is 50%, the bar the project's own tests hold
-the default recipe to; a collapsed generator measures about 10%, chance."""
+with 10 classes and a classifier right on 90% of the real images it is 50%; the samples of a
+collapsed generator, which carry no class, score at chance and are refused."""
 
 
 class UncheckedLabelsWarning(UserWarning):

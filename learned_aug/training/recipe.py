@@ -3,8 +3,8 @@
 ``DEFAULT_RECIPE`` is what ``learned-aug fit --data D --out R`` trains when no model flag is
 given, and what ``learned-aug evaluate`` measures as ``learned``: one class-conditional VAE
 (latent size 8) trained on the images plus four RandAugment copies of them, sampled by
-``SyntheticDataset`` from its aggregate posterior (the latent bank ``fit`` saves). It was chosen
-on tuning seeds that docs/results.md never reports (its "Choosing the learned condition").
+``SyntheticDataset`` from its aggregate posterior (the latent bank ``fit`` saves). How it was
+chosen, and how it does, is on docs/results.md.
 
 A budget in steps rather than epochs gives tiny and large training sets similar training: 50
 images (four steps an epoch) train for as many steps as 500, where a fixed 30 epochs left a
@@ -71,8 +71,7 @@ class Recipe:
             augmentation (a key of ``learned_aug.conventional.CONVENTIONAL``); None: the images.
         augment_copies: augmented copies of every image.
         steps: optimizer steps to aim for; epochs are steps / steps per epoch, clamped.
-        min_epochs: fewest epochs (large sets: 5,000 images and their copies take 3 epochs,
-            about 1,000 steps).
+        min_epochs: fewest epochs (large sets, whose epochs are long, stop there).
         max_epochs: most epochs (tiny sets).
         patience_steps: early-stopping patience in optimizer steps (at least 10 epochs).
         tabular: the recipe used instead on feature vectors (tables), if any.
@@ -189,15 +188,9 @@ COLOUR_RECIPE = Recipe(
     "vae", {"conditional": True, "latent_dim": 8}, augment="randaugment", steps=3000
 )
 """The default path on colour images: the same class-conditional VAE (its conv stack follows the
-image size, its likelihood the calibrated Gaussian), with four times the step budget. On 20
-CIFAR-10 images per class, a logistic regression on pixels trained on 500 of its samples (CAS)
-scores within about a point of the same classifier trained on the 200 real images, a little below
-it: -0.68 points on average at 32x32 over the reported seeds 2-7 (95% interval -1.26 to -0.10;
-tuning seeds 0, 1: -0.3, +0.5), and -0.50 at 64x64 over seeds 2-5 (-1.13 to +0.13;
-benchmarks/bench_cas.py, docs/benchmarks.md). Its samples teach that classifier what the VAE's
-reconstructions of the training images teach it (-0.71); no sampler of the package and no recipe
-change measured (latent 32: -0.44; 6,000 steps; flips in the training copies or the bank) lifted
-CAS clearly above the real images."""
+image size, its likelihood the calibrated Gaussian), with four times the step budget. How its
+samples score as training data (the Classification Accuracy Score against the real images, and
+the candidates measured beside it) is on docs/benchmarks.md (benchmarks/bench_cas.py)."""
 
 TABULAR_RECIPE = Recipe("tabular-vae", {"conditional": True}, augment=None, steps=750)
 """The default path on feature vectors: a class-conditional MLP VAE (Iser 2023's protocol)."""

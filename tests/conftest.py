@@ -3,9 +3,11 @@ transform check every LearnedAugment test file uses."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import tempfile
+import warnings
 
 import PIL.Image
 import pytest
@@ -14,6 +16,7 @@ from hypothesis import settings
 
 from learned_aug import FitSettings, LearnedAugment, bundled_names, fit, load_generator
 from learned_aug.data import LabelledData, load_dataset
+from learned_aug.training.diagnostics import GeneratorWarning
 
 # CI replays the same examples every run (a red build is then reproducible); locally hypothesis
 # explores new ones each run.
@@ -120,3 +123,30 @@ def bundled_rgb(request):
 def remake(aug, **kwargs):
     """A LearnedAugment of ``aug``'s generator and (bound) strategy with other arguments."""
     return LearnedAugment(aug.generator, kwargs.pop("strategy", aug.strategy), **kwargs)
+
+
+# ------------------------------------------------------------------------ quality reports
+GOOD = {"classifier_accuracy_samples": 0.85, "classifier_accuracy_real_val": 0.9}
+"""A quality report under which an unconditional generator's bank labels are trusted."""
+BAD = {"classifier_accuracy_samples": 0.12, "classifier_accuracy_real_val": 0.9}
+"""A quality report under which they are refused (samples named at about chance)."""
+
+
+@pytest.fixture(scope="session")
+def few(digits) -> LabelledData:
+    """300 real 8x8 digits, all ten classes."""
+    return digits.subset(range(0, 1797, 6))
+
+
+@pytest.fixture(scope="session")
+def collapsed(few, tmp_path_factory):
+    """An unconditional VAE that learned nothing (lr 1e-6), trained with a run folder."""
+    out = tmp_path_factory.mktemp("collapsed")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        slow = dataclasses.replace(QUICK, lr=1e-6)
+        tiny = {"latent_dim": 2, "hidden_channels": (4,)}
+        result = fit("vae", few, slow, config=tiny, out=out, **RUN)
+    said = [str(w.message) for w in caught if issubclass(w.category, GeneratorWarning)]
+    assert any("SyntheticDataset refuses the classes" in message for message in said)
+    return result.model, out

@@ -1,12 +1,14 @@
-"""Strategy objects: their settings, defaults, repr and equality, the arguments they refuse, the
-registry (STRATEGIES, register_strategy, as_strategy), binding to a generator's latent bank, and
-the default strategy of each generator kind."""
+"""Strategy objects, the one place to look for a strategy: their settings, defaults, repr and
+equality, the arguments they refuse, the registry (STRATEGIES, register_strategy, as_strategy),
+binding to a generator's latent bank, the default strategy of each generator kind, and the
+contract every registered strategy keeps, as an object and inside LearnedAugment. What each
+kernel makes of an example: test_kernels.py."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from conftest import DIGITS, TINY
+from conftest import DIGITS, TINY, check_transform, u8
 
 import learned_aug
 from learned_aug import (
@@ -16,6 +18,7 @@ from learned_aug import (
     Extrapolate,
     Interpolate,
     LatentBank,
+    LearnedAugment,
     Noise,
     Posterior,
     Prior,
@@ -236,3 +239,37 @@ def test_each_generator_kind_has_its_default_strategies(bank):
     assert dataset_strategy(with_stds) == Posterior()
     no_stds = LatentBank(bank.codes, bank.labels, bank.classes)  # a VQ bank, or an old one
     assert dataset_strategy(attach_bank(vae(), no_stds)) == Prior()
+
+
+# ------------------------------------------------------------------------ as transforms
+@pytest.fixture(scope="module")
+def trained() -> torch.nn.Module:
+    """The bundled per-class VAEs of MNIST, with their latent bank."""
+    return load_generator("mnist-vae")
+
+
+@pytest.fixture(scope="module")
+def vq() -> torch.nn.Module:
+    return load_generator("mnist-vqvae")
+
+
+GENERATOR_FOR = {"vq-resample": "mnist-vqvae"}
+"""The bundled generator each strategy runs on (a strategy not named here: mnist-vae, per-class
+VAEs with their latent bank)."""
+
+
+@pytest.fixture(scope="module")
+def generators(trained, vq) -> dict[str, torch.nn.Module]:
+    return {"mnist-vae": trained, "mnist-vqvae": vq}
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_every_registered_strategy_is_a_transform(name, generators, mnist):
+    generator = generators[GENERATOR_FOR.get(name, "mnist-vae")]
+    aug = LearnedAugment(generator, name)
+    x, y = u8(mnist.x[:3]), mnist.y[:3]
+    check_transform(aug, x)
+    out, labels = aug(x, y)
+    assert labels is y and out.shape == x.shape and out.dtype == torch.uint8
+    again, _ = LearnedAugment(generator, name, rng=3)(x, y)
+    assert torch.equal(again, LearnedAugment(generator, name, rng=3)(x, y)[0])

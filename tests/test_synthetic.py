@@ -1,37 +1,46 @@
-"""SyntheticDataset: determinism, strategies, filtering, export, and composition with real
-datasets."""
+"""SyntheticDataset, the one place for it: item i of (seed, i), item types and composition
+with real datasets, export, the labels it hands out (and the check of the labels an
+unconditional generator's samples inherit from the latent bank, against its quality report),
+the latent samplers it draws with, its filter, and its arguments."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
 import os
+import warnings
 
 import PIL.Image
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import QUICK, RUN, TINY, u8
+from conftest import BAD, DIGITS, GOOD, QUICK, RUN, TINY, u8
 from torch.utils.data import ConcatDataset, DataLoader
 from torchvision.datasets import FakeData, ImageFolder
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from learned_aug import (
+    STRATEGIES,
+    VAE,
     ClassifierFilter,
     Interpolate,
+    LatentBank,
     LearnedAugment,
     Noise,
     Posterior,
     SyntheticDataset,
+    VAEConfig,
     fit,
     load_dataset,
     load_generator,
 )
 from learned_aug.latent_bank import attach_bank, bank_of
+from learned_aug.quality import attach_quality, quality_of
 from learned_aug.synthetic import UNLABELLED, to_folder
 from learned_aug.synthetic.items import draw_items
-from learned_aug.synthetic.trust import UncheckedLabelsWarning
+from learned_aug.synthetic.trust import LABEL_TRUST, UncheckedLabelsWarning, label_bar
+from learned_aug.training.publish import default_sampler
 
 GRAY = v2.Compose([v2.Grayscale(), v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
 
@@ -50,7 +59,7 @@ def single(mnist_small):
     """One unconditional VAE for all classes (Iser's single VAE), with its latent bank.
 
     Trained without a run folder, it has no quality report: the classes its samples inherit
-    from the bank are served with an ``UncheckedLabelsWarning`` (tests/test_synthetic_trust.py),
+    from the bank are served with an ``UncheckedLabelsWarning`` (see "bank labels, trusted?"),
     which the tests of the mechanics below expect (``unchecked()``).
     """
     settings = dataclasses.replace(QUICK, epochs=8, batch_size=32, lr=3e-3)
@@ -330,6 +339,160 @@ def test_a_classifier_labels_an_unconditional_generator_for_real_data(single, mn
     assert synthetic.classes == mnist_small.classes
     x = torch.stack([synthetic[i][0] for i in range(20)])
     assert synthetic.targets == classify(x).argmax(1).tolist()
+
+
+# ------------------------------------------------------------------------ bank labels, trusted?
+
+WAYS = (
+    "config={'conditional': True}",
+    "--per-class",
+    "ClassifierFilter(classifier, relabel=True)",
+    "target_transform=Teacher(classifier)",
+)
+
+
+def hand_built(data, report: dict | None, **config) -> VAE:
+    """An untrained VAE with the latent bank of ``data`` and ``report`` attached, as a user
+    builds one in memory."""
+    torch.manual_seed(0)
+    vae = VAE(VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(4,), **config))
+    attach_bank(vae, LatentBank.build(vae.eval(), data))
+    return attach_quality(vae, report)
+
+
+def no_warning(make):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return make()
+
+
+def test_a_collapsed_unconditional_generator_is_refused_with_its_numbers(collapsed):
+    model, out = collapsed
+    measured, needed = label_bar(quality_of(model), 10)
+    for generator in (model, load_generator(out)):
+        with pytest.raises(ValueError, match="no longer look like their source") as err:
+            SyntheticDataset(generator, 10)
+        message = str(err.value)
+        assert f"classifier_accuracy_samples={measured:.4g}" in message
+        assert f"{measured:.1%}" in message and f"below the {needed:.1%} required" in message
+        for way in (*WAYS, "labels='unlabelled'"):
+            assert way in message
+
+
+@pytest.mark.parametrize("strategy", [None, "posterior", Interpolate(0.5), "noise"])
+def test_every_strategy_that_starts_from_bank_codes_is_checked(few, strategy):
+    with pytest.raises(ValueError, match=r"classifier_accuracy_samples=0\.12"):
+        SyntheticDataset(hand_built(few, BAD), 10, strategy=strategy)
+
+
+@pytest.mark.parametrize(
+    ("measured", "refused"), [(0.5, False), (0.499, True), (0.85, False), (0.1, True)]
+)
+def test_the_bar_is_half_way_from_chance_to_the_real_images(few, measured, refused):
+    report = {"classifier_accuracy_samples": measured, "classifier_accuracy_real_val": 0.9}
+    assert label_bar(report, 10) == (measured, pytest.approx(0.1 + LABEL_TRUST * (0.9 - 0.1)))
+    assert label_bar(report, 10)[1] == pytest.approx(0.5)
+    generator = hand_built(few, report)
+    if refused:
+        with pytest.raises(ValueError, match=r"below the 50\.0% required"):
+            SyntheticDataset(generator, 10)
+    else:
+        dataset = no_warning(lambda: SyntheticDataset(generator, 10))
+        assert dataset.classes == DIGITS and dataset.targets[:3] == [0, 1, 2]
+
+
+def test_a_good_report_passes_and_the_labels_are_the_bank_codes_classes(few):
+    generator = hand_built(few, GOOD)
+    dataset = no_warning(lambda: SyntheticDataset(generator, 20, seed=3))
+    samples, labels = dataset.generate(range(20))
+    assert labels.tolist() == [i % 10 for i in range(20)] == list(dataset.targets)
+    # fit measures the report on exactly these draws (the sampler skips the check it feeds).
+    torch.testing.assert_close(default_sampler(generator, 3)(labels), samples, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("report", "why"),
+    [
+        (None, "no quality report is attached"),
+        ({"active_units": 2, "copy_distance_ratio": 0.9}, "does not measure them"),
+        ({"classifier_accuracy_samples": 0.9, "classifier_accuracy_real_val": 0.1}, "above chance"),
+        ({"classifier_accuracy_samples": "0.9", "classifier_accuracy_real_val": 0.9}, "measure"),
+    ],
+)
+def test_labels_no_report_can_judge_are_served_with_a_warning(few, report, why):
+    generator = hand_built(few, report)
+    with pytest.warns(UncheckedLabelsWarning, match="labels of this unconditional VAE's") as seen:
+        dataset = SyntheticDataset(generator, 10)
+    message = str(seen[0].message)
+    assert "unchecked" in message and why in message
+    assert all(way in message for way in (*WAYS, "labels='unlabelled'"))
+    assert issubclass(seen[0].category, UserWarning) and seen[0].filename == __file__
+    assert dataset.targets[:2] == [0, 1]
+
+
+def test_a_class_conditional_generator_is_never_checked(few):
+    generator = hand_built(few, BAD, classes=DIGITS, conditional=True)
+    assert no_warning(lambda: SyntheticDataset(generator, 10)).targets[:2] == [0, 1]
+    no_warning(lambda: SyntheticDataset(attach_quality(generator, None), 10))
+
+
+def test_per_class_generators_are_never_checked(few):
+    per_class = fit("vae", few, QUICK, config={"per_class": True, **TINY}, **RUN).model
+    attach_quality(per_class, BAD)
+    assert no_warning(lambda: SyntheticDataset(per_class, 10)).classes == DIGITS
+
+
+def test_a_relabelling_classifier_or_no_labels_need_no_report(few):
+    generator = hand_built(few, BAD)
+    teacher = ClassifierFilter(lambda x: x.flatten(1)[:, :10], threshold=0.0, relabel=True)
+    relabelled = no_warning(lambda: SyntheticDataset(generator, 10, filter=teacher))
+    assert relabelled.classes == DIGITS
+    unlabelled = no_warning(lambda: SyntheticDataset(generator, 10, labels="unlabelled"))
+    assert list(unlabelled.targets) == [-1] * 10
+    no_warning(lambda: SyntheticDataset(attach_quality(generator, None), 10, labels="unlabelled"))
+
+
+def test_a_filter_that_keeps_the_bank_labels_is_checked_like_none(few):
+    keep = ClassifierFilter(lambda x: x.flatten(1)[:, :10], threshold=0.5)
+    with pytest.raises(ValueError, match=r"classifier_accuracy_samples=0\.12"):
+        SyntheticDataset(hand_built(few, BAD), 10, filter=keep)
+
+
+# ------------------------------------------------------------------------ the latent samplers
+
+# An untrained unconditional VAE: the classes its samples take from the bank codes they start
+# from are unchecked (no quality report), and warned about. These tests check which code a
+# sample decodes, not whether it still looks like its class.
+UNCHECKED = "ignore::learned_aug.synthetic.trust.UncheckedLabelsWarning"
+
+
+@pytest.fixture(scope="module")
+def sixty(digits):
+    """60 real 8x8 digits."""
+    return digits.subset(range(60))
+
+
+@pytest.fixture(scope="module")
+def plain():
+    """An untrained unconditional VAE of 8x8 images that knows no classes."""
+    torch.manual_seed(0)
+    return VAE(VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(8,), hidden_dim=16))
+
+
+@pytest.fixture(scope="module")
+def plain_bank(plain, sixty):
+    """The latent bank of ``sixty`` under ``plain``: codes, posterior spreads and labels."""
+    return LatentBank.build(plain, sixty)
+
+
+@pytest.mark.filterwarnings(UNCHECKED)
+@pytest.mark.parametrize("strategy", ["posterior", "gmm", "noise", "interpolate", "reconstruct"])
+def test_every_latent_sampler_runs_through_synthetic_dataset(plain, plain_bank, strategy):
+    data = SyntheticDataset(plain, n=20, seed=0, strategy=STRATEGIES[strategy](bank=plain_bank))
+    x, y = data.generate(range(20))
+    assert x.shape == (20, 1, 8, 8) and x.dtype == torch.float32
+    assert data.targets == y.tolist() == [i % 10 for i in range(20)]
+    assert torch.equal(x[7], data[7][0])  # item i is the same alone and in a batch
 
 
 # ------------------------------------------------------------------------ the classifier filter

@@ -1,23 +1,21 @@
-"""LearnedAugment with each strategy: strategy objects and their name shorthand, the latent bank
-(the strategy's own or the generator's), what each strategy makes of an image, and the contract
-every registered strategy keeps inside the transform."""
+"""LearnedAugment's arguments: the generator (of images), the strategy (an object, a name
+for its defaults, or the generator kind's own) with its latent bank (the strategy's own or
+the generator's, found beside a saved one), and the arguments it refuses. What each
+strategy makes of an image: test_kernels.py; every registered one: test_strategies.py."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from conftest import DIGITS, TINY, check_transform, u8
+from conftest import DIGITS, TINY, u8
 
 from learned_aug import (
     STRATEGIES,
     VAE,
-    Extrapolate,
     Interpolate,
     LatentBank,
     LearnedAugment,
     Noise,
-    Posterior,
-    Reconstruct,
     VAEConfig,
     VQResample,
     build_latent_bank,
@@ -33,12 +31,6 @@ def gray(mnist_small) -> VAE:
     vae = VAE(VAEConfig(image_size=(28, 28), classes=DIGITS, **TINY)).eval()
     attach_bank(vae, LatentBank.build(vae, mnist_small))
     return vae
-
-
-@pytest.fixture(scope="module")
-def trained() -> torch.nn.Module:
-    """The bundled per-class VAEs of MNIST, with their latent bank."""
-    return load_generator("mnist-vae")
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +79,7 @@ def test_a_strategys_own_bank_wins_over_the_generators(gray, mnist_small):
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-5)
 
 
+# ------------------------------------------------------------------------ its bank
 def test_a_bank_strategy_without_a_bank_says_how_to_build_one(mnist_small):
     vae = VAE(VAEConfig(image_size=(28, 28), classes=DIGITS, **TINY)).eval()
     with pytest.raises(ValueError, match=r"needs a latent bank.*build_latent_bank"):
@@ -107,6 +100,7 @@ def test_from_pretrained_finds_the_bank_saved_with_the_generator(per_class, mnis
     assert torch.equal(labels, mnist_small.y[:8])
 
 
+# ------------------------------------------------------------------------ arguments
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
@@ -131,70 +125,3 @@ def test_the_generator_must_be_a_generator_of_images():
         LearnedAugment(torch.nn.Linear(2, 2))
     with pytest.raises(ValueError, match="use SyntheticDataset for tabular"):
         LearnedAugment(load_generator("wine-vae"))
-
-
-# ------------------------------------------------------------------------ what each one makes
-@pytest.mark.parametrize(
-    "strategy",
-    [Reconstruct(), Noise(0.0), Interpolate(0.0), Extrapolate(0.0), Posterior(0.0)],
-    ids=repr,
-)
-def test_at_strength_zero_every_strategy_is_the_reconstruction(trained, mnist_small, strategy):
-    x, y = mnist_small.x[:6], mnist_small.y[:6]
-    out, _ = LearnedAugment(trained, strategy, rng=0)(x, y)
-    with torch.no_grad():  # each class member decodes its posterior mean
-        expected = trained.decode(trained.encode(x, y).mean, y)
-    torch.testing.assert_close(out, expected, rtol=0, atol=1e-5)
-
-
-@pytest.mark.parametrize(
-    "strategy", [Noise(0.5), Interpolate(0.5), Extrapolate(0.5), Posterior(1.0)], ids=repr
-)
-def test_a_positive_strength_moves_images_away_from_it(trained, mnist_small, strategy):
-    x, y = mnist_small.x[:6], mnist_small.y[:6]
-    out, _ = LearnedAugment(trained, strategy, rng=0)(x, y)
-    with torch.no_grad():
-        recon = trained.reconstruct(x, y)
-    # (a neighbour may differ only along a latent direction the decoder ignores)
-    assert int(((out - recon).flatten(1).abs().amax(1) > 0.01).sum()) >= 4
-
-
-def test_vq_resample_is_the_vqvaes_reconstruction_with_variation(vq, mnist_small):
-    assert "vq-resample" in STRATEGIES
-    x = mnist_small.x[:4]
-    out = LearnedAugment(vq, VQResample(1.0), rng=0)(x)
-    assert out.shape == x.shape and out.dtype == x.dtype
-    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
-    with torch.no_grad():
-        recon = vq.reconstruct(x)
-    torch.testing.assert_close(LearnedAugment(vq, VQResample(0.0), rng=0)(x), recon)
-    assert not torch.equal(out, recon)
-
-
-def test_vq_resample_refuses_a_gaussian_vae(mnist_small):
-    vae = VAE(VAEConfig(image_size=(28, 28), **TINY))
-    with pytest.raises(ValueError, match="needs a VQ-VAE"):
-        LearnedAugment(vae, "vq-resample")(mnist_small.x[0])
-
-
-# ------------------------------------------------------------------------ every registered one
-GENERATOR_FOR = {"vq-resample": "mnist-vqvae"}
-"""The bundled generator each strategy runs on (a strategy not named here: mnist-vae, per-class
-VAEs with their latent bank)."""
-
-
-@pytest.fixture(scope="module")
-def generators(trained, vq) -> dict[str, torch.nn.Module]:
-    return {"mnist-vae": trained, "mnist-vqvae": vq}
-
-
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
-def test_every_registered_strategy_is_a_transform(name, generators, mnist):
-    generator = generators[GENERATOR_FOR.get(name, "mnist-vae")]
-    aug = LearnedAugment(generator, name)
-    x, y = u8(mnist.x[:3]), mnist.y[:3]
-    check_transform(aug, x)
-    out, labels = aug(x, y)
-    assert labels is y and out.shape == x.shape and out.dtype == torch.uint8
-    again, _ = LearnedAugment(generator, name, rng=3)(x, y)
-    assert torch.equal(again, LearnedAugment(generator, name, rng=3)(x, y)[0])

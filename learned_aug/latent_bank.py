@@ -282,8 +282,8 @@ def attach_bank(generator: M, bank: LatentBank | None) -> M:
     returns the generator.
 
     The bank is a plain attribute, not a submodule: it is not part of the weights
-    (``state_dict``, ``save_pretrained``) and ``generator.to(device)`` leaves it where it is
-    (the strategies move what they read).
+    (``state_dict``; ``save_pretrained`` writes it to a file of its own) and
+    ``generator.to(device)`` leaves it where it is (the strategies move what they read).
     """
     if bank is not None and not isinstance(bank, LatentBank):
         raise TypeError(f"bank must be a LatentBank or None, got {type(bank).__name__}")

@@ -178,7 +178,7 @@ def diagnose(
         >>> from learned_aug import VAE, VAEConfig, load_dataset
         >>> data = load_dataset("digits").subset(range(200))
         >>> vae = VAE(VAEConfig(image_size=(8, 8), latent_dim=2, classes=data.classes,
-        ...                     num_classes=10))
+        ...                     conditional=True))
         >>> report = diagnose(vae, data, lambda y: vae.sample(len(y), y), warn=False)
         >>> sorted(report)[:4]
         ['active_units', 'cas', 'classifier_accuracy_real_val', 'classifier_accuracy_samples']

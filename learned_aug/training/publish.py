@@ -4,18 +4,18 @@ latent bank of its data (what the samplers start from), a quality report of the 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from learned_aug.data import LabelledData
-from learned_aug.files import QUALITY_JSON, SAMPLES_NAME, atomic_write_text
+from learned_aug.files import SAMPLES_NAME
 from learned_aug.functional import for_inference
 from learned_aug.hub import write_model_card
 from learned_aug.latent_bank import bank_of
 from learned_aug.models import Generator
+from learned_aug.quality import write_quality
 from learned_aug.sample_grid import save_sample_grid
 from learned_aug.strategies import dataset_strategy
 from learned_aug.synthetic.items import draw_items
@@ -47,7 +47,7 @@ def publish_run(run_dir: Path, model: Generator, data: LabelledData, seed: int) 
         raise ValueError("publish_run needs the model's latent bank: attach_bank(model, bank)")
     bank.save(run_dir)
     report = diagnose(model, data, default_sampler(model, seed))
-    atomic_write_text(run_dir / QUALITY_JSON, json.dumps(report, indent=1))
+    write_quality(run_dir, report)
     save_sample_grid(model, run_dir / SAMPLES_NAME, seed=seed)
     write_model_card(run_dir, model, seed=seed)
     return report

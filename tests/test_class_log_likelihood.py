@@ -22,8 +22,8 @@ from learned_aug.data import stratified_split
 from learned_aug.models.vae import gaussian_kl, reconstruction_nll
 
 CLASSES = ["a", "b", "c"]
-TINY_VQ = {"hidden_channels": (8,), "embedding_dim": 4, "codebook_size": 16, "prior_dim": 16}
-TINY_VQ |= {"prior_layers": 1, "prior_heads": 2}
+TINY_VQ = {"hidden_channels": (8,), "embedding_dim": 4, "codebook_size": 16}
+TINY_VQ |= {"prior": {"dim": 16, "layers": 1, "heads": 2}}
 
 
 def cvae(**kw) -> VAE:

@@ -10,14 +10,14 @@ from test_vqvae import AUTOENCODER, TINY_VQ
 
 from learned_aug import FitSettings, LabelledData, SyntheticDataset, fit, load_generator
 from learned_aug.cli import main
-from learned_aug.models.prior import CodePrior, gumbel_from_normal, pick_codes
+from learned_aug.models.prior import CodePrior, PriorConfig, gumbel_from_normal, pick_codes
 from learned_aug.models.vqvae import UntrainedPriorWarning, set_stage
 
 
 def tiny_prior(**kw) -> CodePrior:
     torch.manual_seed(0)
-    args = {"codebook_size": 8, "length": 6, "num_classes": 3, "dim": 16, "layers": 2, "heads": 2}
-    return CodePrior(**{**args, **kw}).eval()
+    config = PriorConfig(**{"dim": 16, "layers": 2, "heads": 2, **kw})
+    return CodePrior(codebook_size=8, length=6, num_classes=3, config=config).eval()
 
 
 def test_prior_is_causal():
@@ -41,6 +41,15 @@ def test_cached_generation_matches_the_full_forward_pass():
     torch.testing.assert_close(codes, pick_codes(logits, gumbel, 1.0, 0))
     greedy = prior.generate(gumbel, labels, temperature=0.0)
     torch.testing.assert_close(greedy, prior.logits(greedy, labels).argmax(-1))
+
+
+def test_generation_defaults_come_from_the_prior_config():
+    gumbel = gumbel_from_normal(torch.randn(4, 6, 8, generator=torch.Generator().manual_seed(1)))
+    labels = torch.tensor([0, 1, 2, 1])
+    cold = tiny_prior(temperature=0.0, top_k=2)
+    same = tiny_prior()  # the same weights (seeded), the default sampling settings
+    expected = same.generate(gumbel, labels, temperature=0.0, top_k=2)
+    torch.testing.assert_close(cold.generate(gumbel, labels), expected)
 
 
 def test_gumbel_max_draws_follow_the_softmax_and_respect_top_k():
@@ -74,7 +83,8 @@ def test_both_stages_train_and_end_in_one_checkpoint(run):
     assert {"config.json", "model.safetensors", "checkpoint.pt"} <= {p.name for p in out.iterdir()}
     assert (out / "autoencoder" / "model.safetensors").is_file()
     assert result.model.prior.trained
-    assert json.loads((out / "config.json").read_text())["model_type"] == "vqvae"
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["model_type"] == "vqvae" and saved["prior"]["dim"] == 16  # nested: one object
 
 
 def test_loaded_model_samples_every_class_replayably(run):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
-from learned_aug import VQVAE, FitSettings, VQVAEConfig, fit, load_generator
+from learned_aug import VQVAE, FitSettings, PriorConfig, VQVAEConfig, fit, load_generator
 from learned_aug.models.quantizer import VectorQuantizer
 
 # FitSettings(prior_epochs=0) trains the autoencoder alone; its sample grid then warns that the
@@ -18,9 +20,7 @@ TINY_VQ = {
     "hidden_channels": (8,),
     "embedding_dim": 4,
     "codebook_size": 16,
-    "prior_dim": 16,
-    "prior_layers": 1,
-    "prior_heads": 2,
+    "prior": {"dim": 16, "layers": 1, "heads": 2},
 }
 
 
@@ -154,13 +154,34 @@ def test_decode_refuses_what_is_not_a_code_grid():
     [
         ("codebook_size", 0, "codebook_size must be a positive int"),
         ("ema_decay", 1.0, "ema_decay must be in"),
-        ("prior_dim", 15, "divisible by prior_heads"),
+        ("prior", {"dim": 15, "heads": 2}, r"prior.dim must be divisible by prior.heads"),
+        ("prior", {"dropout": 1.0}, r"prior.dropout must be in \[0, 1\), got 1.0"),
+        ("prior", {"top_k": -1}, "prior.top_k must be an int >= 0, got -1"),
+        ("prior", {"dims": 16}, r"prior has unknown keys \['dims'\]; PriorConfig accepts \['dim'"),
         ("likelihood", "laplace", "likelihood must be one of"),
     ],
 )
 def test_bad_config_names_the_field(field, value, match):
     with pytest.raises(ValueError, match=match):
         VQVAEConfig(**{**TINY_VQ, field: value})
+
+
+def test_prior_settings_are_one_nested_config_that_round_trips():
+    config = VQVAEConfig(**TINY_VQ)
+    assert config.prior == PriorConfig(dim=16, layers=1, heads=2)  # the rest: defaults
+    data = config.to_dict()
+    assert data["prior"] == {
+        "dim": 16,
+        "layers": 1,
+        "heads": 2,
+        "dropout": 0.1,
+        "temperature": 1.0,
+        "top_k": 0,
+    }
+    assert not any(key.startswith("prior_") for key in data)
+    assert VQVAEConfig.from_dict(json.loads(json.dumps(data))) == config
+    with pytest.raises(TypeError, match="prior must be a PriorConfig or a dict of its fields"):
+        VQVAEConfig(prior=16)
 
 
 def test_vqvae_refuses_feature_vectors():

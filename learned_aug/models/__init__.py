@@ -9,6 +9,7 @@ from learned_aug.models.base import MODELS, Generator, model_class, register
 from learned_aug.models.classwise import ClasswiseConfig, ClasswiseGenerator
 from learned_aug.models.config import GeneratorConfig
 from learned_aug.models.dvae import DenoisingVAE, DVAEConfig
+from learned_aug.models.prior import PriorConfig
 from learned_aug.models.tabular import TabularVAE, TabularVAEConfig
 from learned_aug.models.vae import VAE, VAEConfig
 from learned_aug.models.vqvae import VQVAE, VQVAEConfig
@@ -57,6 +58,7 @@ __all__ = [
     "DenoisingVAE",
     "Generator",
     "GeneratorConfig",
+    "PriorConfig",
     "TabularVAE",
     "TabularVAEConfig",
     "VAEConfig",

@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from learned_aug.checkpoint import FORMAT_VERSION, CheckpointError
+
+T = TypeVar("T")
 
 
 def _coerce(tp: Any, value: Any) -> Any:
@@ -72,6 +74,29 @@ def check_widths(value: Sequence[int], name: str) -> tuple[int, ...]:
     if not value or any(int(c) < 1 for c in value):
         raise ValueError(f"{name} must be a non-empty sequence of positive ints, got {value!r}")
     return value
+
+
+def check_nested(value: Any, cls: type[T], name: str) -> T:
+    """A config field that groups settings in a dataclass of their own (a VQ-VAE's ``prior``):
+    the object, or a dict of its fields (as ``config.json`` holds it); a TypeError or ValueError
+    naming ``name``, the key and the accepted keys otherwise.
+
+    Example:
+        >>> check_nested({"classes": ["a"]}, GeneratorConfig, "member").classes
+        ['a']
+    """
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            f"{name} must be a {cls.__name__} or a dict of its fields, got {type(value).__name__}"
+        )
+    accepted = sorted(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    unknown = sorted(map(str, set(value) - set(accepted)))
+    if unknown:
+        raise ValueError(f"{name} has unknown keys {unknown}; {cls.__name__} accepts {accepted}")
+    hints = typing.get_type_hints(cls)
+    return cls(**{k: _coerce(hints.get(k), v) for k, v in value.items()})
 
 
 @dataclass

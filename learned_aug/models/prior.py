@@ -6,14 +6,19 @@ predicted from the codes before it, here by a small causal transformer (the firs
 class, or a start token for an unconditional prior). Sampling runs position by position with a
 key/value cache, with temperature and top-k; the noise is drawn up front, one Gumbel vector per
 sample and position, so each sample depends only on its own random stream (Gumbel-max:
-``argmax(logits / T + g)`` is a draw from ``softmax(logits / T)``).
+``argmax(logits / T + g)`` is a draw from ``softmax(logits / T)``). Its settings are one
+:class:`PriorConfig`, the ``prior`` of a ``VQVAEConfig``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from learned_aug.models.config import check_positive
 
 KVCache = list[tuple[Tensor, Tensor]]
 
@@ -25,6 +30,51 @@ def gumbel_from_normal(z: Tensor) -> Tensor:
     """
     u = torch.special.ndtr(z.double()).clamp(1e-12, 1 - 1e-12)
     return (-torch.log(-torch.log(u))).float()
+
+
+@dataclass
+class PriorConfig:
+    """Config of the prior over a VQ-VAE's codes: its transformer and how it samples.
+
+    A ``VQVAEConfig`` holds one as ``prior``; ``config.json`` holds it as a nested object, and a
+    dict of these fields given for ``prior`` becomes one.
+
+    Args:
+        dim: width of the transformer.
+        layers: number of blocks.
+        heads: attention heads (must divide ``dim``).
+        dropout: dropout in attention and MLP during training, in [0, 1).
+        temperature: default sampling temperature (``VQVAE.sample(temperature=)`` overrides
+            it); 0 is greedy.
+        top_k: default top-k of sampling (``VQVAE.sample(top_k=)`` overrides it); 0 keeps every
+            code.
+
+    Example:
+        >>> from learned_aug.models.vqvae import VQVAEConfig
+        >>> VQVAEConfig(prior={"dim": 32, "heads": 2}).prior
+        PriorConfig(dim=32, layers=2, heads=2, dropout=0.1, temperature=1.0, top_k=0)
+    """
+
+    dim: int = 64
+    layers: int = 2
+    heads: int = 4
+    dropout: float = 0.1
+    temperature: float = 1.0
+    top_k: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("dim", "layers", "heads"):
+            check_positive(f"prior.{name}", getattr(self, name))
+        if self.dim % self.heads:
+            raise ValueError(
+                f"prior.dim must be divisible by prior.heads, got {self.dim} and {self.heads}"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"prior.dropout must be in [0, 1), got {self.dropout!r}")
+        if self.temperature < 0:
+            raise ValueError(f"prior.temperature must be >= 0, got {self.temperature!r}")
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 0:
+            raise ValueError(f"prior.top_k must be an int >= 0, got {self.top_k!r}")
 
 
 class _Block(nn.Module):
@@ -65,17 +115,14 @@ class CodePrior(nn.Module):
         codebook_size: number of codes K.
         length: positions in the grid (H * W).
         num_classes: 0 for an unconditional prior, else the number of classes.
-        dim: width of the transformer.
-        layers: number of blocks.
-        heads: attention heads (must divide ``dim``).
-        dropout: dropout in attention and MLP during training.
+        config: the transformer's size and the sampling defaults (None: ``PriorConfig()``).
 
     The buffer ``class_counts`` counts the training sequences seen per class, so sampling a
     class the prior never saw can be refused.
 
     Example:
         >>> import torch
-        >>> prior = CodePrior(codebook_size=8, length=4, num_classes=2, dim=16, layers=1, heads=2)
+        >>> prior = CodePrior(8, length=4, num_classes=2, config=PriorConfig(16, layers=1, heads=2))
         >>> prior.logits(torch.zeros(3, 4, dtype=torch.long), torch.tensor([0, 1, 1])).shape
         torch.Size([3, 4, 8])
     """
@@ -85,21 +132,19 @@ class CodePrior(nn.Module):
         codebook_size: int,
         length: int,
         num_classes: int = 0,
-        *,
-        dim: int = 64,
-        layers: int = 2,
-        heads: int = 4,
-        dropout: float = 0.1,
+        config: PriorConfig | None = None,
     ):
         super().__init__()
-        if dim % heads:
-            raise ValueError(f"dim ({dim}) must be divisible by heads ({heads})")
+        self.config = config = PriorConfig() if config is None else config
+        dim = config.dim
         self.codebook_size, self.length, self.num_classes = codebook_size, length, num_classes
         self.start = nn.Embedding(max(num_classes, 1), dim)
         self.token = nn.Embedding(codebook_size, dim)
         self.position = nn.Parameter(torch.zeros(length, dim))
         nn.init.normal_(self.position, std=0.02)
-        self.blocks = nn.ModuleList(_Block(dim, heads, dropout) for _ in range(layers))
+        self.blocks = nn.ModuleList(
+            _Block(dim, config.heads, config.dropout) for _ in range(config.layers)
+        )
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, codebook_size)
         self.register_buffer("class_counts", torch.zeros(max(num_classes, 1)))
@@ -152,17 +197,21 @@ class CodePrior(nn.Module):
         gumbel: Tensor,
         labels: Tensor | None = None,
         *,
-        temperature: float = 1.0,
-        top_k: int = 0,
+        temperature: float | None = None,
+        top_k: int | None = None,
     ) -> Tensor:
         """Sample code sequences ``(B, L)`` given Gumbel noise ``(B, L, K)`` drawn up front.
 
         Args:
             gumbel: the noise of every sample and position (see ``gumbel_from_normal``).
             labels: class of each sample (for a conditional prior).
-            temperature: divides the logits; 0 takes the most likely code (greedy).
-            top_k: keep only the k most likely codes at each position; 0 keeps all.
+            temperature: divides the logits; 0 takes the most likely code (greedy); None:
+                ``config.temperature``.
+            top_k: keep only the k most likely codes at each position; 0 keeps all; None:
+                ``config.top_k``.
         """
+        temp = self.config.temperature if temperature is None else float(temperature)
+        k = self.config.top_k if top_k is None else int(top_k)
         b = len(gumbel)
         x = self.start(self._starts(labels, b))[:, None] + self.position[None, :1]
         caches: KVCache | list[None] = [None] * len(self.blocks)
@@ -171,7 +220,7 @@ class CodePrior(nn.Module):
             for i, block in enumerate(self.blocks):
                 x, caches[i] = block(x, caches[i] if t else None)
             logits = self.head(self.norm(x[:, -1])).float()
-            codes[:, t] = pick_codes(logits, gumbel[:, t], temperature, top_k)
+            codes[:, t] = pick_codes(logits, gumbel[:, t], temp, k)
             if t + 1 < self.length:
                 x = self.token(codes[:, t])[:, None] + self.position[None, t + 1 : t + 2]
         return codes

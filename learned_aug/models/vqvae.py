@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
@@ -22,12 +22,13 @@ from learned_aug.models.base import Generator, register
 from learned_aug.models.config import (
     GeneratorConfig,
     check_conditional,
+    check_nested,
     check_pair,
     check_positive,
     check_widths,
 )
 from learned_aug.models.image import ImageGenerator, check_images
-from learned_aug.models.prior import CodePrior, gumbel_from_normal, pick_codes
+from learned_aug.models.prior import CodePrior, PriorConfig, gumbel_from_normal, pick_codes
 from learned_aug.models.quantizer import VectorQuantizer
 from learned_aug.models.vae import (
     bottom_size,
@@ -68,12 +69,9 @@ class VQVAEConfig(GeneratorConfig):
             bernoulli for 1 channel, calibrated for 3, as the VAE. docs/benchmarks.md compares
             gaussian and calibrated on CIFAR-10 (benchmarks/bench_vq_likelihood.py).
         conditional: make the prior class-conditional, over ``classes``; False: unconditional.
-        prior_dim: width of the prior transformer.
-        prior_layers: blocks of the prior transformer.
-        prior_heads: attention heads of the prior.
-        prior_dropout: dropout in the prior during training.
-        temperature: default sampling temperature of the prior.
-        top_k: default top-k of the prior's sampling (0 keeps every code).
+        prior: the prior over the codes, its transformer and sampling defaults: a
+            ``PriorConfig``, or a dict of its fields (``{"dim": 48, "layers": 2}``; the others
+            keep their defaults).
     """
 
     model_type: str = "vqvae"
@@ -88,44 +86,25 @@ class VQVAEConfig(GeneratorConfig):
     dead_code_steps: int = 20
     likelihood: str | None = None
     conditional: bool = False
-    prior_dim: int = 64
-    prior_layers: int = 2
-    prior_heads: int = 4
-    prior_dropout: float = 0.1
-    temperature: float = 1.0
-    top_k: int = 0
+    prior: PriorConfig = field(default_factory=PriorConfig)
 
     def __post_init__(self) -> None:
         self.image_size = check_pair(self.image_size, "image_size")
         self.hidden_channels = check_widths(self.hidden_channels, "hidden_channels")
-        for name in (
-            "channels",
-            "embedding_dim",
-            "codebook_size",
-            "prior_dim",
-            "prior_layers",
-            "prior_heads",
-        ):
+        for name in ("channels", "embedding_dim", "codebook_size"):
             check_positive(name, getattr(self, name))
         if self.likelihood is None:
             self.likelihood = default_likelihood(self.channels)
         check_likelihood(self.likelihood)
-        if self.prior_dim % self.prior_heads:
-            raise ValueError(
-                f"prior_dim must be divisible by prior_heads, got {self.prior_dim} and "
-                f"{self.prior_heads}"
-            )
         check_conditional(self.conditional, self.classes)
-        for name in ("res_blocks", "dead_code_steps", "top_k"):
+        for name in ("res_blocks", "dead_code_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay!r}")
-        if self.commitment < 0 or self.temperature < 0:
-            raise ValueError(
-                f"commitment and temperature must be >= 0, got {self.commitment!r} and "
-                f"{self.temperature!r}"
-            )
+        if self.commitment < 0:
+            raise ValueError(f"commitment must be >= 0, got {self.commitment!r}")
+        self.prior = check_nested(self.prior, PriorConfig, "prior")
 
     @property
     def grid_size(self) -> tuple[int, int]:
@@ -160,7 +139,7 @@ class VQVAE(ImageGenerator, Generator):
         >>> import torch
         >>> from learned_aug.models.vqvae import VQVAE, VQVAEConfig
         >>> cfg = VQVAEConfig(image_size=(8, 8), hidden_channels=(8,), codebook_size=16,
-        ...                   prior_dim=16, prior_layers=1, conditional=True, classes=["a", "b"])
+        ...                   prior={"dim": 16, "layers": 1}, conditional=True, classes=["a", "b"])
         >>> vq = VQVAE(cfg)
         >>> x = torch.rand(2, 1, 8, 8)
         >>> vq.encode(x).shape, vq.reconstruct(x).shape
@@ -193,15 +172,8 @@ class VQVAE(ImageGenerator, Generator):
             conv_decoder(cfg.hidden_channels, cfg.channels),
         )
         h, w = cfg.grid_size
-        self.prior = CodePrior(
-            cfg.codebook_size,
-            h * w,
-            len(cfg.classes) if cfg.conditional else 0,
-            dim=cfg.prior_dim,
-            layers=cfg.prior_layers,
-            heads=cfg.prior_heads,
-            dropout=cfg.prior_dropout,
-        )
+        num_classes = len(cfg.classes) if cfg.conditional else 0
+        self.prior = CodePrior(cfg.codebook_size, h * w, num_classes, cfg.prior)
         self._stage = "autoencoder"
 
     @classmethod
@@ -270,16 +242,14 @@ class VQVAE(ImageGenerator, Generator):
             n: number of samples.
             labels: class of each sample (a conditional prior; default: classes in turn).
             rng: one ``torch.Generator``, or one per sample.
-            temperature: overrides ``config.temperature``; 0 is greedy.
-            top_k: overrides ``config.top_k``; 0 keeps all codes.
+            temperature: overrides ``config.prior.temperature``; 0 is greedy.
+            top_k: overrides ``config.prior.top_k``; 0 keeps all codes.
         """
         labels = self._sample_labels(n, labels)
-        t = self.config.temperature if temperature is None else float(temperature)
-        k = self.config.top_k if top_k is None else int(top_k)
         h, w = self.config.grid_size
         gumbel = gumbel_from_normal(self.randn(n, (h * w, self.config.codebook_size), rng))
         if self.prior.trained:
-            codes = self.prior.generate(gumbel, labels, temperature=t, top_k=k)
+            codes = self.prior.generate(gumbel, labels, temperature=temperature, top_k=top_k)
         else:
             warnings.warn(
                 "this VQ-VAE's prior is not trained: each code is drawn independently from the "

@@ -68,7 +68,7 @@ def fit_in_stages(
 
     Example:
         >>> from learned_aug import FitSettings, fit
-        >>> tiny = dict(hidden_channels=(8,), codebook_size=16, prior_dim=16, prior_layers=1)
+        >>> tiny = dict(hidden_channels=(8,), codebook_size=16, prior={"dim": 16, "layers": 1})
         >>> r = fit("vqvae", "digits", FitSettings(epochs=1, prior_epochs=1), config=tiny,
         ...         progress=False)
         >>> [row["stage"] for row in r.history], r.model.sample(2).shape

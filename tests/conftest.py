@@ -16,6 +16,8 @@ from hypothesis import settings
 
 from learned_aug import FitSettings, LearnedAugment, bundled_names, fit, load_generator
 from learned_aug.data import LabelledData, load_dataset
+from learned_aug.latent_bank import LatentBank
+from learned_aug.models import VAE, ClasswiseGenerator, VAEConfig
 from learned_aug.training.diagnostics import GeneratorWarning
 
 # CI replays the same examples every run (a red build is then reproducible); locally hypothesis
@@ -150,3 +152,42 @@ def collapsed(few, tmp_path_factory):
     said = [str(w.message) for w in caught if issubclass(w.category, GeneratorWarning)]
     assert any("SyntheticDataset refuses the classes" in message for message in said)
     return result.model, out
+
+
+# Small generators of 8x8 digits and their latent banks, shared by the kernel, latent-bank and
+# SyntheticDataset tests (module-scoped: each test module builds its own).
+@pytest.fixture(scope="module")
+def vae() -> VAE:
+    torch.manual_seed(0)
+    return VAE(VAEConfig(image_size=(8, 8), classes=DIGITS, **TINY)).eval()
+
+
+@pytest.fixture(scope="module")
+def classwise() -> ClasswiseGenerator:
+    torch.manual_seed(0)
+    member = VAEConfig(image_size=(8, 8), **TINY)
+    return ClasswiseGenerator.from_member(member, classes=DIGITS).eval()
+
+
+@pytest.fixture(scope="module")
+def bank(vae, digits) -> LatentBank:
+    return LatentBank.build(vae, digits.subset(range(300)))
+
+
+@pytest.fixture(scope="module")
+def sixty(digits):
+    """60 real 8x8 digits."""
+    return digits.subset(range(60))
+
+
+@pytest.fixture(scope="module")
+def plain():
+    """An untrained unconditional VAE of 8x8 images that knows no classes."""
+    torch.manual_seed(0)
+    return VAE(VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(8,), hidden_dim=16))
+
+
+@pytest.fixture(scope="module")
+def plain_bank(plain, sixty):
+    """The latent bank of ``sixty`` under ``plain``: codes, posterior spreads and labels."""
+    return LatentBank.build(plain, sixty)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import DIGITS, TINY
+from conftest import TINY
 from safetensors.torch import save_file
 
 from learned_aug import (
     GMM,
     STRATEGIES,
     VAE,
-    ClasswiseGenerator,
     Extrapolate,
     Interpolate,
     LatentBank,
@@ -33,43 +32,6 @@ from learned_aug.kernels import Latents, encode_mean
 # from are unchecked (no quality report), and warned about. These tests check which code a
 # sample decodes, not whether it still looks like its class.
 UNCHECKED = "ignore::learned_aug.synthetic.trust.UncheckedLabelsWarning"
-
-
-@pytest.fixture(scope="module")
-def vae() -> VAE:
-    torch.manual_seed(0)
-    return VAE(VAEConfig(image_size=(8, 8), classes=DIGITS, **TINY)).eval()
-
-
-@pytest.fixture(scope="module")
-def classwise() -> ClasswiseGenerator:
-    torch.manual_seed(0)
-    member = VAEConfig(image_size=(8, 8), **TINY)
-    return ClasswiseGenerator.from_member(member, classes=DIGITS).eval()
-
-
-@pytest.fixture(scope="module")
-def bank(vae, digits) -> LatentBank:
-    return LatentBank.build(vae, digits.subset(range(300)))
-
-
-@pytest.fixture(scope="module")
-def sixty(digits):
-    """60 real 8x8 digits."""
-    return digits.subset(range(60))
-
-
-@pytest.fixture(scope="module")
-def plain():
-    """An untrained unconditional VAE of 8x8 images that knows no classes."""
-    torch.manual_seed(0)
-    return VAE(VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(8,), hidden_dim=16))
-
-
-@pytest.fixture(scope="module")
-def plain_bank(plain, sixty):
-    """The latent bank of ``sixty`` under ``plain``: codes, posterior spreads and labels."""
-    return LatentBank.build(plain, sixty)
 
 
 @pytest.fixture(scope="module")

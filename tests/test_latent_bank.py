@@ -9,7 +9,6 @@ from conftest import TINY
 
 from learned_aug import (
     VAE,
-    ClasswiseGenerator,
     LatentBank,
     VAEConfig,
     build_latent_bank,
@@ -19,43 +18,6 @@ from learned_aug.files import BANK_NAME
 from learned_aug.rng import ItemStreams
 
 DIGITS = list("0123456789")
-
-
-@pytest.fixture(scope="module")
-def vae() -> VAE:
-    torch.manual_seed(0)
-    return VAE(VAEConfig(image_size=(8, 8), classes=DIGITS, **TINY)).eval()
-
-
-@pytest.fixture(scope="module")
-def classwise() -> ClasswiseGenerator:
-    torch.manual_seed(0)
-    member = VAEConfig(image_size=(8, 8), **TINY)
-    return ClasswiseGenerator.from_member(member, classes=DIGITS).eval()
-
-
-@pytest.fixture(scope="module")
-def bank(vae, digits) -> LatentBank:
-    return LatentBank.build(vae, digits.subset(range(300)))
-
-
-@pytest.fixture(scope="module")
-def sixty(digits):
-    """60 real 8x8 digits."""
-    return digits.subset(range(60))
-
-
-@pytest.fixture(scope="module")
-def plain():
-    """An untrained unconditional VAE of 8x8 images that knows no classes."""
-    torch.manual_seed(0)
-    return VAE(VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(8,), hidden_dim=16))
-
-
-@pytest.fixture(scope="module")
-def plain_bank(plain, sixty):
-    """The latent bank of ``sixty`` under ``plain``: codes, posterior spreads and labels."""
-    return LatentBank.build(plain, sixty)
 
 
 # ------------------------------------------------------------------------ what it holds

@@ -466,25 +466,6 @@ def test_a_filter_that_keeps_the_bank_labels_is_checked_like_none(few):
 UNCHECKED = "ignore::learned_aug.synthetic.trust.UncheckedLabelsWarning"
 
 
-@pytest.fixture(scope="module")
-def sixty(digits):
-    """60 real 8x8 digits."""
-    return digits.subset(range(60))
-
-
-@pytest.fixture(scope="module")
-def plain():
-    """An untrained unconditional VAE of 8x8 images that knows no classes."""
-    torch.manual_seed(0)
-    return VAE(VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(8,), hidden_dim=16))
-
-
-@pytest.fixture(scope="module")
-def plain_bank(plain, sixty):
-    """The latent bank of ``sixty`` under ``plain``: codes, posterior spreads and labels."""
-    return LatentBank.build(plain, sixty)
-
-
 @pytest.mark.filterwarnings(UNCHECKED)
 @pytest.mark.parametrize("strategy", ["posterior", "gmm", "noise", "interpolate", "reconstruct"])
 def test_every_latent_sampler_runs_through_synthetic_dataset(plain, plain_bank, strategy):

@@ -97,7 +97,7 @@ class EvaluationConfig:
         >>> recipe = ClassifierRecipe(min_steps=20, max_steps=20)
         >>> config = EvaluationConfig(sizes=(30,), seeds=1, conditions=("none",), recipe=recipe)
         >>> rows = run_protocol("wine", config, progress=False)
-        >>> len(rows), rows[0]["condition"], rows[0]["steps"]
+        >>> len(rows), rows[0].get("condition"), rows[0].get("steps")
         (1, 'none', 20)
     """
 

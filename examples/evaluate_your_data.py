@@ -14,8 +14,8 @@ Pass your own folder with ``--data path/to/folder``; without it a stand-in folde
 MNIST digits per class is written first.
 
 Run: ``python examples/evaluate_your_data.py [--data FOLDER]``. Full size (``--quick`` on the
-stand-in, 100 of its images): about 4 minutes on an idle
-2-core machine (226 s measured by ``benchmarks/bench_evaluate_quick.py`` on an AMD EPYC).
+stand-in, 100 of its images): about 9 minutes on one idle core (525 s of CPU time measured by
+``benchmarks/bench_evaluate_quick.py --threads 1`` on an AMD EPYC without bf16).
 ``LEARNED_AUG_SMOKE=1`` shrinks every budget to under a minute (CI: it checks that the
 pipeline runs, its numbers mean nothing).
 """

@@ -73,12 +73,14 @@ def latent_activity(model: Generator, data: LabelledData, batch: int = 256) -> d
     }
 
 
-def _classifier(train: LabelledData) -> Any:
+def pixel_classifier(train: LabelledData, max_iter: int = 500) -> Any:
+    """A logistic regression on the standardised, flattened pixels (or features) of ``train``,
+    fitted: the classifier of the quality report and of the protocol's pixel floor."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, random_state=0))
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, random_state=0))
     return clf.fit(train.x.flatten(1).numpy(), train.y.numpy())
 
 
@@ -111,7 +113,7 @@ def classification_scores(
         True
     """
     samples, labels = samples[:limit], labels[:limit]
-    clf = _classifier(train)
+    clf = pixel_classifier(train)
     x_test, y_test = test.x.flatten(1).numpy(), test.y.numpy()
     scores = {
         "classifier_accuracy_real_val": float(clf.score(x_test, y_test)),
@@ -119,7 +121,7 @@ def classification_scores(
     }
     if len(set(labels.tolist())) > 1:
         synthetic = LabelledData(samples.float().cpu(), labels.cpu(), list(train.classes))
-        scores["cas"] = float(_classifier(synthetic).score(x_test, y_test))
+        scores["cas"] = float(pixel_classifier(synthetic).score(x_test, y_test))
     return scores
 
 

@@ -11,6 +11,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from benchmarks._docs import markdown_table
 from benchmarks.experiments.suite import CSV, SUITE, TABLES, conditions_for
 from learned_aug.evaluation.report import (
     broken_baselines,
@@ -67,12 +68,8 @@ def _mean_cell(rows: list[dict], condition: str, metric: str = "macro_f1") -> st
 
 
 def _table(header: list[str], rows: list[list]) -> str:
-    lines = [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join([" --- "] + [" ---: "] * (len(header) - 1)) + "|",
-    ]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """The page's tables: the first column left-aligned, numbers to the right."""
+    return markdown_table(header, rows, align="l" + "r" * (len(header) - 1))
 
 
 def _sizes(rows: list[dict], dataset: str) -> list[int]:

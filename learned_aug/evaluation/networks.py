@@ -20,6 +20,14 @@ def _conv_side(side: int, padding: int) -> int:
     return (side - 4 + 4 * padding) // 2
 
 
+def _check_images(sample_shape: tuple[int, ...], num_classes: int) -> None:
+    """An image classifier's arguments: a ``(C, H, W)`` shape and at least two classes."""
+    if len(sample_shape) != 3:
+        raise ValueError(f"sample_shape must be (C, H, W), got {tuple(sample_shape)}")
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+
+
 class ConvNet(nn.Module):
     """The protocol's image classifier: three conv blocks and a linear head.
 
@@ -47,10 +55,7 @@ class ConvNet(nn.Module):
         self, sample_shape: tuple[int, ...], num_classes: int, width: int = 16, dropout: float = 0.2
     ):
         super().__init__()
-        if len(sample_shape) != 3:
-            raise ValueError(f"sample_shape must be (C, H, W), got {tuple(sample_shape)}")
-        if num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        _check_images(sample_shape, num_classes)
         if isinstance(width, bool) or not isinstance(width, int) or width < 1:
             raise ValueError(f"width must be a positive int, got {width!r}")
         c, w = sample_shape[0], width
@@ -99,10 +104,7 @@ class PaperCNN(nn.Module):
         width: float = 1.0,
     ):
         super().__init__()
-        if len(sample_shape) != 3:
-            raise ValueError(f"sample_shape must be (C, H, W), got {tuple(sample_shape)}")
-        if num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        _check_images(sample_shape, num_classes)
         if not width > 0:
             raise ValueError(f"width must be > 0, got {width!r}")
         c, h, w = sample_shape

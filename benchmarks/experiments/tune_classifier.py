@@ -6,10 +6,14 @@ dataset, never reported) with tuning seeds 5 and 6, at 5 and 20 images per class
 conditions then train under the frozen recipe and are never tuned against it. Writes
 docs/tuning/classifier.csv (one row a run) and prints the mean macro F1 of each setting.
 ``--architectures`` compares the classifier's final pooling (and the paper's CNN) at 5 images
-per class under the chosen recipe instead (docs/tuning/architectures.csv).
+per class under the chosen recipe instead (docs/tuning/architectures.csv). ``--tables`` compares
+the feature-vector classifiers (``TabularMLP`` with and without its linear skip, without
+dropout, a linear model) on the two tables at the suite's sizes with tuning seeds 5-9, which
+the suite never reports (docs/tuning/tables.csv).
 
     python -m benchmarks.experiments.tune_classifier --jobs 2
     python -m benchmarks.experiments.tune_classifier --jobs 2 --architectures
+    python -m benchmarks.experiments.tune_classifier --jobs 2 --tables
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from learned_aug.evaluation import (
     ConvNet,
     EvaluationConfig,
     PaperCNN,
+    TabularMLP,
     run_protocol,
 )
 
@@ -59,6 +64,61 @@ def network(kind: str, data: LabelledData) -> nn.Module:
 
 
 ARCHITECTURES = ("convnet", "global-pool", "no-batchnorm", "paper-quarter")
+TABLES = {"breast-cancer": (10, 20), "wine": (5, 10)}  # = the suite's TABLES
+TABLE_SEEDS = (5, 6, 7, 8, 9)
+TABULAR = {
+    "mlp": ("mlp", {}),
+    "mlp-no-smoothing": ("mlp", {"label_smoothing": 0.0}),
+    "mlp-wd-0.5": ("mlp", {"weight_decay": 0.5}),
+    "mlp-lr-1e-3": ("mlp", {"lr": 1e-3}),
+    "mlp-no-dropout": ("mlp-no-dropout", {}),
+    "mlp-skip": ("mlp-skip", {}),
+    "mlp-skip-no-smoothing": ("mlp-skip", {"label_smoothing": 0.0}),
+    "linear": ("linear", {}),
+    "linear-no-smoothing-wd-0.5": ("linear", {"label_smoothing": 0.0, "weight_decay": 0.5}),
+}
+"""Feature-vector candidates: a network (``tabular_network``) and changes to the recipe."""
+
+
+class _Skip(nn.Module):
+    """An MLP plus a linear map of its standardised inputs ("wide and deep")."""
+
+    def __init__(self, mlp: TabularMLP, k: int):
+        super().__init__()
+        self.mlp, self.linear = mlp, nn.Linear(mlp.mean.numel(), k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(x) + self.linear((x - self.mlp.mean) / self.mlp.std)
+
+
+def tabular_network(kind: str, data: LabelledData) -> nn.Module:
+    """``TabularMLP`` as the protocol builds it, with a linear skip, without dropout, or its
+    standardisation followed by one linear layer."""
+    k, x = len(data.classes), data.x
+    net = TabularMLP(x.shape[1], k, mean=x.mean(0), std=x.std(0, unbiased=False))
+    if kind == "mlp-skip":
+        return _Skip(net, k)
+    if kind == "mlp-no-dropout":
+        net.net[2] = nn.Identity()
+    elif kind == "linear":
+        net.net = nn.Linear(x.shape[1], k)
+    return net
+
+
+def _run_table(name: str, dataset: str, per_class: int, seed: int) -> list[dict]:
+    torch.set_num_threads(1)
+    kind, changes = TABULAR[name]
+    data = load_dataset(dataset)
+    config = EvaluationConfig(
+        sizes=(per_class * len(data.classes),),
+        seeds=[seed],
+        conditions=("none",),
+        recipe=replace(ClassifierRecipe(), **changes),
+        amp=False,
+        classifier=functools.partial(tabular_network, kind),
+    )
+    rows = run_protocol(data, config, progress=False)
+    return [{"classifier": name, "dataset": dataset, "per_class": per_class, **r} for r in rows]
 
 
 def _run(setting: dict, per_class: int, seed: int) -> list[dict]:
@@ -78,11 +138,49 @@ def _run(setting: dict, per_class: int, seed: int) -> list[dict]:
     return [{**setting, "per_class": per_class, **r} for r in rows]
 
 
+def _write(out: Path, rows: list[dict], fields: list[str]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--architectures", action="store_true", help="compare the classifiers")
+    p.add_argument("--tables", action="store_true", help="compare the table classifiers")
     args = p.parse_args()
+    if args.tables:
+        calls = [
+            (kind, d, n, seed)
+            for kind in TABULAR
+            for d, sizes in TABLES.items()
+            for n in sizes
+            for seed in TABLE_SEEDS
+        ]
+        with ProcessPoolExecutor(args.jobs) as pool:
+            rows = [r for found in pool.map(_run_table, *zip(*calls, strict=True)) for r in found]
+        fields = ["classifier", "dataset", "per_class", "seed", "macro_f1", "pixel_lr_f1"]
+        _write(DOCS / "tables.csv", rows, fields)
+        for kind in TABULAR:
+            mine = [r for r in rows if r["classifier"] == kind]
+            gap = [r["macro_f1"] - r["pixel_lr_f1"] for r in mine]
+            below = sum(
+                statistics.fmean(
+                    r["macro_f1"] for r in mine if r["dataset"] == d and r["per_class"] == n
+                )
+                < statistics.fmean(
+                    r["pixel_lr_f1"] for r in mine if r["dataset"] == d and r["per_class"] == n
+                )
+                for d, sizes in TABLES.items()
+                for n in sizes
+            )
+            print(
+                f"{kind}: {100 * statistics.fmean(gap):+.2f} against pixel LR, {below} cells below"
+            )
+        return
     if args.architectures:
         settings = [{"architecture": a} for a in ARCHITECTURES]
         calls = [(s, 5, seed) for s in settings for seed in SEEDS]
@@ -95,12 +193,8 @@ def main() -> None:
     with ProcessPoolExecutor(args.jobs) as pool:
         for found in pool.map(_run, *zip(*calls, strict=True)):
             rows += found
-    out.parent.mkdir(parents=True, exist_ok=True)
     fields = [*settings[0], "per_class", "seed", "condition", "macro_f1", "pixel_lr_f1", "steps"]
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    _write(out, rows, fields)
     for s in settings:
         f1 = [r["macro_f1"] for r in rows if all(r[k] == v for k, v in s.items())]
         print(s, f"{100 * statistics.fmean(f1):.2f}")

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from learned_aug.loading import build_latent_bank, bundled_names, find_bank, load_generator
     from learned_aug.models import (
         MODELS,
+        UNLABELLED,
         VAE,
         VQVAE,
         CheckpointError,
@@ -79,6 +80,7 @@ _EXPORTS = {
     "load_generator": "learned_aug.loading",
     "LatentBank": "learned_aug.latent_bank",
     "MODELS": "learned_aug.models",
+    "UNLABELLED": "learned_aug.models",
     "VAE": "learned_aug.models",
     "VQVAE": "learned_aug.models",
     "CheckpointError": "learned_aug.models",
@@ -124,6 +126,7 @@ __all__ = [
     "GMM",
     "MODELS",
     "STRATEGIES",
+    "UNLABELLED",
     "VAE",
     "VQVAE",
     "CheckpointError",

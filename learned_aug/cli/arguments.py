@@ -56,6 +56,26 @@ def fit_args(p: argparse.ArgumentParser) -> None:
         "(vae: unconditional, latent size 8, no copies, 30 epochs)",
     )
     p.add_argument(
+        "--init",
+        default=None,
+        metavar="GENERATOR",
+        help="start from this pretrained generator (a bundled name such as mnist-vae, a run "
+        "folder or a Hub repo id) instead of new weights: the recipe's budget (or --model's "
+        "settings) fine-tunes every weight on --data; its kind and config are the pretrained "
+        "one's (model flags must agree with them); a class-conditional VAE learns new classes "
+        "starting from the mean of its classes; --epochs 0 keeps it as is (only the latent "
+        "bank of --data is rebuilt)",
+    )
+    p.add_argument(
+        "--unlabelled",
+        default=None,
+        metavar="FOLDER",
+        help="a folder of unlabelled images of the same kind (any layout, subfolders "
+        "searched), converted and resized to --data's images and trained on besides them with "
+        "the class left open (a class-conditional VAE reads their class as uniform); the step "
+        "budget counts them, so fewer epochs run",
+    )
+    p.add_argument(
         "--per-class",
         action="store_true",
         help="train one generator per class (the multi-VAE of Garay-Maestre et al.)",

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from learned_aug.data import LabelledData, load_csv, load_dataset
+from learned_aug.data import LabelledData, load_csv, load_dataset, load_unlabelled
+from learned_aug.loading import read_config, resolve
 from learned_aug.training import DEFAULT_RECIPE, FitResult, FitSettings, distributed, fit
 
 # The model flags of ``fit``: config fields of the generator, passed on when given.
@@ -83,39 +84,64 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name) for name in RUN_FLAGS} | {"progress": not args.no_progress}
 
 
+def _init_kind(init: str | None) -> str | None:
+    """The registered model name of the ``--init`` generator (read from its config.json)."""
+    return None if init is None else read_config(resolve(init)).get("model_type")
+
+
+def _describe(
+    args: argparse.Namespace,
+    data: LabelledData,
+    model: str,
+    augment: str | None,
+    recipe: bool,
+    pool: Any,
+) -> None:
+    """Say on stderr what is about to be trained."""
+    what = f"the recipe ({model}, " if recipe else f"{model} ("
+    copies = f"{args.augment_copies} {augment} copies" if augment else "no augmented copies"
+    start = f" from {args.init}" if args.init else ""
+    extra = "" if pool is None else f" and {len(pool)} unlabelled images"
+    print(
+        f"data: {len(data)} examples of shape {tuple(data.sample_shape)}, "
+        f"{len(data.classes)} classes{extra}; training {what}{copies}){start}",
+        file=sys.stderr,
+    )
+
+
 def _train(args: argparse.Namespace) -> int:
     """Train the generator the arguments describe (one process of a ``--nproc`` run)."""
     distributed.init_from_env()
     data = _load(args)
     config, settings, run = _config(args, data), _settings(args), _run(args)
+    pool = None
+    if args.unlabelled is not None:
+        pool = load_unlabelled(args.unlabelled, data.sample_shape, progress=run["progress"])
     recipe = args.model is None and not args.per_class
-    model = DEFAULT_RECIPE.for_data(data).model if recipe else args.model
+    model = args.model or _init_kind(args.init) or DEFAULT_RECIPE.for_data(data).model
     augment = None if args.augment == "none" else args.augment
     if recipe and args.augment is None:
         augment = DEFAULT_RECIPE.for_data(data).augment
     if augment is not None and not data.is_image:
         raise ValueError(f"--augment {augment} needs images, got a table of features")
     if distributed.is_main():
-        what = f"the recipe ({model}, " if recipe else f"{model} ("
-        copies = f"{args.augment_copies} {augment} copies" if augment else "no augmented copies"
-        print(
-            f"data: {len(data)} examples of shape {tuple(data.sample_shape)}, "
-            f"{len(data.classes)} classes; training {what}{copies})",
-            file=sys.stderr,
-        )
-    if recipe:  # the model flags change the recipe's config
+        _describe(args, data, model, augment, recipe, pool)
+    if recipe:
         chosen = DEFAULT_RECIPE.for_data(data)
-        chosen = chosen.replace(config={**chosen.config, **config})
-        result = chosen.fit(data, **settings, augment=augment, **run)
+        if args.init is None:  # the model flags change the recipe's config
+            chosen = chosen.replace(config={**chosen.config, **config})
+        else:  # the pretrained generator's config, which the model flags must agree with
+            chosen = chosen.replace(model=model, config=config, init=args.init)
+        result = chosen.fit(data, **settings, augment=augment, unlabelled=pool, **run)
     else:
-        settings["epochs"] = args.epochs or 30
+        settings["epochs"] = 30 if args.epochs is None else args.epochs
         settings["patience"] = args.patience or 10
         if args.per_class:
             config |= {"per_class": True, "mix_in": args.mix_in}
         chosen = FitSettings(**settings, augment=augment)
-        result = fit(model, data, chosen, config=config, **run)
+        result = fit(model, data, chosen, config=config, init=args.init, unlabelled=pool, **run)
     if distributed.is_main():  # rank 0 alone writes
-        _write_record(args, data, result, model, augment, recipe)
+        _write_record(args, data, result, model, augment, recipe, pool)
     return 0
 
 
@@ -126,14 +152,18 @@ def _write_record(
     model: str,
     augment: str | None,
     recipe: bool,
+    pool: Any = None,
 ) -> None:
     """``training.json``: the command, the data and how the run went."""
+    unlabelled = 0 if pool is None else len(pool)
     record = {
         "command": "learned-aug " + shlex.join(sys.argv[1:]) if sys.argv else "",
         "data": str(args.data),
         "examples": len(data),
-        "trained_on": len(data) * (args.augment_copies + 1 if augment else 1),
+        "unlabelled": unlabelled,
+        "trained_on": len(data) * (args.augment_copies + 1 if augment else 1) + unlabelled,
         "recipe": "default" if recipe else None,
+        "init": args.init,
         "model": model,
         "augment": augment,
         "augment_copies": args.augment_copies if augment else 0,

@@ -1,4 +1,5 @@
-"""Reading an ImageFolder (``root/<class>/<image>``) into a :class:`LabelledData`."""
+"""Reading an ImageFolder (``root/<class>/<image>``) into a :class:`LabelledData`, and a folder
+of unlabelled images (any layout) into a tensor."""
 
 from __future__ import annotations
 
@@ -119,3 +120,61 @@ def load_image_folder(
     x = stack_images(bar, _read, channels, size)
     y = torch.tensor([label for _, label in samples], dtype=torch.int64)
     return LabelledData(x, y, classes)
+
+
+def _pool_files(root: Path) -> list[tuple[str, int]]:
+    """(path, 0) of every image file under ``root``, at any depth, in sorted order; hidden files
+    and folders are left out, other files with a warning."""
+    if not root.exists():
+        raise FileNotFoundError(f"{root} does not exist; expected a folder of images")
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root} is not a directory; expected a folder of images")
+    found, skipped = [], []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            if name.startswith("."):
+                continue
+            (found if is_image_file(path) else skipped).append(path)
+    if skipped:
+        warn(
+            f"skipped {len(skipped)} non-image file(s) in {root} (e.g. "
+            f"{', '.join(os.path.relpath(p, root) for p in skipped[:2])}); accepted "
+            f"extensions: {_EXTENSIONS}"
+        )
+    return [(path, 0) for path in found]
+
+
+def load_image_pool(
+    root: str | os.PathLike[str], *, channels: int, image_size: Size, progress: bool = False
+) -> torch.Tensor:
+    """Every image file under ``root`` (any layout, subfolders searched, no labels), decoded
+    as ``load_image_folder`` decodes, converted to ``channels`` and resized to ``image_size``.
+
+    Example:
+        >>> import tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> Image.new("RGB", (12, 10)).save(f"{root}/a.png")
+        >>> load_image_pool(root, channels=1, image_size=(8, 8)).shape
+        torch.Size([1, 1, 8, 8])
+
+    Returns:
+        float32 images ``(N, channels, *image_size)`` in [0, 1].
+
+    Raises:
+        FileNotFoundError: ``root`` does not exist.
+        NotADirectoryError: ``root`` is not a directory.
+        ValueError: no image file under ``root``, or an unreadable image.
+    """
+    root = Path(root).expanduser()
+    check_channels(channels)
+    size = parse_size(image_size)
+    samples = _pool_files(root)
+    if not samples:
+        raise ValueError(
+            f"no image files under {root} (searched every subfolder); accepted extensions: "
+            f"{_EXTENSIONS}"
+        )
+    bar = tqdm(samples, desc=f"loading {root.name}", disable=not progress)
+    return stack_images(bar, _read, channels, size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from learned_aug.checkpoint import CheckpointError
-from learned_aug.models.base import MODELS, Generator, model_class, register
+from learned_aug.models.base import MODELS, UNLABELLED, Generator, model_class, register
 from learned_aug.models.classwise import ClasswiseConfig, ClasswiseGenerator
 from learned_aug.models.config import GeneratorConfig
 from learned_aug.models.dvae import DenoisingVAE, DVAEConfig
@@ -49,6 +49,7 @@ def create_generator(
 
 __all__ = [
     "MODELS",
+    "UNLABELLED",
     "VAE",
     "VQVAE",
     "CheckpointError",

@@ -12,6 +12,8 @@ every way in gives the same generator, with the same bank and report attached.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -33,6 +35,10 @@ from learned_aug.latent_bank import LatentBank, attach_bank, bank_of
 from learned_aug.models.config import GeneratorConfig
 from learned_aug.quality import attach_quality, quality_of, read_quality, write_quality
 from learned_aug.rng import RandomSource, normal
+
+UNLABELLED = -1
+"""The label of a training row whose class is unknown (``fit(..., unlabelled=pool)``): a model
+that ``accepts_unlabelled`` trains on it with the class left open; sampling refuses it."""
 
 
 class Generator(
@@ -62,6 +68,9 @@ class Generator(
     """
 
     config_class: ClassVar[type[GeneratorConfig]] = GeneratorConfig
+    accepts_unlabelled: ClassVar[bool] = False
+    """Whether ``loss`` takes rows labelled ``UNLABELLED`` when the model is class-conditional
+    (an unconditional model ignores labels, so it trains on any rows)."""
 
     def __init__(self, config: GeneratorConfig | dict[str, Any]):
         super().__init__()
@@ -172,8 +181,41 @@ class Generator(
         """A config of this model for data of ``sample_shape`` with ``classes``."""
         raise NotImplementedError(f"{cls.__name__} cannot be built from a data shape")
 
+    def with_classes(self, classes: Sequence[str]) -> Generator:
+        """A new generator like this one that knows ``classes`` (``fit(init=...)`` calls it
+        when the data's classes differ from the pretrained generator's); this one is left as is.
+
+        An unconditional generator only changes the class names of its config: no weight reads
+        them. A class-conditional one needs its own way to grow label inputs, which only some
+        models have (``VAE.with_classes``); the others raise NotImplementedError.
+
+        Example:
+            >>> from learned_aug import VAE, VAEConfig
+            >>> vae = VAE(VAEConfig(image_size=(8, 8), latent_dim=2, classes=["a"]))
+            >>> vae.with_classes(["x", "y"]).classes, vae.classes
+            (['x', 'y'], ['a'])
+        """
+        classes = check_class_names(classes)
+        if self.conditional:
+            raise NotImplementedError(
+                "init= with new classes is supported for an unconditional generator and a "
+                f"class-conditional 'vae'; got a class-conditional {type(self).__name__} "
+                f"(classes {self.classes}, the data's {classes}): train it on data of its own "
+                "classes, or train a new one without init="
+            )
+        adapted = copy.deepcopy(self)
+        for module in adapted.modules():  # a wrapper's inner generator (a DVAE's VAE) too
+            if isinstance(module, Generator):
+                module.config = dataclasses.replace(module.config, classes=list(classes))
+                module._hub_mixin_config = module.config
+        return adapted
+
     # ----------------------------------------------------------------- helpers
-    def _check_labels(self, labels: Tensor | Sequence[int] | None, n: int) -> Tensor | None:
+    def _check_labels(
+        self, labels: Tensor | Sequence[int] | None, n: int, *, allow_unlabelled: bool = False
+    ) -> Tensor | None:
+        """``labels`` as a long tensor on the model's device, checked against ``n`` and the
+        classes; ``allow_unlabelled`` (training paths only) also accepts ``UNLABELLED``."""
         if labels is None:
             return None
         if not (isinstance(labels, Tensor) and labels.dtype == torch.long):
@@ -188,10 +230,16 @@ class Generator(
             low = high = int(labels)
         else:
             low, high = (int(v) for v in labels.aminmax()) if labels.numel() else (0, 0)
-        if low < 0 or high >= max(k, 1):
+        lowest = UNLABELLED if allow_unlabelled else 0
+        if low < lowest or high >= max(k, 1):
+            hint = (
+                f" (label {UNLABELLED}, unlabelled, is only for training: fit(unlabelled=...))"
+                if low == UNLABELLED
+                else ""
+            )
             raise ValueError(
-                f"labels must lie in [0, {k - 1}] for the {k} classes {self.classes}, "
-                f"got values in [{int(labels.min())}, {int(labels.max())}]"
+                f"labels must lie in [{lowest}, {k - 1}] for the {k} classes {self.classes}, "
+                f"got values in [{int(labels.min())}, {int(labels.max())}]{hint}"
             )
         return labels.to(self.device)
 
@@ -279,6 +327,21 @@ class Generator(
         load_weights(model, weights_file(model_id, **hub), device=map_location)
         _attach_saved(model, model_id, device=map_location, **hub)
         return model.eval()
+
+
+def check_class_names(classes: Sequence[str]) -> list[str]:
+    """``classes`` as a list of unique, non-empty names; a ValueError naming it otherwise.
+
+    Example:
+        >>> check_class_names(("cat", "dog"))
+        ['cat', 'dog']
+    """
+    if isinstance(classes, str) or not isinstance(classes, Sequence):
+        raise ValueError(f"classes must be a sequence of class names, got {classes!r}")
+    names = [str(c) for c in classes]
+    if not names or len(set(names)) != len(names) or not all(names):
+        raise ValueError(f"classes must be non-empty, unique class names, got {list(classes)!r}")
+    return names
 
 
 def _attach_saved(

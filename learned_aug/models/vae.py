@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Normal
 
-from learned_aug.models.base import Generator, register
+from learned_aug.models.base import UNLABELLED, Generator, check_class_names, register
 from learned_aug.models.config import (
     GeneratorConfig,
     check_conditional,
@@ -21,6 +22,7 @@ from learned_aug.models.config import (
     check_widths,
 )
 from learned_aug.models.image import ImageGenerator, check_images
+from learned_aug.models.relabel import relabel_columns
 from learned_aug.rng import RandomSource
 
 LIKELIHOODS = ("bernoulli", "gaussian", "calibrated")
@@ -278,6 +280,7 @@ class VAE(ImageGenerator, Generator):
 
     config_class = VAEConfig
     config: VAEConfig
+    accepts_unlabelled = True
 
     def __init__(self, config: VAEConfig | dict):
         super().__init__(config)
@@ -300,37 +303,50 @@ class VAE(ImageGenerator, Generator):
         )
         self.decoder = conv_decoder(cfg.hidden_channels, cfg.channels, cfg.refine)
 
-    def _onehot(self, labels: Tensor | None, n: int) -> Tensor | None:
+    def _onehot(
+        self, labels: Tensor | None, n: int, *, allow_unlabelled: bool = False
+    ) -> Tensor | None:
+        """The one-hot class inputs ``(n, K)``; with ``allow_unlabelled`` (training), a row
+        labelled ``UNLABELLED`` gets the uniform ``1/K``: its class is unknown."""
         if not self.conditional:
             return None
         if labels is None:
             raise ValueError(
                 f"this VAE is class-conditional ({len(self.classes)} classes): pass labels"
             )
-        labels = self._check_labels(labels, n)
-        return F.one_hot(labels, len(self.classes)).float()
+        labels = self._check_labels(labels, n, allow_unlabelled=allow_unlabelled)
+        k = len(self.classes)
+        if not allow_unlabelled:
+            return F.one_hot(labels, k).float()
+        unknown = (labels == UNLABELLED).unsqueeze(1)
+        onehot = F.one_hot(labels.clamp(min=0), k).float()
+        return torch.where(unknown, torch.full_like(onehot, 1.0 / k), onehot)
 
-    def _hidden(self, x: Tensor, labels: Tensor | None) -> Tensor:
+    def _hidden(self, x: Tensor, onehot: Tensor | None) -> Tensor:
         check_images(x, self.sample_shape)
         h = _chain(self.encoder, x).flatten(1)
-        onehot = self._onehot(labels, len(x))
         if onehot is not None:
             h = torch.cat([h, onehot], dim=1)
         return _chain(self.enc_fc, h)
 
-    def encode(self, x: Tensor, labels: Tensor | None = None) -> Normal:
-        """Posterior q(z | x) as a ``torch.distributions.Normal`` of shape (B, latent_dim)."""
-        h = self._hidden(x, labels)
+    def _posterior(self, x: Tensor, onehot: Tensor | None) -> Normal:
+        h = self._hidden(x, onehot)
         mu, logvar = self.to_mu(h), self.to_logvar(h).clamp(-20.0, 10.0)
         return Normal(mu, torch.exp(0.5 * logvar), validate_args=False)
 
+    def encode(self, x: Tensor, labels: Tensor | None = None) -> Normal:
+        """Posterior q(z | x) as a ``torch.distributions.Normal`` of shape (B, latent_dim)."""
+        return self._posterior(x, self._onehot(labels, len(x)))
+
     def encode_mean(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """The posterior mean (B, latent_dim) alone: ``encode(x).mean`` without the variance."""
-        return self.to_mu(self._hidden(x, labels))
+        return self.to_mu(self._hidden(x, self._onehot(labels, len(x))))
 
     def decode_logits(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """Decoder output before the final squashing (logits or means)."""
-        onehot = self._onehot(labels, len(z))
+        return self._decode_logits(z, self._onehot(labels, len(z)))
+
+    def _decode_logits(self, z: Tensor, onehot: Tensor | None) -> Tensor:
         if onehot is not None:
             z = torch.cat([z, onehot.to(z.dtype)], dim=1)
         h = _chain(self.dec_fc, z).view(len(z), *self._bottom)
@@ -352,6 +368,29 @@ class VAE(ImageGenerator, Generator):
     def prior_latents(self, n: int, rng: RandomSource = None) -> Tensor:
         """``n`` latents drawn from the prior N(0, I), shape ``(n, latent_dim)``."""
         return self.randn(n, (self.config.latent_dim,), rng)
+
+    def with_classes(self, classes: Sequence[str]) -> VAE:
+        """A copy of this VAE for ``classes`` (this one is left as is): every weight is kept,
+        except that, class-conditional, the one-hot input columns of ``enc_fc[0]`` and
+        ``dec_fc[0]`` follow the classes by name: a class both know keeps its column, a new one
+        starts at the mean of the pretrained classes' columns (``relabel_columns``).
+
+        Example:
+            >>> vae = VAE(VAEConfig(image_size=(8, 8), latent_dim=2, conditional=True,
+            ...                     classes=["0", "1"]))
+            >>> new = vae.with_classes(["1", "2", "3"])
+            >>> new.classes, new.dec_fc[0].in_features - vae.dec_fc[0].in_features
+            (['1', '2', '3'], 1)
+        """
+        classes = check_class_names(classes)
+        if not self.conditional:
+            return super().with_classes(classes)  # type: ignore[return-value]
+        adapted = type(self)(dataclasses.replace(self.config, classes=classes))
+        state = self.state_dict()
+        for name in ("enc_fc.0.weight", "dec_fc.0.weight"):
+            state[name] = relabel_columns(state[name], self.classes, classes)
+        adapted.load_state_dict(state)
+        return adapted.to(self.device, self.dtype).train(self.training)
 
     def class_log_likelihood(self, x: Tensor) -> Tensor:
         """``(B, K)``: the ELBO of each image under each class, with the posterior mean.
@@ -385,9 +424,11 @@ class VAE(ImageGenerator, Generator):
     ):
         """Negative ELBO of ``target`` with ``x_in`` at the encoder (a corrupted copy of it for
         a denoising VAE, ``target`` itself otherwise)."""
-        q = self.encode(x_in, labels)
+        # Training rows may be UNLABELLED (fit's unlabelled pool): their class input is 1/K.
+        onehot = self._onehot(labels, len(x_in), allow_unlabelled=True)
+        q = self._posterior(x_in, onehot)
         z = q.rsample()
-        recon = reconstruction_nll(self.decode_logits(z, labels), target, self.config.likelihood)
+        recon = reconstruction_nll(self._decode_logits(z, onehot), target, self.config.likelihood)
         kl = gaussian_kl(q.mean, 2 * q.stddev.log())
         per_sample = recon + kl_weight * self.config.kl_weight * kl
         return {

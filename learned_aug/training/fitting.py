@@ -1,4 +1,5 @@
-"""``fit``: train any learned-aug generator on labelled data (the run itself: ``trainer``)."""
+"""``fit``: train any learned-aug generator on labelled data (the run itself: ``trainer``; a
+pretrained start and an unlabelled pool: ``transfer``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 
 from learned_aug import precision
 from learned_aug.conventional import augmented_copies
-from learned_aug.data import LabelledData, load_dataset
+from learned_aug.data import LabelledData, load_dataset, load_unlabelled
 from learned_aug.models import Generator, create_generator
 from learned_aug.training import checkpoint as ckpt
 from learned_aug.training import distributed
@@ -25,6 +26,7 @@ from learned_aug.training.trainer import (
     kl_at,
     lr_at,
 )
+from learned_aug.training.transfer import check_accepts_unlabelled, start_from
 
 __all__ = [
     "OPTIMIZERS",
@@ -113,6 +115,8 @@ def fit(
     settings: FitSettings | None = None,
     *,
     config: Mapping[str, Any] | None = None,
+    init: Generator | str | Path | None = None,
+    unlabelled: Any = None,
     out: str | Path | None = None,
     resume: bool = False,
     overwrite: bool = False,
@@ -142,7 +146,28 @@ def fit(
             (``{"conditional": True, "latent_dim": 8}``, ``beta``, ...) and ``per_class`` (one
             generator per class) / ``mix_in`` (with ``per_class``, the fraction of other classes
             mixed into each member's data). None: the model's defaults. A ``Generator`` is
-            already built: give it no config.
+            already built: give it no config. With ``init``, the fields given must equal the
+            pretrained generator's (and ``per_class`` / ``mix_in`` are refused).
+        init: start from a pretrained generator instead of new weights: a ``Generator`` (a
+            deep copy is trained; the caller's is left as is) or anything
+            ``learned_aug.load_generator`` takes (a bundled name such as ``"mnist-vae"``, a
+            run folder). ``model`` must be its registered name and the data of its sample
+            shape. A class-conditional init meeting other classes learns the data's: a 'vae'
+            keeps the one-hot columns of the classes both know (by name) and starts each new
+            class at the mean of the pretrained classes' columns (``VAE.with_classes``; other
+            conditional models raise NotImplementedError); an unconditional one just takes the
+            data's class names. Nothing is frozen: every weight fine-tunes. The latent bank is
+            rebuilt from ``data``. ``settings.epochs=0`` trains nothing: the pretrained
+            generator as it is, adapted, with the bank of ``data`` (and ``out`` written).
+        unlabelled: a pool of unlabelled examples of the data's kind trained on besides the
+            labelled ones, with the class left open (the M2 idea of Kingma et al. 2014, done
+            simply): a float tensor ``(N, *sample_shape)`` in [0, 1], a ``LabelledData`` (its
+            labels unused) or a folder of images (every image file under it, converted and
+            resized to the data's shape). Its rows are labelled ``UNLABELLED`` (-1); a
+            class-conditional VAE reads them as the uniform class ``1/K``, an unconditional
+            generator trains on them as on any row; other class-conditional models are
+            refused. The pool gets no augmented copies and stays out of the latent bank and
+            the quality report.
         out: run folder for the checkpoint, the best generator (config.json +
             model.safetensors), history.json/csv and samples.png; written by rank 0 alone
             when distributed.
@@ -164,11 +189,24 @@ def fit(
         1
     """
     settings, config = _check_arguments(settings, config)
+    if settings.epochs == 0 and init is None:
+        raise ValueError(
+            "settings.epochs=0 trains nothing: it is for fit(init=...), to use a pretrained "
+            "generator as it is; give epochs >= 1, or an init"
+        )
     distributed.init_from_env()
     data = load_dataset(data)
     _check_data(data)
+    pool = None
+    if unlabelled is not None:
+        pool = load_unlabelled(unlabelled, data.sample_shape, progress=progress)
     source, data = data, _with_copies(data, settings)
-    model = _build_model(model, data, settings.seed, config)
+    if init is None:
+        model = _build_model(model, data, settings.seed, config)
+    else:
+        model = start_from(init, model, data, config)
+    if pool is not None:
+        check_accepts_unlabelled(model)
     staged = trains_in_stages(model)
     if settings.prior_epochs is not None and not staged:
         raise ValueError(
@@ -184,6 +222,7 @@ def fit(
         overwrite=overwrite,
         progress=progress,
         hooks=list(hooks),
+        pool=pool,
     )
     if staged and settings.prior_epochs != 0:
         return fit_in_stages(train, model, settings, out)
@@ -202,8 +241,10 @@ def _train(
     overwrite: bool,
     progress: bool,
     hooks: list[Callable[[dict[str, Any]], None]],
+    pool: torch.Tensor | None = None,
 ) -> FitResult:
-    """One run: ``model`` trained on ``data`` with ``settings``, its files in ``out``."""
+    """One run: ``model`` trained on ``data`` (and the unlabelled ``pool``) with ``settings``,
+    its files in ``out``."""
     run_dir = None if out is None else Path(out)
     if run_dir is not None and distributed.is_main():
         run_dir = ckpt.prepare_out(out, resume=resume, overwrite=overwrite)
@@ -212,7 +253,7 @@ def _train(
     use_amp = _choose_amp(settings.amp, dev, model, data, settings.batch_size)
     # Only rank 0 writes the run folder; every process reads the checkpoint to resume.
     written = run_dir if distributed.is_main() else None
-    trainer = _Trainer(model, data, settings, dev, use_amp, written, hooks, source)
+    trainer = _Trainer(model, data, settings, dev, use_amp, written, hooks, source, pool)
     if run_dir is not None and resume and (run_dir / ckpt.CHECKPOINT_NAME).exists():
         state = ckpt.load_checkpoint(run_dir / ckpt.CHECKPOINT_NAME, dev)
         trainer.restore(state, run_dir)

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from learned_aug.data import LabelledData, load_dataset
+from learned_aug.data import LabelledData, load_dataset, load_unlabelled
 from learned_aug.training.fitting import FitResult, fit
 from learned_aug.training.settings import FitSettings
 
@@ -29,10 +29,10 @@ SETTING_NAMES = tuple(f.name for f in dataclasses.fields(FitSettings))
 RUN_NAMES = tuple(
     name
     for name, p in inspect.signature(fit).parameters.items()
-    if p.kind is p.KEYWORD_ONLY and name != "config"
+    if p.kind is p.KEYWORD_ONLY and name not in ("config", "init", "unlabelled")
 )
-"""What :meth:`Recipe.fit` hands to ``fit`` itself (``out``, ``device``, ...); the config is
-the recipe's."""
+"""What :meth:`Recipe.fit` hands to ``fit`` itself (``out``, ``device``, ...); the config and
+the init are the recipe's, the unlabelled pool a keyword of its own."""
 
 
 def step_budget(
@@ -76,6 +76,9 @@ class Recipe:
         patience_steps: early-stopping patience in optimizer steps (at least 10 epochs).
         tabular: the recipe used instead on feature vectors (tables), if any.
         colour: the recipe used instead on colour (3-channel) images, if any.
+        init: start from this pretrained generator (``fit``'s ``init``: a bundled name or a
+            folder) instead of new weights; its kind and config must match ``model`` and
+            ``config``. A ``tabular`` / ``colour`` recipe without one takes this one.
 
     Example:
         >>> from learned_aug import DEFAULT_RECIPE, SyntheticDataset, load_dataset
@@ -98,6 +101,7 @@ class Recipe:
     patience_steps: int = 300
     tabular: Recipe | None = None
     colour: Recipe | None = None
+    init: str | None = None
 
     def replace(self, **changes: Any) -> Recipe:
         """A copy with ``changes`` (``dataclasses.replace``)."""
@@ -105,20 +109,36 @@ class Recipe:
 
     def for_data(self, data: LabelledData) -> Recipe:
         """The recipe for ``data``: ``tabular`` for feature vectors and ``colour`` for RGB
-        images when it has them, else self."""
+        images when it has them (with this recipe's ``init`` where it has none), else self."""
+        part = self
         if not data.is_image and self.tabular is not None:
-            return self.tabular
-        if data.is_image and data.sample_shape[0] == 3 and self.colour is not None:
-            return self.colour
-        return self
+            part = self.tabular
+        elif data.is_image and data.sample_shape[0] == 3 and self.colour is not None:
+            part = self.colour
+        if part is not self and part.init is None and self.init is not None:
+            part = part.replace(init=self.init)
+        return part
 
     def budget(
-        self, examples: int, batch_size: int = 64, val_fraction: float = 0.15, scale: float = 1.0
+        self,
+        examples: int,
+        batch_size: int = 64,
+        val_fraction: float = 0.15,
+        scale: float = 1.0,
+        pool: int = 0,
     ) -> tuple[int, int]:
-        """``(epochs, patience)`` for ``examples`` images (before any augmented copies)."""
+        """``(epochs, patience)`` for ``examples`` images (before any augmented copies) and
+        ``pool`` unlabelled ones (``fit``'s ``unlabelled``, which gets no copies): the pool
+        makes epochs longer, so fewer of them give the same optimizer steps.
+
+        Example:
+            >>> quick = Recipe(steps=100, min_epochs=1)
+            >>> quick.budget(640), quick.budget(640, pool=640)
+            ((12, 34), (6, 18))
+        """
         copies = self.augment_copies if self.augment else 0
         return step_budget(
-            examples * (copies + 1),
+            examples * (copies + 1) + pool,
             steps=self.steps,
             min_epochs=self.min_epochs,
             max_epochs=self.max_epochs,
@@ -128,11 +148,13 @@ class Recipe:
             scale=scale,
         )
 
-    def fit_settings(self, data: LabelledData, scale: float = 1.0, **changes: Any) -> FitSettings:
-        """The ``FitSettings`` this recipe trains ``data`` with: the step budget's epochs and
-        patience (for the ``batch_size`` and ``val_fraction`` of ``changes``), its augmentation;
-        ``changes`` are FitSettings fields and win (``None`` keeps the recipe's value, except
-        for ``augment``, where it means no copies).
+    def fit_settings(
+        self, data: LabelledData, scale: float = 1.0, pool: int = 0, **changes: Any
+    ) -> FitSettings:
+        """The ``FitSettings`` this recipe trains ``data`` (and ``pool`` unlabelled examples)
+        with: the step budget's epochs and patience (for the ``batch_size`` and ``val_fraction``
+        of ``changes``), its augmentation; ``changes`` are FitSettings fields and win (``None``
+        keeps the recipe's value, except for ``augment``, where it means no copies).
 
         Example:
             >>> from learned_aug import DEFAULT_RECIPE, load_dataset
@@ -150,7 +172,7 @@ class Recipe:
         batch_size = changes.get("batch_size") or FitSettings.batch_size
         val_fraction = changes.get("val_fraction")
         val_fraction = FitSettings.val_fraction if val_fraction is None else val_fraction
-        epochs, patience = recipe.budget(len(data), batch_size, val_fraction, scale)
+        epochs, patience = recipe.budget(len(data), batch_size, val_fraction, scale, pool)
         fields = {
             "epochs": epochs,
             "patience": patience,
@@ -160,13 +182,17 @@ class Recipe:
         fields.update({k: v for k, v in changes.items() if v is not None or k == "augment"})
         return FitSettings(**fields)
 
-    def fit(self, data: Any, *, scale: float = 1.0, **options: Any) -> FitResult:
+    def fit(
+        self, data: Any, *, scale: float = 1.0, unlabelled: Any = None, **options: Any
+    ) -> FitResult:
         """Train this recipe's generator on ``data`` with ``learned_aug.fit``.
 
         ``options`` are changes to its settings (FitSettings fields: ``seed=``, ``epochs=``, ...,
         as in :meth:`fit_settings`) and ``fit``'s own keywords (``out=``, ``resume=``,
         ``device=``, ``progress=``, ...); ``scale`` multiplies the step budget. Its model config
-        is the recipe's (the part ``for_data`` picks): change it with ``replace(config={...})``.
+        and its ``init`` are the recipe's (the part ``for_data`` picks): change them with
+        ``replace(config={...}, init=...)``. ``unlabelled`` is ``fit``'s pool of unlabelled
+        examples; the step budget counts its rows, so it trains fewer epochs for the same steps.
         """
         settings = {k: v for k, v in options.items() if k in SETTING_NAMES}
         run = {k: v for k, v in options.items() if k not in SETTING_NAMES}
@@ -176,12 +202,24 @@ class Recipe:
                 f"Recipe.fit got {unknown}: it takes FitSettings fields {list(SETTING_NAMES)} "
                 f"and fit's keywords {list(RUN_NAMES)}; a model config field belongs to the "
                 "recipe: part = recipe.for_data(data); part.replace(config={**part.config, "
-                "name: value}).fit(data)"
+                "name: value}).fit(data); so is init: recipe.replace(init=name)"
             )
         data = load_dataset(data)
         recipe = self.for_data(data)
-        chosen = recipe.fit_settings(data, scale, **settings)
-        return fit(recipe.model, data, chosen, config=dict(recipe.config), **run)
+        if unlabelled is not None:  # read once: its size sets the budget
+            progress = bool(run.get("progress", True))
+            unlabelled = load_unlabelled(unlabelled, data.sample_shape, progress=progress)
+        pool = 0 if unlabelled is None else len(unlabelled)
+        chosen = recipe.fit_settings(data, scale, pool, **settings)
+        return fit(
+            recipe.model,
+            data,
+            chosen,
+            config=dict(recipe.config),
+            init=recipe.init,
+            unlabelled=unlabelled,
+            **run,
+        )
 
 
 COLOUR_RECIPE = Recipe(

@@ -47,7 +47,8 @@ class FitSettings:
 
     Args:
         epochs: the most epochs to train (may grow on resume: the run is extended; under the
-            cosine schedule the decay then stretches over the new total).
+            cosine schedule the decay then stretches over the new total). 0 trains nothing:
+            only with ``fit(init=...)``, to use the pretrained generator as it is.
         batch_size: examples per optimizer step (the global batch when distributed).
         lr: peak learning rate.
         optimizer: a key of ``OPTIMIZERS``.
@@ -114,7 +115,7 @@ class FitSettings:
 
     def _check_ints(self) -> None:
         for name, low, what in (
-            ("epochs", 1, "a positive int"),
+            ("epochs", 0, "an int >= 0 (0: no training, only with fit(init=...))"),
             ("batch_size", 1, "a positive int"),
             ("kl_warmup", 0, "an int >= 0 (epochs)"),
             ("warmup_steps", 0, "an int >= 0 (optimizer steps)"),

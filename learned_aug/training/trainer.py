@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from learned_aug.data import stratified_split
 from learned_aug.latent_bank import LatentBank, attach_bank
-from learned_aug.models import Generator
+from learned_aug.models import UNLABELLED, Generator
 from learned_aug.quality import attach_quality
 from learned_aug.training import checkpoint as ckpt
 from learned_aug.training import distributed
@@ -89,14 +89,27 @@ def evaluate_loss(model: Generator, x: torch.Tensor, y: torch.Tensor, batch_size
 class _Trainer:
     """State of one run; ``fit`` is its only user."""
 
-    def __init__(self, model, data, settings: FitSettings, device, amp, run_dir, hooks, source):
+    def __init__(
+        self, model, data, settings: FitSettings, device, amp, run_dir, hooks, source, pool=None
+    ):
         self.model, self.settings, self.device, self.amp = model.to(device), settings, device, amp
         # data: what it trains on (with any augmented copies); source: the images themselves,
-        # which the latent bank and the quality report are built from.
+        # which the latent bank and the quality report are built from; pool: unlabelled rows
+        # trained on besides, labelled UNLABELLED (never in the bank nor the report).
         self.run_dir, self.hooks, self.data, self.source = run_dir, hooks, data, source
-        train_idx, val_idx = stratified_split(data.y, settings.val_fraction, settings.seed)
-        self.x, self.y = data.x[train_idx].to(device), data.y[train_idx].to(device)
-        self.vx, self.vy = data.x[val_idx].to(device), data.y[val_idx].to(device)
+        x, y = data.x, data.y
+        train_idx, val_idx = stratified_split(y, settings.val_fraction, settings.seed)
+        if pool is not None:
+            # Split apart, so that the labelled rows split as they would without a pool.
+            pool_train, pool_val = stratified_split(
+                torch.zeros(len(pool), dtype=torch.long), settings.val_fraction, settings.seed
+            )
+            train_idx = torch.cat([train_idx, pool_train + len(x)])
+            val_idx = torch.cat([val_idx, pool_val + len(x)])
+            x = torch.cat([x, pool.to(x.dtype)])
+            y = torch.cat([y, y.new_full((len(pool),), UNLABELLED)])
+        self.x, self.y = x[train_idx].to(device), y[train_idx].to(device)
+        self.vx, self.vy = x[val_idx].to(device), y[val_idx].to(device)
         self.opt = OPTIMIZERS[settings.optimizer](
             model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
         )
@@ -139,6 +152,8 @@ class _Trainer:
 
     def train(self, progress: bool) -> FitResult:
         epochs = self.settings.epochs
+        if epochs == self.epoch == 0:  # fit(init=...) untrained: the pretrained weights as is
+            self.best_val = self._val_loss()
         stopped = self._should_stop()
         bar = tqdm(
             total=epochs,

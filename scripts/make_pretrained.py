@@ -59,6 +59,11 @@ SHIPPED = (
     QUALITY_JSON,
 )
 SEED = 0
+REBUILD = {
+    "benchmarks/data/omniglot-background": "python scripts/make_omniglot_background.py",
+    "benchmarks/data/cifar10-source": "python scripts/make_cifar10_source.py",
+}
+"""Pretraining sets that are not bundled (not in the wheel): the script that rebuilds each."""
 PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"
 
 
@@ -73,6 +78,17 @@ class Spec:
     metrics: tuple[str, ...] = ("sample_agreement",)
     bank: bool = True  # ship the latent bank (codes of the training data)
     about: str = ""
+    image_size: int | None = None  # load_dataset(data, image_size=...)
+
+    def load(self) -> LabelledData:
+        """The training data, as ``load_dataset`` reads ``data`` (a bundled name or a folder
+        a make_*.py script rebuilds)."""
+        if not self.data.startswith("benchmarks/"):
+            return load_dataset(self.data, image_size=self.image_size)
+        folder = Path(__file__).resolve().parents[1] / self.data
+        if not folder.is_dir():
+            raise SystemExit(f"{folder} is missing: rebuild it with {REBUILD[self.data]}")
+        return load_dataset(folder, image_size=self.image_size)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -205,6 +221,45 @@ SPECS: dict[str, Spec] = {
         "cifar10` trains it. Its latent bank makes `SyntheticDataset` draw from the aggregate "
         "posterior.",
     ),
+    "omniglot-vae": Spec(
+        model="vae",
+        data="benchmarks/data/omniglot-background",
+        image_size=32,
+        # The default recipe's model (learned-aug fit with no model flags: class-conditional,
+        # latent size 8, four RandAugment copies of every image), trained longer on many
+        # characters, so that `learned-aug fit --init omniglot-vae` fine-tunes it as it is.
+        config={"conditional": True, "latent_dim": 8},
+        settings=FitSettings(
+            augment="randaugment", augment_copies=4, epochs=30, patience=10, seed=SEED
+        ),
+        about="A generator of handwritten characters for transfer to characters it never saw: "
+        "the default class-conditional VAE (latent size 8, conv stack 32-64-128) trained on "
+        "the 4,320 drawings (32x32, black on white) of the 216 characters of seven Omniglot "
+        "alphabets (Balinese, Early Aramaic, Greek, Japanese katakana, Korean, Sanskrit, "
+        "Tagalog; 20 people drew each) plus four RandAugment copies of each. Omniglot's Latin "
+        "alphabet (`letters-omniglot`) is left out: that is where it is measured. Rebuild the "
+        "data with `python scripts/make_omniglot_background.py` (MIT, brendenlake/omniglot). "
+        "Fine-tune it on your own characters with `learned-aug fit --data FOLDER --init "
+        "omniglot-vae`: new classes start as the mean of its 216 classes.",
+    ),
+    "cifar10-source-vae": Spec(
+        model="vae",
+        data="benchmarks/data/cifar10-source",
+        # The colour recipe's model (learned-aug fit on colour images with no model flags),
+        # trained longer on 5,000 images of five classes.
+        config={"conditional": True, "latent_dim": 8},
+        settings=FitSettings(
+            augment="randaugment", augment_copies=4, epochs=25, patience=10, seed=SEED
+        ),
+        about="A generator of 32x32 natural colour images for transfer to classes it never saw: "
+        "the default colour VAE (class-conditional, latent size 8, conv stack 32-64-128, the "
+        "calibrated Gaussian likelihood) trained on 5,000 CIFAR-10 training images of five "
+        "classes (airplane, automobile, bird, cat, deer; 1,000 each) plus four RandAugment "
+        "copies of each. CIFAR-10's other five classes (dog, frog, horse, ship, truck) are "
+        "left out: that is where it is measured. Rebuild the data with `python "
+        "scripts/make_cifar10_source.py`. Fine-tune it with `learned-aug fit --data FOLDER "
+        "--init cifar10-source-vae`.",
+    ),
     "wine-vae": Spec(
         model="tabular-vae",
         data="wine",
@@ -243,9 +298,9 @@ def build(name: str, spec: Spec, dest: Path, work: Path) -> dict[str, Any]:
     torch.manual_seed(SEED)
     start = time.perf_counter()
     # a VQ-VAE: 2 stages
-    result = fit(spec.model, spec.data, spec.settings, config=spec.config, out=run, **_RUN)
+    data = spec.load()
+    result = fit(spec.model, data, spec.settings, config=spec.config, out=run, **_RUN)
     seconds = time.perf_counter() - start
-    data = load_dataset(spec.data)
     if spec.bank:
         build_latent_bank(run, data)  # the training codes, for interpolate / extrapolate
     best = next((r for r in reversed(result.history) if r["epoch"] == result.best_epoch), {})
@@ -284,7 +339,7 @@ def write_quality(folder: Path, spec: Spec) -> None:
     if not spec.bank:
         return  # no bank: nothing inherits a label from it
     model = load_generator(folder).eval()
-    report = diagnose(model, load_dataset(spec.data), default_sampler(model, SEED))
+    report = diagnose(model, spec.load(), default_sampler(model, SEED))
     (folder / QUALITY_JSON).write_text(json.dumps(report, indent=1))
     print(f"{folder.name}: {json.dumps(report)}", file=sys.stderr)
 

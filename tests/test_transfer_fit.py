@@ -259,11 +259,18 @@ def test_a_folder_pool_is_read_at_any_depth_and_resized_to_the_data(tmp_path):
         load_unlabelled(tmp_path, (13,))
 
 
-def test_the_recipe_budget_counts_the_pool_and_fit_receives_it(low, high, spy):
+def test_a_pool_is_added_to_the_labelled_training_not_taken_out_of_it(low, high, spy):
+    # Without augmentation: the labelled rows keep their epochs, the pool doubles the steps.
     quick = Recipe("vae", CONDITIONAL, steps=20, min_epochs=1, max_epochs=50)
-    alone = quick.fit_settings(low).epochs
-    with_pool = quick.fit_settings(low, pool=len(low)).epochs
-    assert with_pool < alone
+    alone, with_pool = quick.fit_settings(low), quick.fit_settings(low, pool=len(low))
+    assert with_pool.epochs == alone.epochs
+    # With augmentation: enough copies that labelled rows match the pool, and every labelled
+    # image gets the optimizer steps it gets without one (epochs over rows * copies).
+    aug = quick.replace(augment="randaugment", augment_copies=4, steps=200, max_epochs=400)
+    base, pooled = aug.fit_settings(low), aug.fit_settings(low, pool=20 * len(low))
+    assert (base.augment_copies, pooled.augment_copies) == (4, 19)
+    per_image = [s.epochs * (s.augment_copies + 1) for s in (base, pooled)]
+    assert per_image[1] == pytest.approx(per_image[0], rel=0.15)
     quick.fit(low, unlabelled=high.x[:30], amp=False, **RUN)
     assert spy[0][0] == len(low) + 30
     assert "init" not in RUN_NAMES and "unlabelled" not in RUN_NAMES

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from benchmarks._docs import markdown_table
+from benchmarks.experiments import transfer
 from benchmarks.experiments.suite import CSV, SUITE, TABLES, conditions_for
 from learned_aug.evaluation.report import (
     broken_baselines,
@@ -248,6 +249,8 @@ def build(rows: list[dict]) -> str:
               quick_table]  # fmt: skip
     parts += ["## Tables: breast cancer and wine (weighted F1 x 100)", TABLES_NOTE,
               tables_section(rows)]  # fmt: skip
+    parts += ["## Transfer: generators that know more than the few labelled images",
+              transfer.section(transfer.read())]  # fmt: skip
     parts += ["## The seed papers' experiments on CIFAR-10", PAPERS_NOTE,
               papers_section(ROOT / "docs" / "papers")]  # fmt: skip
     return "\n\n".join(parts) + "\n"

@@ -119,6 +119,23 @@ class Recipe:
             part = part.replace(init=self.init)
         return part
 
+    def copies_for(self, examples: int, pool: int = 0) -> int:
+        """Augmented copies of each of ``examples`` images: the recipe's, or with a ``pool`` of
+        unlabelled images, enough that the labelled rows are about as many as the pool's (at
+        most ``MAX_POOL_COPIES``), so that half of what the generator trains on is labelled.
+
+        Example:
+            >>> from learned_aug import DEFAULT_RECIPE
+            >>> DEFAULT_RECIPE.copies_for(50), DEFAULT_RECIPE.copies_for(50, pool=2500)
+            (4, 49)
+        """
+        if not self.augment:
+            return 0
+        if not pool:
+            return self.augment_copies
+        balanced = math.ceil(pool / max(examples, 1)) - 1
+        return max(self.augment_copies, min(balanced, MAX_POOL_COPIES))
+
     def budget(
         self,
         examples: int,
@@ -128,18 +145,22 @@ class Recipe:
         pool: int = 0,
     ) -> tuple[int, int]:
         """``(epochs, patience)`` for ``examples`` images (before any augmented copies) and
-        ``pool`` unlabelled ones (``fit``'s ``unlabelled``, which gets no copies): the pool
-        makes epochs longer, so fewer of them give the same optimizer steps.
+        ``pool`` unlabelled ones (``fit``'s ``unlabelled``, which gets no copies).
+
+        A pool is added to the labelled training, not taken out of it: the labelled rows
+        (``copies_for``) get the optimizer steps they get without a pool, and the pool's rows
+        come on top (with a pool as large as the labelled rows, twice the steps).
 
         Example:
             >>> quick = Recipe(steps=100, min_epochs=1)
             >>> quick.budget(640), quick.budget(640, pool=640)
-            ((12, 34), (6, 18))
+            ((12, 34), (12, 18))
         """
-        copies = self.augment_copies if self.augment else 0
+        rows = examples * (self.copies_for(examples, pool) + 1)
+        steps = self.steps * (rows + pool) / rows if self.augment else self.steps * 2
         return step_budget(
-            examples * (copies + 1) + pool,
-            steps=self.steps,
+            rows + pool,
+            steps=math.ceil(steps) if pool else self.steps,
             min_epochs=self.min_epochs,
             max_epochs=self.max_epochs,
             patience_steps=self.patience_steps,
@@ -177,7 +198,7 @@ class Recipe:
             "epochs": epochs,
             "patience": patience,
             "augment": recipe.augment,
-            "augment_copies": recipe.augment_copies,
+            "augment_copies": recipe.copies_for(len(data), pool) or recipe.augment_copies,
         }
         fields.update({k: v for k, v in changes.items() if v is not None or k == "augment"})
         return FitSettings(**fields)
@@ -192,7 +213,8 @@ class Recipe:
         ``device=``, ``progress=``, ...); ``scale`` multiplies the step budget. Its model config
         and its ``init`` are the recipe's (the part ``for_data`` picks): change them with
         ``replace(config={...}, init=...)``. ``unlabelled`` is ``fit``'s pool of unlabelled
-        examples; the step budget counts its rows, so it trains fewer epochs for the same steps.
+        examples; it is added to the labelled training (``budget``: the labelled images get
+        enough augmented copies to match the pool's rows, and the steps they get without one).
         """
         settings = {k: v for k, v in options.items() if k in SETTING_NAMES}
         run = {k: v for k, v in options.items() if k not in SETTING_NAMES}
@@ -221,6 +243,9 @@ class Recipe:
             **run,
         )
 
+
+MAX_POOL_COPIES = 49
+"""The most augmented copies of each labelled image when a pool sets their number."""
 
 COLOUR_RECIPE = Recipe(
     "vae", {"conditional": True, "latent_dim": 8}, augment="randaugment", steps=3000

@@ -93,6 +93,14 @@ def fit_args(p: argparse.ArgumentParser) -> None:
         help="one class-conditional generator (a CVAE); --no-conditional: an unconditional "
         "one (default: conditional in the recipe, unconditional with --model)",
     )
+    p.add_argument(
+        "--partner",
+        action="store_true",
+        default=None,
+        help="vae, dvae: train in pairs (DAGAN's idea): the encoder sees one image, the decoder "
+        "reconstructs another image of its class, so an image's posterior makes new members of "
+        "its class (SyntheticDataset, LearnedAugment with the posterior strategy)",
+    )
     p.add_argument("--latent-dim", type=int, default=None, help="latent size d (vae default: 8)")
     p.add_argument("--beta", type=float, default=None, help="beta-VAE weight of the KL term")
     p.add_argument("--beta-norm", action="store_true", help="use beta_norm = beta * d / N")

@@ -23,6 +23,7 @@ CONFIG_FLAGS = (
     "embedding_dim",
     "corruption",
     "conditional",
+    "partner",
 )
 # The training flags of ``fit``: the FitSettings fields of the same names.
 SETTING_FLAGS = (

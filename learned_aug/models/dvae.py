@@ -223,7 +223,16 @@ class DenoisingVAE(ImageGenerator, Generator):
             )
         return out.clamp(0.0, 1.0)
 
-    def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
-        """Negative ELBO of the clean ``x`` given its corrupted version at the encoder."""
+    def loss(
+        self,
+        x: Tensor,
+        labels: Tensor | None = None,
+        *,
+        kl_weight: float = 1.0,
+        target: Tensor | None = None,
+    ):
+        """Negative ELBO of the clean ``x`` (or of ``target``, its partner in ``partner``
+        training) given the corrupted ``x`` at the encoder."""
         check_images(x, self.sample_shape)
-        return self.vae.elbo(self.corrupt(x), x, labels, kl_weight=kl_weight)
+        target = x if target is None else target
+        return self.vae.elbo(self.corrupt(x), target, labels, kl_weight=kl_weight)

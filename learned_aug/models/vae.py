@@ -83,6 +83,10 @@ class VAEConfig(GeneratorConfig):
         refine: end the decoder with a full-resolution block and a 3x3 conv (smoother images);
             ``False`` upsamples straight to the image channels, cheaper to decode
             (docs/benchmarks.md says by how much).
+        partner: train in pairs (the DAGAN idea, Antoniou et al. 2018): ``fit`` gives the
+            encoder one image and the decoder another image of the same class to reconstruct
+            (``learned_aug.training.pairs``), so that the posterior of an image generates other
+            members of its class; ``loss`` itself stays the plain ELBO.
     """
 
     model_type: str = "vae"
@@ -96,11 +100,13 @@ class VAEConfig(GeneratorConfig):
     beta_norm: bool = False
     conditional: bool = False
     refine: bool = True
+    partner: bool = False
 
     def __post_init__(self) -> None:
         self.image_size = check_pair(self.image_size, "image_size")
-        if not isinstance(self.refine, bool):
-            raise ValueError(f"refine must be True or False, got {self.refine!r}")
+        for name in ("refine", "partner"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         check_positive("channels", self.channels)
         if self.hidden_channels is None:
             self.hidden_channels = default_widths(self.image_size)
@@ -415,9 +421,17 @@ class VAE(ImageGenerator, Generator):
         )
         return -(recon + gaussian_kl(mu, logvar)).view(k, b).t()
 
-    def loss(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
-        """Negative ELBO per sample, averaged: reconstruction + (warm-up * beta) * KL."""
-        return self.elbo(x, x, labels, kl_weight=kl_weight)
+    def loss(
+        self,
+        x: Tensor,
+        labels: Tensor | None = None,
+        *,
+        kl_weight: float = 1.0,
+        target: Tensor | None = None,
+    ):
+        """Negative ELBO per sample, averaged: reconstruction + (warm-up * beta) * KL; of
+        ``target`` (a partner of the same class, ``partner`` training) given ``x``, when given."""
+        return self.elbo(x, x if target is None else target, labels, kl_weight=kl_weight)
 
     def elbo(
         self, x_in: Tensor, target: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0

@@ -153,8 +153,9 @@ class LossModule(nn.Module):
         super().__init__()
         self.generator = generator
 
-    def forward(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0):
-        return self.generator.loss(x, labels, kl_weight=kl_weight)
+    def forward(self, x: Tensor, labels: Tensor | None = None, *, kl_weight: float = 1.0, **kw):
+        # kw: a partner-trained VAE's ``target`` (given only to a generator that takes it).
+        return self.generator.loss(x, labels, kl_weight=kl_weight, **kw)
 
 
 def loss_function(generator: nn.Module) -> Callable[..., dict[str, Tensor]]:

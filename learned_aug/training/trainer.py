@@ -2,7 +2,9 @@
 
 A plain loop: shuffle, step, validate, keep the best weights, checkpoint. Each epoch reseeds
 torch from ``(seed, epoch)``, so a run resumed from the checkpoint of epoch k replays epochs
-k+1... exactly as the uninterrupted run did, and ends with the same weights.
+k+1... exactly as the uninterrupted run did, and ends with the same weights. A VAE trained in
+pairs (``partner=True``) draws each epoch's partners from that epoch's shuffling generator, and
+its validation partners once from the seed, so they replay too.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from learned_aug.models import UNLABELLED, Generator
 from learned_aug.quality import attach_quality
 from learned_aug.training import checkpoint as ckpt
 from learned_aug.training import distributed
+from learned_aug.training.pairs import Partners, trains_in_pairs
 from learned_aug.training.publish import publish_run
 from learned_aug.training.settings import OPTIMIZERS, FitSettings
 
@@ -75,14 +78,23 @@ def _epoch_seed(seed: int, epoch: int) -> int:
 
 
 @torch.no_grad()
-def evaluate_loss(model: Generator, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
-    """Mean loss (with the full KL weight) over ``x``; NaN when ``x`` is empty."""
+def evaluate_loss(
+    model: Generator,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    targets: torch.Tensor | None = None,
+) -> float:
+    """Mean loss (with the full KL weight) over ``x``; NaN when ``x`` is empty. ``targets``:
+    what the decoder reconstructs from each row of ``x`` (its partners, ``partner=True``)."""
     if len(x) == 0:
         return math.nan
     model.eval()
     total = 0.0
-    for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True):
-        total += float(model.loss(xb, yb)["loss"]) * len(xb)
+    for start in range(0, len(x), batch_size):
+        rows = slice(start, start + batch_size)
+        extra = {} if targets is None else {"target": targets[rows]}
+        total += float(model.loss(x[rows], y[rows], **extra)["loss"]) * len(x[rows])
     return total / len(x)
 
 
@@ -110,6 +122,14 @@ class _Trainer:
             y = torch.cat([y, y.new_full((len(pool),), UNLABELLED)])
         self.x, self.y = x[train_idx].to(device), y[train_idx].to(device)
         self.vx, self.vy = x[val_idx].to(device), y[val_idx].to(device)
+        # Pairs (partner=True): training partners are drawn each epoch (_run_epoch); the
+        # validation ones once, so that early stopping compares epochs on the same pairs.
+        self.partners = Partners(self.y) if trains_in_pairs(model) else None
+        self.partner: torch.Tensor | None = None
+        self.vt = None
+        if self.partners is not None:
+            seeded = torch.Generator().manual_seed(settings.seed)
+            self.vt = self.vx[Partners(self.vy).draw(seeded).to(device)]
         self.opt = OPTIMIZERS[settings.optimizer](
             model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
         )
@@ -179,9 +199,10 @@ class _Trainer:
         epoch, settings, start = self.epoch, self.settings, time.perf_counter()
         # Noise differs per process (rank 0's is the single-process noise); the order is shared.
         torch.manual_seed(_epoch_seed(settings.seed, epoch) + self.rank)
-        order = torch.randperm(
-            len(self.x), generator=torch.Generator().manual_seed(_epoch_seed(settings.seed, epoch))
-        ).to(self.device)
+        shuffle = torch.Generator().manual_seed(_epoch_seed(settings.seed, epoch))
+        order = torch.randperm(len(self.x), generator=shuffle).to(self.device)
+        if self.partners is not None:  # after the order, from its stream: shared by every rank
+            self.partner = self.partners.draw(shuffle).to(self.device)
         self.model.train()
         totals: dict[str, torch.Tensor] = {}
         for step, batch in enumerate(order.split(settings.batch_size)):
@@ -206,7 +227,8 @@ class _Trainer:
 
     def _val_loss(self) -> float:
         vx, vy = self.vx[self.rank :: self.world], self.vy[self.rank :: self.world]
-        local = evaluate_loss(self.model, vx, vy, self.settings.batch_size)
+        vt = None if self.vt is None else self.vt[self.rank :: self.world]
+        local = evaluate_loss(self.model, vx, vy, self.settings.batch_size, vt)
         return distributed.mean_over_ranks(local, len(vx))
 
     def _step(self, global_step: int, idx, share: float, epoch: int, step: int):
@@ -223,7 +245,8 @@ class _Trainer:
         kl = kl_at(global_step, settings.kl_warmup * self.steps_per_epoch)
         # autocast only where it is on: entering a disabled one still costs per step.
         with torch.autocast(self.device.type) if self.amp else contextlib.nullcontext():
-            parts = self.loss_fn(self.x[idx], self.y[idx], kl_weight=kl)
+            pair = {} if self.partner is None else {"target": self.x[self.partner[idx]]}
+            parts = self.loss_fn(self.x[idx], self.y[idx], kl_weight=kl, **pair)
         loss = parts["loss"]
         # Summed over the processes, so that every process takes the same decision.
         if not torch.isfinite(distributed.all_reduce_sum(loss.detach().float() * share)):

@@ -12,13 +12,17 @@ from torchvision.utils import make_grid
 
 from learned_aug.files import atomic_write
 
+MAX_ROWS = 26
+"""The most class rows a grid shows: a generator of more classes shows this many, evenly spaced
+over its classes (a grid of 216 rows is neither readable nor small)."""
 SEED_KEY = "learned-aug:seed"
 """The PNG text field of ``samples.png`` that records the seed its samples were drawn with."""
 
 
 @torch.no_grad()
 def save_sample_grid(generator: Any, path: str | Path, *, per_class: int = 8, seed: int = 0):
-    """A PNG grid of ``generator``'s samples (one row per class for a class-aware generator).
+    """A PNG grid of ``generator``'s samples (one row per class for a class-aware generator, at
+    most :data:`MAX_ROWS` classes, evenly spaced).
 
     ``generator`` is taken by what it offers (``sample``, ``sample_shape``, ``conditional``,
     ``classes``, ``device``). The seed is recorded in the PNG (:data:`SEED_KEY`), so a model card
@@ -28,7 +32,9 @@ def save_sample_grid(generator: Any, path: str | Path, *, per_class: int = 8, se
         return None
     rng = torch.Generator(device=generator.device).manual_seed(seed)
     if generator.conditional:
-        labels = torch.arange(len(generator.classes)).repeat_interleave(per_class)
+        k = len(generator.classes)
+        rows = torch.linspace(0, k - 1, min(k, MAX_ROWS)).round().long()
+        labels = rows.repeat_interleave(per_class)
         images = generator.sample(len(labels), labels=labels, rng=rng)
     else:
         images = generator.sample(8 * per_class, rng=rng)

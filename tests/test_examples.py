@@ -29,6 +29,7 @@ EXPECT = {
     "colour_images.py": r"real \+ SyntheticDataset: accuracy",
     "concat_synthetic.py": r"real \+ synthetic: 1 batches an epoch, accuracy",
     "evaluate_your_data.py": r"\| none \| learned \|",
+    "finetune_pretrained.py": r"RandAugment \+ SyntheticDataset: accuracy [0-9.]+ on \d+ held",
     "few_shot_transform.py": r"with LearnedAugment: accuracy",
     "fit_imagefolder.py": r"20 generated images of classes \['0', .*'9'\]",
     "gpu_batch_augment.py": r"with LearnedAugment on (cpu|cuda): accuracy",

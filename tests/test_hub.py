@@ -209,10 +209,11 @@ def test_loading_from_the_hub_is_strict(tmp_path, offline, damage):
 # ----------------------------------------------------------------------------- name resolution
 def test_bundled_generators_ship_complete_and_load():
     names = bundled_names()
-    assert {"mnist-vae", "mnist-vqvae", "mnist-dvae", "wine-vae", "cifar10-vae"} <= set(names)
+    shipped = {"mnist-vae", "mnist-vqvae", "mnist-dvae", "wine-vae", "cifar10-vae", "omniglot-vae"}
+    assert shipped <= set(names)
     for name in names:
         folder = PRETRAINED_DIR / name
-        # the wheel carries them: the colour generator (32x32 RGB, 1.3M parameters) is the largest
+        # the wheel carries them: omniglot-vae (32x32, 216 classes, 1.4M parameters) is the largest
         assert (folder / "model.safetensors").stat().st_size < 6_000_000
         card = ModelCard.load(folder / "README.md")
         assert card.data.library_name == "learned-aug" and "learned-aug" in card.data.tags
@@ -376,3 +377,20 @@ def test_a_staged_upload_with_its_latent_bank_loads_back_from_the_cache(
     local = LearnedAugment.from_pretrained("mnist-vae", strategy="interpolate", rng=0)
     assert torch.equal(out, local(x, y)[0]) and torch.equal(labels, y)
     assert torch.equal(augment.strategy.bank.codes, local.strategy.bank.codes)
+
+
+def test_a_grid_of_many_classes_shows_at_most_max_rows_of_them_evenly_spaced(tmp_path):
+    from PIL import Image
+
+    from learned_aug.sample_grid import MAX_ROWS
+
+    torch.manual_seed(0)
+    names = [f"c{i}" for i in range(100)]
+    many = VAE(VAEConfig(classes=names, conditional=True, **CONFIG)).eval()
+    few = VAE(VAEConfig(classes=names[:3], conditional=True, **CONFIG)).eval()
+    sizes = {}
+    for name, gen in (("many", many), ("few", few)):
+        with Image.open(save_sample_grid(gen, tmp_path / f"{name}.png", per_class=4)) as image:
+            sizes[name] = image.size
+    # make_grid: 8x8 images with 2 pixels of padding, one row a class
+    assert sizes == {"many": (4 * 10 + 2, MAX_ROWS * 10 + 2), "few": (42, 3 * 10 + 2)}

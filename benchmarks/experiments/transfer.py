@@ -286,13 +286,20 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", nargs="+", choices=sorted(PAIRS), default=list(PAIRS))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    p.add_argument("--per-class", nargs="+", type=int, help="only these sizes")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--resume", action="store_true", help="skip the runs already in --out")
     p.add_argument("--out", type=Path, default=CSV)
     args = p.parse_args(argv)
     old = read(args.out) if args.resume else []
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    cells = [(name, n, s) for s in args.seeds for name in args.only for n in PAIRS[name].per_class]
+    cells = [
+        (name, n, s)
+        for s in args.seeds
+        for name in args.only
+        for n in PAIRS[name].per_class
+        if not args.per_class or n in args.per_class
+    ]
     with open(args.out, "a" if args.resume else "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
         if not old:

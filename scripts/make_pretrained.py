@@ -61,7 +61,6 @@ SHIPPED = (
 SEED = 0
 REBUILD = {
     "benchmarks/data/omniglot-background": "python scripts/make_omniglot_background.py",
-    "benchmarks/data/cifar10-source": "python scripts/make_cifar10_source.py",
 }
 """Pretraining sets that are not bundled (not in the wheel): the script that rebuilds each."""
 PRETRAINED = Path(__file__).resolve().parents[1] / "pretrained"
@@ -241,24 +240,6 @@ SPECS: dict[str, Spec] = {
         "data with `python scripts/make_omniglot_background.py` (MIT, brendenlake/omniglot). "
         "Fine-tune it on your own characters with `learned-aug fit --data FOLDER --init "
         "omniglot-vae`: new classes start as the mean of its 216 classes.",
-    ),
-    "cifar10-source-vae": Spec(
-        model="vae",
-        data="benchmarks/data/cifar10-source",
-        # The colour recipe's model (learned-aug fit on colour images with no model flags),
-        # trained longer on 5,000 images of five classes.
-        config={"conditional": True, "latent_dim": 8},
-        settings=FitSettings(
-            augment="randaugment", augment_copies=4, epochs=25, patience=10, seed=SEED
-        ),
-        about="A generator of 32x32 natural colour images for transfer to classes it never saw: "
-        "the default colour VAE (class-conditional, latent size 8, conv stack 32-64-128, the "
-        "calibrated Gaussian likelihood) trained on 5,000 CIFAR-10 training images of five "
-        "classes (airplane, automobile, bird, cat, deer; 1,000 each) plus four RandAugment "
-        "copies of each. CIFAR-10's other five classes (dog, frog, horse, ship, truck) are "
-        "left out: that is where it is measured. Rebuild the data with `python "
-        "scripts/make_cifar10_source.py`. Fine-tune it with `learned-aug fit --data FOLDER "
-        "--init cifar10-source-vae`.",
     ),
     "wine-vae": Spec(
         model="tabular-vae",

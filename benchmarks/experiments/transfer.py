@@ -66,7 +66,6 @@ class Pair:
     init: str | None = None
     pool: float | None = None
     conditions: tuple[str, ...] = field(default=())
-    classes: tuple[str, ...] | None = None
 
 
 TRANSFER = ("transfer", "randaugment+transfer", "transfer-asis", "randaugment+transfer-asis")
@@ -79,11 +78,6 @@ PAIRS: dict[str, Pair] = {
     "omniglot-mnist": Pair(
         "mnist-5k", (5, 10), "7 Omniglot alphabets -> MNIST digits", 32, invert=True,
         init=INIT, conditions=(*BASELINES, *TRANSFER),
-    ),
-    "cifar10": Pair(
-        "cifar10", (5, 10), "CIFAR-10: 5 classes -> the other 5", init="cifar10-source-vae",
-        classes=("dog", "frog", "horse", "ship", "truck"),
-        conditions=("none", "randaugment", CONTROL, *TRANSFER),
     ),
     "mnist-pool": Pair(
         "mnist-5k", (5, 10), "MNIST: 2,500 unlabelled digits", pool=0.5,
@@ -113,11 +107,6 @@ def _data(pair: Pair) -> tuple[LabelledData, LabelledData | None]:
     data = load_dataset(pair.dataset, image_size=pair.image_size)
     if pair.invert:
         data = LabelledData(1.0 - data.x, data.y, data.classes)
-    if pair.classes is not None:  # the target classes alone, numbered 0..k-1 in that order
-        ids = torch.tensor([data.classes.index(c) for c in pair.classes])
-        rows = torch.isin(data.y, ids).nonzero().flatten()
-        y = (data.y[rows, None] == ids).int().argmax(1)
-        data = LabelledData(data.x[rows], y, list(pair.classes))
     if pair.pool is None:
         return data, None
     kept, pooled = stratified_split(data.y, pair.pool, seed=0)  # the same pool for every seed

@@ -86,3 +86,20 @@ def test_the_transfer_page_reports_the_paired_difference_against_the_control(mon
     line = next(row for row in page.splitlines() if row.startswith("| omniglot | 5 |"))
     assert expected in line and "(3/3)" in line
     assert "Not run yet" in transfer.section([])
+
+
+def test_the_page_never_pairs_runs_of_two_experiments_of_the_same_size(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    transfer = importlib.import_module("benchmarks.experiments.transfer")
+    rows = []
+    for pair, gain in (("mnist-pool", 0.02), ("digits-pool", -0.01)):  # both: 50 images
+        for seed in range(3):
+            for condition, f1 in (
+                ("randaugment-views", 0.8),
+                ("randaugment+unlabelled", 0.8 + gain),
+            ):
+                rows.append({"pair": pair, "dataset": "d", "per_class": 5, "size": 50,
+                             "seed": seed, "condition": condition, "macro_f1": f1})  # fmt: skip
+    line = next(r for r in transfer.section(rows).splitlines() if r.startswith("| unlabelled + RA"))
+    assert line.split("|")[2].strip() == "6"  # six pairs, not three overwritten ones
+    assert "+0.50" in line  # (3 x 2 - 3 x 1) / 6 points

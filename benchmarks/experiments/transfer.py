@@ -84,7 +84,7 @@ PAIRS: dict[str, Pair] = {
         conditions=(*BASELINES, *UNLABELLED),
     ),
     "digits-pool": Pair(
-        "digits", (5, 10), "8x8 digits: 898 unlabelled digits", pool=0.5,
+        "digits", (5, 10), "8x8 digits: 901 unlabelled digits", pool=0.5,
         conditions=(*BASELINES, *UNLABELLED),
     ),
 }  # fmt: skip

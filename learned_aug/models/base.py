@@ -237,8 +237,9 @@ class Generator(
                 if low == UNLABELLED
                 else ""
             )
+            also = f" (or be {UNLABELLED}: a training row of unknown class)" if lowest else ""
             raise ValueError(
-                f"labels must lie in [{lowest}, {k - 1}] for the {k} classes {self.classes}, "
+                f"labels must lie in [0, {k - 1}] for the {k} classes {self.classes}{also}, "
                 f"got values in [{int(labels.min())}, {int(labels.max())}]{hint}"
             )
         return labels.to(self.device)

@@ -16,7 +16,8 @@ seed of it and can go either way.
 
 Run: ``python examples/finetune_pretrained.py [--data FOLDER]`` (a folder of grey 32x32 images
 of your own characters replaces the stand-in; without held-out images it only fine-tunes).
-Full size: about 2 minutes of CPU time (the fine-tuning about 1 minute on 2 AMD EPYC cores).
+Full size: about 4 minutes of CPU time (241 s measured on 2 AMD EPYC cores, 135 s wall;
+held-out accuracy 0.799 with the second RandAugment view, 0.756 with SyntheticDataset).
 ``LEARNED_AUG_SMOKE=1`` shrinks it to seconds (CI).
 """
 

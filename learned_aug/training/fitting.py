@@ -26,7 +26,11 @@ from learned_aug.training.trainer import (
     kl_at,
     lr_at,
 )
-from learned_aug.training.transfer import check_accepts_unlabelled, start_from
+from learned_aug.training.transfer import (
+    check_accepts_unlabelled,
+    check_sample_shape,
+    start_from,
+)
 
 __all__ = [
     "OPTIMIZERS",
@@ -72,11 +76,7 @@ def _build_model(model, data: LabelledData, seed: int, config: Mapping[str, Any]
                 f"{type(model).__name__} already built: pass its name, or build it with those "
                 "fields (create_generator(name, shape, classes, **config))"
             )
-        if tuple(model.sample_shape) != tuple(data.sample_shape):
-            raise ValueError(
-                f"data has sample shape {tuple(data.sample_shape)}, but the generator expects "
-                f"{tuple(model.sample_shape)}; resize/convert the data (image_size=, channels=)"
-            )
+        check_sample_shape(model, data, "the generator")
         if model.conditional and len(model.classes) != len(data.classes):
             raise ValueError(
                 f"data has {len(data.classes)} classes, but the class-conditional generator "

@@ -74,6 +74,22 @@ def check_config(saved: GeneratorConfig, config: Mapping[str, Any]) -> None:
             )
 
 
+def check_sample_shape(generator: Generator, data: LabelledData, what: str) -> None:
+    """``data`` must have ``generator``'s sample shape; a ValueError naming both otherwise
+    (``what`` names the generator in it).
+
+    Example:
+        >>> from learned_aug import VAE, VAEConfig, load_dataset
+        >>> check_sample_shape(VAE(VAEConfig(image_size=(8, 8))), load_dataset("digits"), "it")
+    """
+    if tuple(generator.sample_shape) != tuple(data.sample_shape):
+        raise ValueError(
+            f"data has sample shape {tuple(data.sample_shape)}, but {what} expects "
+            f"{tuple(generator.sample_shape)}; resize/convert the data to it (load_dataset(..., "
+            "image_size=, channels=))"
+        )
+
+
 def start_from(
     init: Generator | str | os.PathLike[str],
     model: Any,
@@ -105,12 +121,7 @@ def start_from(
             f" pass model={name!r}, or an init generator of kind {model!r}"
         )
     check_config(generator.config, config)
-    if tuple(generator.sample_shape) != tuple(data.sample_shape):
-        raise ValueError(
-            f"data has sample shape {tuple(data.sample_shape)}, but the init generator expects "
-            f"{tuple(generator.sample_shape)}; resize/convert the data to it (load_dataset(..., "
-            "image_size=, channels=))"
-        )
+    check_sample_shape(generator, data, "the init generator")
     if generator.classes != list(data.classes):
         generator = generator.with_classes(data.classes)
     return generator

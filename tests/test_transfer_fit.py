@@ -298,6 +298,39 @@ def test_the_recipe_keeps_its_init_in_the_part_it_picks(pretrained_dir, high):
     assert model.classes == high.classes and model.config.latent_dim == 3
 
 
+def test_the_copies_a_recipe_trains_are_the_copies_it_budgets(low):
+    few = low.subset(torch.arange(0, len(low), 18))  # about 50 images: no epoch floor
+    aug = Recipe("vae", CONDITIONAL, augment="randaugment", steps=200, max_epochs=400)
+    base = aug.fit_settings(few)
+    for pool in (0, 20 * len(few)):
+        given = aug.fit_settings(few, pool=pool, augment_copies=9)
+        assert given.augment_copies == 9
+        per_image = given.epochs * (given.augment_copies + 1)
+        # equal up to whole batches an epoch (about 3.3 against 6.6 batches here, rounded up);
+        # budgeting 4 copies while training 9 would double it
+        assert per_image == pytest.approx(base.epochs * (base.augment_copies + 1), rel=0.2)
+
+
+@pytest.mark.filterwarnings("ignore::learned_aug.training.diagnostics.GeneratorWarning")
+def test_the_cli_recipe_with_a_pool_trains_enough_copies_to_match_it(digits, tmp_path):
+    labelled = tmp_path / "labelled"
+    for i in range(20):  # 2 digits a class
+        folder = labelled / str(int(digits.y[i * 80]))
+        folder.mkdir(parents=True, exist_ok=True)
+        PIL.Image.fromarray((digits.x[i * 80, 0] * 255).byte().numpy()).save(folder / f"{i}.png")
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    for i in range(200):
+        PIL.Image.fromarray((digits.x[i, 0] * 255).byte().numpy()).save(pool / f"{i}.png")
+    run = tmp_path / "run"
+    argv = ["fit", "--data", str(labelled), "--unlabelled", str(pool), "--epochs", "1",
+            "--no-progress", "--device", "cpu", "--out", str(run)]  # fmt: skip
+    assert main(argv) == 0
+    record = json.loads((run / "training.json").read_text())
+    # the default recipe: 200 pool rows / 20 images -> 9 copies each (not the flag's 4)
+    assert record["augment_copies"] == 9 and record["trained_on"] == 20 * 10 + 200
+
+
 @pytest.mark.filterwarnings("ignore::learned_aug.training.diagnostics.GeneratorWarning")
 def test_cli_fit_from_an_init_folder_and_with_an_unlabelled_folder(
     pretrained_dir, tmp_path, capsys

@@ -184,8 +184,9 @@ def fit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--augment-copies",
         type=int,
-        default=4,
-        help="augmented copies of every image with --augment (default: 4)",
+        default=None,
+        help="augmented copies of every image with --augment (default: 4; the recipe with "
+        "--unlabelled: enough that the labelled rows match the pool's, at most 49)",
     )
     p.add_argument("--out", required=True, help="run folder for checkpoint, weights and samples")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")

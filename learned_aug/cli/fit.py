@@ -95,17 +95,18 @@ def _describe(
     data: LabelledData,
     model: str,
     augment: str | None,
+    copies: int,
     recipe: bool,
     pool: Any,
 ) -> None:
     """Say on stderr what is about to be trained."""
     what = f"the recipe ({model}, " if recipe else f"{model} ("
-    copies = f"{args.augment_copies} {augment} copies" if augment else "no augmented copies"
+    copied = f"{copies} {augment} copies" if augment else "no augmented copies"
     start = f" from {args.init}" if args.init else ""
     extra = "" if pool is None else f" and {len(pool)} unlabelled images"
     print(
         f"data: {len(data)} examples of shape {tuple(data.sample_shape)}, "
-        f"{len(data.classes)} classes{extra}; training {what}{copies}){start}",
+        f"{len(data.classes)} classes{extra}; training {what}{copied}){start}",
         file=sys.stderr,
     )
 
@@ -125,8 +126,14 @@ def _train(args: argparse.Namespace) -> int:
         augment = DEFAULT_RECIPE.for_data(data).augment
     if augment is not None and not data.is_image:
         raise ValueError(f"--augment {augment} needs images, got a table of features")
+    copies = args.augment_copies  # None: the recipe's (with a pool, enough to match it)
+    if copies is None:
+        pooled = 0 if pool is None else len(pool)
+        chosen_copies = DEFAULT_RECIPE.for_data(data).copies_for(len(data), pooled)
+        copies = (recipe and chosen_copies) or FitSettings.augment_copies
+    settings["augment_copies"] = copies
     if distributed.is_main():
-        _describe(args, data, model, augment, recipe, pool)
+        _describe(args, data, model, augment, copies, recipe, pool)
     if recipe:
         chosen = DEFAULT_RECIPE.for_data(data)
         if args.init is None:  # the model flags change the recipe's config
@@ -142,7 +149,7 @@ def _train(args: argparse.Namespace) -> int:
         chosen = FitSettings(**settings, augment=augment)
         result = fit(model, data, chosen, config=config, init=args.init, unlabelled=pool, **run)
     if distributed.is_main():  # rank 0 alone writes
-        _write_record(args, data, result, model, augment, recipe, pool)
+        _write_record(args, data, result, model, augment, copies, recipe, pool)
     return 0
 
 
@@ -152,6 +159,7 @@ def _write_record(
     result: FitResult,
     model: str,
     augment: str | None,
+    copies: int,
     recipe: bool,
     pool: Any = None,
 ) -> None:
@@ -162,12 +170,12 @@ def _write_record(
         "data": str(args.data),
         "examples": len(data),
         "unlabelled": unlabelled,
-        "trained_on": len(data) * (args.augment_copies + 1 if augment else 1) + unlabelled,
+        "trained_on": len(data) * (copies + 1 if augment else 1) + unlabelled,
         "recipe": "default" if recipe else None,
         "init": args.init,
         "model": model,
         "augment": augment,
-        "augment_copies": args.augment_copies if augment else 0,
+        "augment_copies": copies if augment else 0,
         "best_epoch": result.best_epoch,
         "best_val_loss": result.best_val_loss,
         "epochs_run": len(result.history),

@@ -143,20 +143,26 @@ class Recipe:
         val_fraction: float = 0.15,
         scale: float = 1.0,
         pool: int = 0,
+        copies: int | None = None,
     ) -> tuple[int, int]:
         """``(epochs, patience)`` for ``examples`` images (before any augmented copies) and
-        ``pool`` unlabelled ones (``fit``'s ``unlabelled``, which gets no copies).
+        ``pool`` unlabelled ones (``fit``'s ``unlabelled``, which gets no copies), each image
+        with ``copies`` augmented copies (None: ``copies_for``; none without ``augment``).
 
-        A pool is added to the labelled training, not taken out of it: the labelled rows
-        (``copies_for``) get the optimizer steps they get without a pool, and the pool's rows
-        come on top (with a pool as large as the labelled rows, twice the steps).
+        A pool is added to the labelled training, not taken out of it: the labelled rows get
+        the optimizer steps they get without a pool, and the pool's rows come on top (with a
+        pool as large as the labelled rows, twice the steps).
 
         Example:
             >>> quick = Recipe(steps=100, min_epochs=1)
             >>> quick.budget(640), quick.budget(640, pool=640)
             ((12, 34), (12, 18))
         """
-        rows = examples * (self.copies_for(examples, pool) + 1)
+        if not self.augment:
+            copies = 0
+        elif copies is None:
+            copies = self.copies_for(examples, pool)
+        rows = examples * (copies + 1)
         steps = self.steps * (rows + pool) / rows if self.augment else self.steps * 2
         return step_budget(
             rows + pool,
@@ -193,12 +199,15 @@ class Recipe:
         batch_size = changes.get("batch_size") or FitSettings.batch_size
         val_fraction = changes.get("val_fraction")
         val_fraction = FitSettings.val_fraction if val_fraction is None else val_fraction
-        epochs, patience = recipe.budget(len(data), batch_size, val_fraction, scale, pool)
+        copies = changes.get("augment_copies")  # the copies trained are the copies budgeted
+        if copies is None:
+            copies = recipe.copies_for(len(data), pool) or recipe.augment_copies
+        epochs, patience = recipe.budget(len(data), batch_size, val_fraction, scale, pool, copies)
         fields = {
             "epochs": epochs,
             "patience": patience,
             "augment": recipe.augment,
-            "augment_copies": recipe.copies_for(len(data), pool) or recipe.augment_copies,
+            "augment_copies": copies,
         }
         fields.update({k: v for k, v in changes.items() if v is not None or k == "augment"})
         return FitSettings(**fields)

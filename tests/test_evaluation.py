@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from types import SimpleNamespace as Namespace
@@ -408,3 +409,36 @@ def test_cli_evaluate_writes_the_report(tmp_path, capsys):
 def test_evaluation_config_refuses_bad_values(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         EvaluationConfig(**kwargs)
+
+
+def test_a_cached_generator_is_fitted_once_and_gives_the_same_runs(digits, tmp_path, monkeypatch):
+    from learned_aug.evaluation import protocol
+
+    fits = []
+    real_fit = protocol.fit_recipe
+
+    def counting_fit(name, train, seed, scale=1.0):
+        fits.append(name)
+        return real_fit(name, train, seed, scale)
+
+    monkeypatch.setitem(RECIPES, "learned", TINY_CVAE)
+    monkeypatch.setattr(protocol, "fit_recipe", counting_fit)
+    config = EvaluationConfig(
+        sizes=(50,), seeds=1, conditions=("learned", "randaugment+learned"), recipe=SHORT
+    )
+    fresh = run_protocol(digits, config, progress=False)
+    first = run_protocol(digits, config, progress=False, cache=tmp_path)
+    again = run_protocol(digits, config, progress=False, cache=tmp_path)
+    assert fits == ["learned", "learned"]  # uncached, then fitted once into the cache
+    assert [p.name for p in tmp_path.iterdir()] == [next(tmp_path.iterdir()).name]
+    assert next(tmp_path.iterdir()).name.startswith("learned-n50-seed0-")
+    for a, b, c in zip(fresh, first, again, strict=True):
+        assert a["macro_f1"] == b["macro_f1"] == c["macro_f1"]
+        assert a["cas"] == b["cas"] == c["cas"]
+    # another draw, or another recipe, never finds that generator
+    other = protocol.Cell(digits, 50, 1, config, tmp_path)
+    assert other.cached("learned") != protocol.Cell(digits, 50, 0, config, tmp_path).cached(
+        "learned"
+    )
+    monkeypatch.setitem(RECIPES, "learned", dataclasses.replace(TINY_CVAE, steps=7))
+    assert not protocol.Cell(digits, 50, 0, config, tmp_path).cached("learned").exists()

@@ -25,6 +25,7 @@ from learned_aug.evaluation.report import read_csv, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 CSV = ROOT / "docs" / "suite" / "suite.csv"
+CACHE = ROOT / "benchmarks" / "cache" / "generators"  # git-ignored; --no-cache fits anew
 
 # Dataset -> (kind, where it comes from, images per class, role, horizontal flips allowed).
 # MNIST-5k is the tuning dataset (the classifier recipe and the default path were chosen on
@@ -60,7 +61,9 @@ def conditions_for(dataset: str) -> tuple[str, ...]:
     return (*DEFAULT_CONDITIONS, "flip") if SUITE[dataset][4] else DEFAULT_CONDITIONS
 
 
-def run_cell(dataset: str, per_class: int, seed: int, done: set) -> list[dict]:
+def run_cell(
+    dataset: str, per_class: int, seed: int, done: set, cache: Path | None = None
+) -> list[dict]:
     """One (dataset, images per class, seed) of the suite, in a worker process."""
     torch.set_num_threads(1)
     data = load_dataset(dataset, image_size=IMAGE_SIZE.get(dataset))
@@ -70,7 +73,7 @@ def run_cell(dataset: str, per_class: int, seed: int, done: set) -> list[dict]:
         conditions=conditions_for(dataset),
         amp=False,
     )
-    rows = run_protocol(data, config, progress=False, skip=done)
+    rows = run_protocol(data, config, progress=False, skip=done, cache=cache)
     return [{"dataset": dataset, "per_class": per_class, **r} for r in rows]
 
 
@@ -86,6 +89,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--jobs", type=int, default=2, help="worker processes, one thread each")
     p.add_argument("--out", type=Path, default=CSV)
     p.add_argument("--resume", action="store_true", help="skip runs already in the CSV")
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help=f"fit every generator anew instead of keeping them in {CACHE.relative_to(ROOT)}",
+    )
     args = p.parse_args(argv)
     records = read_csv(args.out) if args.resume and args.out.exists() else []
     done: dict[str, set] = {}
@@ -101,7 +109,8 @@ def main(argv: list[str] | None = None) -> None:
         ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool,
         tqdm(total=len(cells), desc="suite", unit="cell") as bar,
     ):
-        futures = [pool.submit(run_cell, d, n, s, done.get(d, set())) for d, n, s in cells]
+        cache = None if args.no_cache else CACHE
+        futures = [pool.submit(run_cell, d, n, s, done.get(d, set()), cache) for d, n, s in cells]
         for future in as_completed(futures):
             records.extend(future.result())
             records.sort(key=_order)

@@ -7,15 +7,20 @@ keep its final weights; test on all the data not drawn. No image outside the tra
 selects, stops or tunes anything, so the generators see exactly the images the classifier
 trains on. Each cell also scores a logistic regression on the raw pixels of the training set:
 a baseline condition below it is a broken baseline, which the report flags. Generators and
-synthetic pools are cached per (size, seed) across conditions.
+synthetic pools are cached per (size, seed) across conditions, and generators on disk too where
+``run_protocol`` is given a ``cache`` folder (a rerun of the classifiers then fits none again).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
+import shutil
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -36,6 +41,7 @@ from learned_aug.evaluation.classifier import (
 from learned_aug.evaluation.conditions import (
     CONDITIONS,
     LEARNED,
+    RECIPES,
     fit_recipe,
     online_augment,
     synthetic_pool,
@@ -43,6 +49,7 @@ from learned_aug.evaluation.conditions import (
 from learned_aug.evaluation.metrics import pixel_baseline, scores
 from learned_aug.evaluation.networks import default_classifier
 from learned_aug.evaluation.teacher import fit_teacher
+from learned_aug.loading import load_generator
 from learned_aug.models import Generator
 from learned_aug.rng import item_keys
 from learned_aug.synthetic import Teacher
@@ -131,7 +138,14 @@ class Cell:
     first use, all from the training images alone (``train_index``; ``test_index`` is the
     rest, or a balanced draw of it with ``max_test``)."""
 
-    def __init__(self, data: LabelledData, size: int, seed: int, config: EvaluationConfig):
+    def __init__(
+        self,
+        data: LabelledData,
+        size: int,
+        seed: int,
+        config: EvaluationConfig,
+        cache: Path | None = None,
+    ):
         k = len(data.classes)
         per_class = size // k
         if per_class < 2:
@@ -146,6 +160,7 @@ class Cell:
             chosen, _ = balanced_indices(data.y[self.test_index], k, keep, seed)
             self.test_index = self.test_index[chosen]
         self.train, self.test = data.subset(self.train_index), data.subset(self.test_index)
+        self.cache = cache
         self._generators: dict[str, Generator] = {}
         self._pools: dict[str, tuple[LabelledData, Tensor | None]] = {}
         self._quality: dict[str, dict[str, Any]] = {}
@@ -172,11 +187,35 @@ class Cell:
         return self._teacher
 
     def generator(self, recipe: str) -> Generator:
-        """The generator of ``RECIPES[recipe]`` trained on this cell's training set (once)."""
+        """The generator of ``RECIPES[recipe]`` trained on this cell's training set (once; with
+        a ``cache`` folder, once for every run that finds it there)."""
         if recipe not in self._generators:
+            folder = self.cached(recipe)
+            if folder is not None and folder.is_dir():
+                self._generators[recipe] = load_generator(folder)
+                return self._generators[recipe]
             scale = self.config.generator_scale
-            self._generators[recipe] = fit_recipe(recipe, self.train, self.seed, scale)
+            gen = fit_recipe(recipe, self.train, self.seed, scale)
+            if folder is not None:  # written whole or not at all: a folder is renamed in
+                partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+                shutil.rmtree(partial, ignore_errors=True)
+                gen.save_pretrained(partial)
+                os.replace(partial, folder)
+            self._generators[recipe] = gen
         return self._generators[recipe]
+
+    def cached(self, recipe: str) -> Path | None:
+        """Where the cache keeps this cell's generator of ``recipe``: named by the recipe, size,
+        seed, step scale and a digest of the recipe's settings and of the training images and
+        labels, so a changed recipe or draw never finds an old generator."""
+        if self.cache is None:
+            return None
+        digest = hashlib.sha256(repr(RECIPES[recipe]).encode())
+        digest.update(f"{self.config.generator_scale!r}".encode())
+        for t in (self.train.x, self.train.y):
+            digest.update(t.contiguous().numpy().tobytes())
+        name = f"{recipe}-n{self.size}-seed{self.seed}-{digest.hexdigest()[:16]}"
+        return Path(self.cache) / name
 
     def pool(self, learned: str) -> tuple[LabelledData, Tensor | None]:
         """The learned condition's synthetic pool and, with a teacher, its soft targets."""
@@ -308,6 +347,7 @@ def run_protocol(
     progress: bool = True,
     on_run: Callable[[dict[str, Any]], None] | None = None,
     skip: Collection[tuple[int, int, str]] = (),
+    cache: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Run every (size, seed, condition) and return one record per run.
 
@@ -317,6 +357,9 @@ def run_protocol(
         progress: show a tqdm progress bar over the runs.
         on_run: called with each record as soon as it is done (to write it out as it goes).
         skip: ``(size, seed, condition)`` runs already done (to resume an interrupted grid).
+        cache: a folder where each fitted generator is saved and found again by a later run
+            on the same training images, recipe and step scale (one subfolder a generator,
+            loaded with ``load_generator``); None fits every generator anew.
 
     Returns:
         Records with ``size``, ``seed``, ``condition``, ``macro_f1``, ``weighted_f1``,
@@ -341,7 +384,7 @@ def run_protocol(
     with tqdm(total=total, desc="evaluate", unit="run", disable=not progress) as bar:
         for size in config.sizes:
             for seed in config.seed_list:
-                cell = Cell(data, int(size), seed, config)
+                cell = Cell(data, int(size), seed, config, None if cache is None else Path(cache))
                 for name in config.conditions:
                     if (int(size), seed, name) in skip:
                         bar.update(1)

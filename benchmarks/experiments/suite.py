@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--datasets", nargs="+", default=[*SUITE, *TABLES])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     p.add_argument("--jobs", type=int, default=2, help="worker processes, one thread each")
+    p.add_argument("--per-class", nargs="+", type=int, help="only these sizes (images per class)")
     p.add_argument("--out", type=Path, default=CSV)
     p.add_argument("--resume", action="store_true", help="skip runs already in the CSV")
     p.add_argument(
@@ -100,7 +101,13 @@ def main(argv: list[str] | None = None) -> None:
     for r in records:
         done.setdefault(r["dataset"], set()).add((r["size"], r["seed"], r["condition"]))
     sizes = {**{d: v[2] for d, v in SUITE.items()}, **TABLES}
-    cells = [(d, n, s) for s in args.seeds for d in args.datasets for n in sizes[d]]
+    cells = [
+        (d, n, s)
+        for s in args.seeds
+        for d in args.datasets
+        for n in sizes[d]
+        if args.per_class is None or n in args.per_class
+    ]
     # Seed-major, small sizes first: a suite stopped early covers every dataset's few-shot
     # cells for its first seeds.
     cells.sort(key=lambda c: (c[1] > LATE, c[2]))

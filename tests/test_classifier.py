@@ -80,6 +80,29 @@ def test_default_classifier_picks_by_data(digits):
 
 
 # ------------------------------------------------------------------ recipe
+def test_tabular_mlp_adds_noise_to_standardised_features_only_while_training():
+    torch.manual_seed(0)
+    mean, std = torch.tensor([10.0, -5.0]), torch.tensor([2.0, 0.5])
+    noisy, clean = (
+        TabularMLP(2, 3, mean=mean, std=std),
+        TabularMLP(2, 3, mean=mean, std=std, noise=0),
+    )
+    clean.load_state_dict(noisy.state_dict())
+    x = mean + std * torch.randn(64, 2)
+    for m in (noisy, clean):
+        m.eval()
+    assert torch.equal(noisy(x), clean(x))  # no noise at test time
+    noisy.train()
+    clean.net[2].p = noisy.net[2].p = 0.0  # dropout off: only the input noise differs
+    torch.manual_seed(1)
+    got = noisy(x)
+    torch.manual_seed(1)
+    eps = torch.randn_like(x)
+    assert torch.allclose(got, clean.net((x - mean) / std + 0.3 * eps), atol=1e-6)
+    with pytest.raises(ValueError, match=r"noise must be >= 0, got -0\.1"):
+        TabularMLP(2, 3, noise=-0.1)
+
+
 def test_the_step_rule_grows_with_the_data_between_its_bounds():
     recipe = ClassifierRecipe(epochs=30, min_steps=400, max_steps=2000, batch_size=64)
     assert [recipe.steps(n) for n in (50, 853, 854, 2500, 10**5)] == [400, 400, 401, 1172, 2000]

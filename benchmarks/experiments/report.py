@@ -27,6 +27,7 @@ from learned_aug.evaluation.report import (
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # the papers' scripts import their siblings
 PAGE = ROOT / "docs" / "results.md"
+FIGURE = ROOT / "docs" / "suite" / "gain_by_size.png"
 PLUS, CONTROL, RA = "randaugment+learned", "randaugment-views", "randaugment"
 QUICK_SEEDS = (0, 1, 2)  # `learned-aug evaluate --quick` runs seeds 0-2 of the same protocol
 COMPARISONS = (
@@ -78,13 +79,24 @@ def _sizes(rows: list[dict], dataset: str) -> list[int]:
 
 
 def broken_cells(rows: list[dict]) -> dict[tuple[str, int], list[str]]:
-    """``(dataset, per class) -> lines`` of the baselines below the pixel floor there."""
+    """``(dataset, per class) -> lines`` of the baselines below the pixel floor there, each
+    with its paired difference to the floor over seeds (mean [95% interval] (seeds above))."""
     found = {}
-    for d in SUITE:
+    for d in [*SUITE, *TABLES]:
         for n in _sizes(rows, d):
-            if lines := broken_baselines(_part(rows, d, n)):
-                found[(d, n)] = [line.split(": ", 1)[1] for line in lines]
+            part = _part(rows, d, n)
+            if lines := broken_baselines(part):
+                found[(d, n)] = [
+                    f"{line.split(': ', 1)[1]}, paired "
+                    + _diff_cell(_floor_diffs(part, line.split(": ", 1)[1].split(" ")[0]))
+                    for line in lines
+                ]
     return found
+
+
+def _floor_diffs(part: list[dict], condition: str) -> list[float]:
+    """Per seed, ``condition``'s macro F1 minus the pixel logistic regression's, in points."""
+    return [100 * (r["macro_f1"] - r["pixel_lr_f1"]) for r in part if r["condition"] == condition]
 
 
 def headline_table(rows: list[dict]) -> str:
@@ -205,7 +217,11 @@ def tables_section(rows: list[dict]) -> str:
             part = _part(rows, d, n)
             if not part:
                 continue
-            floor = "no" if broken_baselines(part) else "yes"
+            floor = (
+                ("no" if broken_baselines(part) else "yes")
+                + ": "
+                + _diff_cell(_floor_diffs(part, "none"))
+            )
             out.append([d, n, len({r["seed"] for r in part}),
                         f"{statistics.fmean(100 * r['pixel_lr_f1'] for r in part):.1f}",
                         _mean_cell(part, "none"), floor,
@@ -213,8 +229,46 @@ def tables_section(rows: list[dict]) -> str:
                         _mean_cell(part, "learned", "weighted_f1"),
                         _diff_cell(_diffs(part, "learned", "none", "weighted_f1"))])  # fmt: skip
     header = ["dataset", "rows per class", "seeds", "logistic regression (macro F1)",
-              "none (macro F1)", "none above it", "none", "learned", "learned − none"]  # fmt: skip
+              "none (macro F1)", "none above it: none − LR", "none", "learned",
+              "learned − none"]  # fmt: skip
     return _table(header, out) if out else "Not run yet."
+
+
+def gain_figure(rows: list[dict], path: Path) -> None:
+    """Per dataset, RA+learned − control and RA − none against images per class (mean and
+    95% interval over seeds, log scale): where the learned path stands as data grow."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [d for d in SUITE if _part(rows, d)]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    for ax, (a, b, label) in zip(axes, (COMPARISONS[0], COMPARISONS[2]), strict=True):
+        for i, d in enumerate(names):
+            sizes, means, errors = [], [], []
+            for n in _sizes(rows, d):
+                diffs = _diffs(_part(rows, d, n), a, b)
+                if len(diffs) < 2:
+                    continue
+                low, high = gain_interval(diffs)
+                sizes.append(n * (1 + 0.04 * (i - len(names) / 2)))  # dodge overlapping bars
+                means.append(statistics.fmean(diffs))
+                errors.append((means[-1] - low, high - means[-1]))
+            if sizes:
+                ax.errorbar(sizes, means, yerr=list(zip(*errors, strict=True)), marker="o",
+                            capsize=3, label=d)  # fmt: skip
+        ax.axhline(0, color="grey", lw=0.8)
+        ticks = sorted({n for d in names for n in _sizes(rows, d)})
+        ax.set(xscale="log", xlabel="images per class", title=label)
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
+    axes[0].set_ylabel("macro-F1 points (95% interval)")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def build(rows: list[dict]) -> str:
@@ -238,6 +292,9 @@ def build(rows: list[dict]) -> str:
     )
     parts += ["## Does the learned path help? (paired differences in macro-F1 points)",
               HEADLINE_NOTE, headline_table(image_rows)]  # fmt: skip
+    gain_figure(image_rows, FIGURE)
+    parts.append(f"![RA+learned − control and RA − none by images per class]"
+                 f"({FIGURE.relative_to(PAGE.parent).as_posix()})")  # fmt: skip
     parts += ["### All reported cells together (up to 20 images per class)", aggregate(image_rows)]
     parts += ["## Every dataset: macro F1 x 100 (mean ± std over seeds)", DATASET_NOTE]
     for d, (kind, source, _, role, flip) in SUITE.items():

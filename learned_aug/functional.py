@@ -30,7 +30,7 @@ RANGE_TOLERANCE = 1e-3
 
 def for_inference(model: Generator) -> Generator:
     """``model`` in eval mode (in place); returns it. Its memory format is left as it is: with
-    the native transposed convolution of the decoders (``models.vae.ConvTranspose2d``),
+    the native transposed convolution of the decoders (``models.conv.ConvTranspose2d``),
     contiguous weights decode as fast as channels-last ones (benchmarks/bench_augment.py)."""
     return model.eval()
 

@@ -19,7 +19,7 @@ from learned_aug import (
     load_generator,
 )
 from learned_aug.data import stratified_split
-from learned_aug.models.vae import gaussian_kl, reconstruction_nll
+from learned_aug.models.likelihood import gaussian_kl, reconstruction_nll
 
 CLASSES = ["a", "b", "c"]
 TINY_VQ = {"hidden_channels": (8,), "embedding_dim": 4, "codebook_size": 16}

@@ -22,9 +22,10 @@ from learned_aug.checkpoint import CheckpointError
 from learned_aug.data import stratified_split
 from learned_aug.files import WEIGHTS_NAME
 from learned_aug.models.classwise import elbo_at_mean
+from learned_aug.models.likelihood import gaussian_kl, reconstruction_nll
 from learned_aug.models.routing import Plan
 from learned_aug.models.stacked import StackedVAEs
-from learned_aug.models.vae import VAE, gaussian_kl, reconstruction_nll
+from learned_aug.models.vae import VAE
 from learned_aug.rng import ItemStreams
 
 MEMBER = VAEConfig(image_size=(8, 8), latent_dim=2, hidden_channels=(4, 8), hidden_dim=16)

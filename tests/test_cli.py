@@ -125,7 +125,7 @@ def test_the_names_the_cli_offers_equal_the_registries():
     from learned_aug.data import BUNDLED
     from learned_aug.evaluation import CONDITIONS, protocol
     from learned_aug.models import MODELS
-    from learned_aug.models.vae import LIKELIHOODS
+    from learned_aug.models.likelihood import LIKELIHOODS
     from learned_aug.training.fitting import OPTIMIZERS
 
     assert tuple(sorted(MODELS)) == names.MODEL_NAMES

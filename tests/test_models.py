@@ -164,7 +164,7 @@ def test_classwise_mix_in_adds_other_classes():
 
 # ---------------------------------------------------------------- fast paths (issue 3)
 def test_native_transposed_conv_matches_the_default_forward_and_backward():
-    from learned_aug.models.vae import ConvTranspose2d
+    from learned_aug.models.conv import ConvTranspose2d
 
     torch.manual_seed(0)
     layer = ConvTranspose2d(6, 3, 4, stride=2, padding=1)
@@ -254,7 +254,7 @@ def test_the_likelihood_follows_the_channels_unless_named():
 
 
 def test_the_calibrated_likelihood_is_the_gaussian_at_each_image_s_own_variance():
-    from learned_aug.models.vae import CALIBRATED_FLOOR, reconstruction_nll
+    from learned_aug.models.likelihood import CALIBRATED_FLOOR, reconstruction_nll
 
     torch.manual_seed(0)
     x = torch.rand(3, 3, 4, 4)

@@ -18,7 +18,7 @@ OPTIMIZER_NAMES = ("adam", "adamw", "rmsprop")
 """Keys of ``learned_aug.training.OPTIMIZERS``."""
 
 LIKELIHOOD_NAMES = ("bernoulli", "gaussian", "calibrated")
-"""``learned_aug.models.vae.LIKELIHOODS`` (``learned-aug fit --likelihood``)."""
+"""``learned_aug.models.likelihood.LIKELIHOODS`` (``learned-aug fit --likelihood``)."""
 
 DATASET_NAMES = (
     "mnist-5k",

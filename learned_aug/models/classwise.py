@@ -14,9 +14,10 @@ from torch.distributions import Distribution, Normal
 from learned_aug.models.base import MODELS, Generator, register
 from learned_aug.models.config import GeneratorConfig
 from learned_aug.models.image import check_images
+from learned_aug.models.likelihood import gaussian_kl, reconstruction_nll
 from learned_aug.models.stacked import StackedVAEs
 from learned_aug.models.tabular import TabularVAE
-from learned_aug.models.vae import VAE, VAEConfig, gaussian_kl, reconstruction_nll
+from learned_aug.models.vae import VAE, VAEConfig
 from learned_aug.rng import ItemStreams, RandomSource
 
 

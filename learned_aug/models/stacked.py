@@ -19,8 +19,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Normal
 
+from learned_aug.models.conv import ConvTranspose2d
+from learned_aug.models.likelihood import reconstruction_nll, squash
 from learned_aug.models.routing import Plan
-from learned_aug.models.vae import VAE, ConvTranspose2d, VAEConfig, reconstruction_nll, squash
+from learned_aug.models.vae import VAE, VAEConfig
 
 # What gathering one column's weights costs in inference, in rows of computation (see
 # routing.layout): a copy of a member's weights against a forward pass of one image.

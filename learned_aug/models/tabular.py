@@ -28,7 +28,7 @@ from learned_aug.models.config import (
     check_positive,
     check_widths,
 )
-from learned_aug.models.vae import gaussian_kl
+from learned_aug.models.likelihood import gaussian_kl
 from learned_aug.rng import RandomSource
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,41 +20,17 @@ from learned_aug.models.config import (
     check_positive,
     check_widths,
 )
+from learned_aug.models.conv import bottom_size, chain, conv_decoder, conv_encoder, default_widths
 from learned_aug.models.image import ImageGenerator, check_images
+from learned_aug.models.likelihood import (
+    check_likelihood,
+    default_likelihood,
+    gaussian_kl,
+    reconstruction_nll,
+    squash,
+)
 from learned_aug.models.relabel import relabel_columns
 from learned_aug.rng import RandomSource
-
-LIKELIHOODS = ("bernoulli", "gaussian", "calibrated")
-CALIBRATED_FLOOR = 1e-5
-"""The smallest per-pixel variance of the calibrated likelihood (about (1/255)^2 / 6): an
-image reconstructed to rounding error is not rewarded without end."""
-WIDTHS = (32, 64, 128, 256, 256, 256)
-"""Channels of the stride-2 conv blocks, in order; an image gets as many as its size calls for
-(:func:`default_widths`)."""
-
-
-def default_widths(image_size: tuple[int, int]) -> tuple[int, ...]:
-    """The conv blocks an image size calls for: enough stride-2 blocks to bring the smaller
-    side to about 4-7 pixels (at least 2), widths from :data:`WIDTHS`.
-
-    Example:
-        >>> [default_widths((s, s)) for s in (8, 28, 32, 64)]
-        [(32, 64), (32, 64), (32, 64, 128), (32, 64, 128, 256)]
-    """
-    levels = max(2, int(math.log2(max(min(image_size), 1) / 4)))
-    return WIDTHS[: min(levels, len(WIDTHS))]
-
-
-def default_likelihood(channels: int) -> str:
-    """``"bernoulli"`` for grey images (digits, near-binary strokes), ``"calibrated"`` for
-    colour photographs, whose pixels are not probabilities of ink."""
-    return "calibrated" if channels == 3 else "bernoulli"
-
-
-def check_likelihood(likelihood: str) -> None:
-    """A ``likelihood`` config field: one of ``LIKELIHOODS``, else a ValueError naming it."""
-    if likelihood not in LIKELIHOODS:
-        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
 
 
 @dataclass
@@ -129,146 +104,6 @@ class VAEConfig(GeneratorConfig):
         return float(self.beta)
 
 
-def conv_encoder(in_channels: int, hidden: Sequence[int]) -> nn.Sequential:
-    """Stride-2 conv blocks: each halves H and W (rounding up)."""
-    layers: list[nn.Module] = []
-    for c in hidden:
-        layers += [nn.Conv2d(in_channels, c, 3, stride=2, padding=1), nn.SiLU()]
-        in_channels = c
-    return nn.Sequential(*layers)
-
-
-# Below this much work per call (batch x in x out channels x input H x W), PyTorch's native
-# transposed convolution beats oneDNN's on the CPU; above it oneDNN wins (measured per layer,
-# forward and backward, batches 1-256: see ConvTranspose2d).
-NATIVE_MAX_WORK = 50_000
-NATIVE_MAX_OUT_CHANNELS = 4
-
-
-class ConvTranspose2d(nn.ConvTranspose2d):
-    """``nn.ConvTranspose2d`` that picks the faster CPU kernel for the call's size.
-
-    oneDNN's transposed convolution costs more to set up than to run when the call is small:
-    on one image of a 16-channel 7x7 map it takes 70 us where the native im2col + GEMM kernel
-    (``aten.slow_conv_transpose2d``) takes 29 us, and for a layer that outputs the image (1-4
-    channels) the native kernel is 1.5-4x faster at every batch size, in training too. With more
-    channels and larger batches oneDNN is up to 4x faster, so the native kernel runs only for
-    calls below ``NATIVE_MAX_WORK`` or with at most ``NATIVE_MAX_OUT_CHANNELS`` outputs. Same
-    parameters and state dict, same values up to float rounding; other devices, autocast,
-    unbatched input and other settings take the parent's path.
-
-    Example:
-        >>> import torch
-        >>> from learned_aug.models.vae import ConvTranspose2d
-        >>> layer = ConvTranspose2d(4, 2, 4, stride=2, padding=1)
-        >>> x = torch.randn(3, 4, 7, 7)
-        >>> torch.allclose(layer(x), torch.nn.ConvTranspose2d.forward(layer, x), atol=1e-6)
-        True
-    """
-
-    def _native(self, input: Tensor) -> bool:
-        if (
-            input.device.type != "cpu"
-            or input.dim() != 4
-            or input.shape[0] == 0  # the native kernel refuses an empty batch
-            or input.dtype != self.weight.dtype
-            or self.groups != 1
-            or self.padding_mode != "zeros"
-            or torch.is_autocast_enabled("cpu")
-        ):
-            return False
-        b, c, h, w = input.shape
-        return self.out_channels <= NATIVE_MAX_OUT_CHANNELS or (
-            b * c * self.out_channels * h * w <= NATIVE_MAX_WORK
-        )
-
-    def forward(self, input: Tensor, output_size: list[int] | None = None) -> Tensor:
-        if output_size is not None or not self._native(input):
-            return super().forward(input, output_size)
-        return torch.ops.aten.slow_conv_transpose2d(
-            input,
-            self.weight,
-            self.kernel_size,
-            self.bias,
-            self.stride,
-            self.padding,
-            self.output_padding,
-            self.dilation,
-        )
-
-
-def conv_decoder(hidden: Sequence[int], out_channels: int, refine: bool = True) -> nn.Sequential:
-    """Mirror of ``conv_encoder``: each block doubles H and W; the caller crops.
-
-    ``refine`` ends with a full-resolution block and a 3x3 conv (smoother images); without it
-    the last transposed conv maps straight to the image channels, about 3x cheaper to decode.
-    """
-    layers: list[nn.Module] = []
-    hidden = list(hidden)[::-1]
-    for c_in, c_out in itertools.pairwise(hidden):
-        layers += [ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), nn.SiLU()]
-    if not refine:
-        return nn.Sequential(*layers, ConvTranspose2d(hidden[-1], out_channels, 4, 2, padding=1))
-    layers += [
-        ConvTranspose2d(hidden[-1], hidden[-1], 4, stride=2, padding=1),
-        nn.SiLU(),
-        nn.Conv2d(hidden[-1], out_channels, 3, padding=1),
-    ]
-    return nn.Sequential(*layers)
-
-
-def _chain(blocks: nn.Sequential, x: Tensor) -> Tensor:
-    """``blocks(x)`` without the container's own module call: one image through the model is a
-    few dozen small calls, and each module dispatch costs about as much as a small op."""
-    for layer in blocks:
-        x = layer(x)
-    return x
-
-
-def bottom_size(image_size: tuple[int, int], levels: int) -> tuple[int, int]:
-    """Spatial size after ``levels`` stride-2 convs."""
-    h, w = image_size
-    for _ in range(levels):
-        h, w = math.ceil(h / 2), math.ceil(w / 2)
-    return h, w
-
-
-def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
-    """KL(N(mu, sigma^2) || N(0, I)) summed over the latent, one value per sample."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
-
-
-def reconstruction_nll(out: Tensor, x: Tensor, likelihood: str, start_dim: int = 1) -> Tensor:
-    """Negative log-likelihood of ``x`` under the decoder output, summed over each sample's
-    dimensions from ``start_dim`` on.
-
-    ``out`` holds logits for ``"bernoulli"`` and means in [0, 1] for the Gaussians. The
-    calibrated Gaussian takes each image's own mean squared error as its variance:
-    ``D/2 log(mse)``, up to a constant (``D`` pixel values).
-
-    Example:
-        >>> x = torch.full((1, 1, 2, 2), 0.5)
-        >>> reconstruction_nll(x + 0.1, x, "gaussian")
-        tensor([0.0400])
-        >>> reconstruction_nll(x + 0.1, x, "calibrated")  # 2 * log(0.01 + 1e-5)
-        tensor([-9.2083])
-    """
-    if likelihood == "bernoulli":
-        nll = F.binary_cross_entropy_with_logits(out, x, reduction="none")
-    else:
-        nll = F.mse_loss(out, x, reduction="none")
-    nll = nll.flatten(start_dim)
-    if likelihood == "calibrated":
-        return 0.5 * nll.shape[-1] * torch.log(nll.mean(dim=-1) + CALIBRATED_FLOOR)
-    return nll.sum(dim=-1)
-
-
-def squash(out: Tensor, likelihood: str) -> Tensor:
-    """Decoder output into data in [0, 1]: the sigmoid of logits (``"bernoulli"``), or the
-    means clamped (``"gaussian"``)."""
-    return torch.sigmoid(out) if likelihood == "bernoulli" else out.clamp(0, 1)
-
-
 @register("vae")
 class VAE(ImageGenerator, Generator):
     """Convolutional VAE / beta-VAE / conditional VAE on images in ``[0, 1]``.
@@ -330,10 +165,10 @@ class VAE(ImageGenerator, Generator):
 
     def _hidden(self, x: Tensor, onehot: Tensor | None) -> Tensor:
         check_images(x, self.sample_shape)
-        h = _chain(self.encoder, x).flatten(1)
+        h = chain(self.encoder, x).flatten(1)
         if onehot is not None:
             h = torch.cat([h, onehot], dim=1)
-        return _chain(self.enc_fc, h)
+        return chain(self.enc_fc, h)
 
     def _posterior(self, x: Tensor, onehot: Tensor | None) -> Normal:
         h = self._hidden(x, onehot)
@@ -355,8 +190,8 @@ class VAE(ImageGenerator, Generator):
     def _decode_logits(self, z: Tensor, onehot: Tensor | None) -> Tensor:
         if onehot is not None:
             z = torch.cat([z, onehot.to(z.dtype)], dim=1)
-        h = _chain(self.dec_fc, z).view(len(z), *self._bottom)
-        out = _chain(self.decoder, h)
+        h = chain(self.dec_fc, z).view(len(z), *self._bottom)
+        out = chain(self.decoder, h)
         height, width = self.config.image_size
         if out.shape[-2:] == (height, width):
             return out
@@ -411,10 +246,10 @@ class VAE(ImageGenerator, Generator):
             return super().class_log_likelihood(x)
         check_images(x, self.sample_shape)
         k, b = len(self.classes), len(x)
-        features = _chain(self.encoder, x).flatten(1).repeat(k, 1)  # class-major: row c*b + i
+        features = chain(self.encoder, x).flatten(1).repeat(k, 1)  # class-major: row c*b + i
         labels = torch.arange(k, device=x.device).repeat_interleave(b)
         onehot = F.one_hot(labels, k).to(features.dtype)
-        h = _chain(self.enc_fc, torch.cat([features, onehot], dim=1))
+        h = chain(self.enc_fc, torch.cat([features, onehot], dim=1))
         mu, logvar = self.to_mu(h), self.to_logvar(h).clamp(-20.0, 10.0)
         recon = reconstruction_nll(
             self.decode_logits(mu, labels), x.repeat(k, 1, 1, 1), self.config.likelihood

@@ -27,18 +27,16 @@ from learned_aug.models.config import (
     check_positive,
     check_widths,
 )
+from learned_aug.models.conv import bottom_size, conv_decoder, conv_encoder
 from learned_aug.models.image import ImageGenerator, check_images
-from learned_aug.models.prior import CodePrior, PriorConfig, gumbel_from_normal, pick_codes
-from learned_aug.models.quantizer import VectorQuantizer
-from learned_aug.models.vae import (
-    bottom_size,
+from learned_aug.models.likelihood import (
     check_likelihood,
-    conv_decoder,
-    conv_encoder,
     default_likelihood,
     reconstruction_nll,
     squash,
 )
+from learned_aug.models.prior import CodePrior, PriorConfig, gumbel_from_normal, pick_codes
+from learned_aug.models.quantizer import VectorQuantizer
 from learned_aug.rng import RandomSource
 
 STAGES = ("autoencoder", "prior")

@@ -114,6 +114,11 @@ TABULAR = {
     "mlp-noise-1.0": ("mlp-noise-1.0", {}),
     "mlp-noise-0.5-no-smoothing": ("mlp-noise-0.5", {"label_smoothing": 0.0}),
     "mlp-skip-noise-0.5": ("mlp-skip-noise-0.5", {}),
+    # scikit-learn's L2 penalty (C = 1) in the gradient of every weight matrix: lambda = 1/n.
+    "linear-l2": ("linear-l2", {}),
+    "linear-l2-no-smoothing": ("linear-l2", {"label_smoothing": 0.0}),
+    "mlp-l2": ("mlp-l2", {}),
+    "mlp-l2-noise-0.3": ("mlp-l2-noise-0.3", {}),
 }
 """Feature-vector candidates: a network (``tabular_network``) and changes to the recipe."""
 
@@ -151,6 +156,14 @@ def tabular_network(kind: str, data: LabelledData) -> nn.Module:
         base, sigma = kind.rsplit("-noise-", 1)
         inner = tabular_network(base, data)
         return _Noisy(inner, x.std(0, unbiased=False).clamp_min(1e-6), float(sigma))
+    if kind.endswith("-l2"):
+        net = tabular_network(kind.removesuffix("-l2"), data)
+        lam = 1.0 / len(x)
+        for m in net.modules():
+            if isinstance(m, nn.Linear):
+                w = m.weight
+                w.register_hook(lambda g, w=w: g + lam * w.detach())
+        return net
     net = TabularMLP(x.shape[1], k, mean=x.mean(0), std=x.std(0, unbiased=False), noise=0.0)
     if kind == "mlp-skip":
         return _Skip(net, k)

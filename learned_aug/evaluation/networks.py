@@ -149,7 +149,7 @@ class TabularMLP(nn.Module):
     standardised feature: on 5-20 rows a class the regulariser a logistic regression's L2
     penalty gives (for a linear model the two are equivalent, Bishop 1995), which the recipe's
     decoupled weight decay does not. 0.3 was chosen for the baselines on tuning seeds of the two
-    tables among 14 candidates (benchmarks/experiments/tune_classifier.py --tables).
+    tables among 18 candidates (benchmarks/experiments/tune_classifier.py --tables).
 
     Args:
         features: number of input features.

@@ -85,11 +85,11 @@ def broken_cells(rows: list[dict]) -> dict[tuple[str, int], list[str]]:
     for d in [*SUITE, *TABLES]:
         for n in _sizes(rows, d):
             part = _part(rows, d, n)
-            if lines := broken_baselines(part):
+            details = [line.split(": ", 1)[1] for line in broken_baselines(part)]
+            if details:  # "<condition> <mean> < pixel logistic regression <floor>"
                 found[(d, n)] = [
-                    f"{line.split(': ', 1)[1]}, paired "
-                    + _diff_cell(_floor_diffs(part, line.split(": ", 1)[1].split(" ")[0]))
-                    for line in lines
+                    f"{text}, paired {_diff_cell(_floor_diffs(part, text.split(' ')[0]))}"
+                    for text in details
                 ]
     return found
 

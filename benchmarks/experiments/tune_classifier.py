@@ -39,6 +39,7 @@ from learned_aug.evaluation import (
     TabularMLP,
     run_protocol,
 )
+from learned_aug.evaluation.report import read_csv
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "tuning"
 GRID = {"lr": (1e-3, 3e-3), "min_steps": (200, 400, 800), "label_smoothing": (0.0, 0.1)}
@@ -235,21 +236,8 @@ def main() -> None:
             rows = [r for found in pool.map(_run_table, *zip(*calls, strict=True)) for r in found]
         fields = ["classifier", "dataset", "per_class", "seed", "macro_f1", "pixel_lr_f1"]
         if args.only != list(TABULAR) and (DOCS / "tables.csv").exists():
-            with open(DOCS / "tables.csv", newline="", encoding="utf-8") as f:
-                kept = [r for r in csv.DictReader(f) if r["classifier"] not in args.only]
-            rows = [
-                *(
-                    {
-                        **r,
-                        "per_class": int(r["per_class"]),
-                        "seed": int(r["seed"]),
-                        "macro_f1": float(r["macro_f1"]),
-                        "pixel_lr_f1": float(r["pixel_lr_f1"]),
-                    }
-                    for r in kept
-                ),
-                *rows,
-            ]
+            kept = read_csv(DOCS / "tables.csv")  # the other candidates' runs stay
+            rows = [*(r for r in kept if r["classifier"] not in args.only), *rows]
         _write(DOCS / "tables.csv", rows, fields)
         for kind in args.only:
             mine = [r for r in rows if r["classifier"] == kind]
